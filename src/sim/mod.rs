@@ -1,0 +1,1 @@
+//! Simulated vendor servers (demo and tests).
