@@ -1,2 +1,15 @@
 //! backup_exporter: a Prometheus exporter and alerting bridge for backup systems.
+//!
+//! Data flows one way (see DESIGN in README): configuration → one background refresh task per
+//! source → immutable snapshot → exposition rendered once per refresh → `/metrics`.
+
+pub mod app;
+pub mod config;
+pub mod exposition;
+pub mod metrics;
+pub mod refresh;
+pub mod selfmetrics;
+pub mod server;
 pub mod sim;
+pub mod sources;
+pub mod tls;

@@ -1,1 +1,110 @@
-fn main() {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use backup_exporter::app;
+use backup_exporter::config::{Config, LogFormat};
+use clap::{Parser, Subcommand};
+
+/// Prometheus exporter for backup systems (CrashPlan PRO, ...): reads the vendors' APIs in the
+/// background and serves gauges on /metrics.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML). Environment variables BACKUP_EXPORTER_<KEY> override its
+    /// top-level keys.
+    #[arg(long, short, global = true, env = "BACKUP_EXPORTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format, overriding the configuration.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<CliLogFormat>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CliLogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve /metrics (the default when no command is given).
+    Run,
+    /// Validate the configuration; exit 0 if it is good, 1 with a message naming the bad key.
+    CheckConfig,
+    /// Refresh every source once and print the exposition to stdout; exit 1 if any failed.
+    Once,
+    /// Run the exporter against a simulated CrashPlan PRO server on loopback.
+    Demo {
+        /// Address of the exporter.
+        #[arg(long, default_value = "127.0.0.1:9871")]
+        listen: SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("backup_exporter: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli_format = cli.log_format.map(|f| match f {
+        CliLogFormat::Human => LogFormat::Human,
+        CliLogFormat::Json => LogFormat::Json,
+    });
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Demo { listen } => {
+                app::init_logging(cli_format.unwrap_or_default(), "info");
+                app::demo(listen, cli_format.unwrap_or_default())
+                    .await
+                    .map(|()| true)
+            }
+            command => {
+                let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+                app::init_logging(cli_format.unwrap_or(config.log_format), &config.log_level);
+                match command {
+                    Command::CheckConfig => {
+                        // Building the sources also checks what only they can (CA files).
+                        backup_exporter::refresh::Exporter::new(&config)?;
+                        println!(
+                            "configuration OK: {} source(s){}",
+                            config.sources.len(),
+                            config
+                                .sources
+                                .iter()
+                                .map(|s| format!("\n  {} ({}, {})", s.name, s.kind.system(), s.url))
+                                .collect::<String>()
+                        );
+                        Ok(true)
+                    }
+                    Command::Once => {
+                        if config.sources.is_empty() {
+                            return Err("no [[source]] configured".to_string());
+                        }
+                        let (text, ok) = app::once(&config).await?;
+                        print!("{text}");
+                        Ok(ok)
+                    }
+                    _ => app::serve(&config, |_| ()).await.map(|()| true),
+                }
+            }
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("backup_exporter: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The program's modes: serve, one refresh (`once`), and the demo.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, LogFormat};
+use crate::refresh::{Exporter, Outcome};
+use crate::sim::crashplan::{SimConfig, SimServer};
+
+/// Sets up logging on stderr (stdout is for `once`'s exposition). `RUST_LOG` overrides the
+/// configured level.
+pub fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+/// Refreshes every source once, concurrently. Returns the exposition and whether every
+/// source succeeded.
+pub async fn once(config: &Config) -> Result<(String, bool), String> {
+    let (exporter, sources) = Exporter::new(config)?;
+    let runs = sources.into_iter().enumerate().map(|(i, mut s)| {
+        let exporter = exporter.clone();
+        async move { exporter.refresh(i, &mut s).await }
+    });
+    let outcomes = futures_util::future::join_all(runs).await;
+    let ok = outcomes.iter().all(|o| matches!(o, Outcome::Ok));
+    let text = String::from_utf8_lossy(&exporter.rendered().text).into_owned();
+    Ok((text, ok))
+}
+
+/// Serves until SIGINT or SIGTERM. `on_listening` is told the bound address.
+pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
+    if config.sources.is_empty() {
+        return Err(
+            "no [[source]] configured: give --config FILE (see README), or try `backup_exporter demo`"
+                .into(),
+        );
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (exporter, sources) = Exporter::new(config)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tasks = exporter.spawn(sources, stop_rx);
+    tracing::info!(listen = %addr, sources = config.sources.len(), "serving /metrics");
+    on_listening(addr);
+    let served = crate::server::serve(listener, Arc::clone(&exporter), shutdown_signal()).await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
+    served.map_err(|e| e.to_string())
+}
+
+/// The demo: a simulated CrashPlan PRO server on loopback, and the real exporter reading it
+/// over HTTP, exactly as it would read a production server.
+pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
+    let sim_config = SimConfig {
+        username: "demo".into(),
+        password: "demo-password".into(),
+        admin: true,
+    };
+    let now = chrono::Utc::now();
+    let sim = SimServer::start(crate::sim::crashplan_fleet::demo_fleet(now), sim_config)
+        .await
+        .map_err(|e| format!("start the simulated CrashPlan PRO server: {e}"))?;
+    let toml = format!(
+        r#"
+        listen = "{listen}"
+        log_format = "{}"
+        [[source]]
+        name = "demo-crashplan"
+        kind = "crashplan"
+        url = "{}"
+        username = "demo"
+        password = "demo-password"
+        refresh_interval = "30s"
+        timeout = "10s"
+        page_size = 25
+        "#,
+        match format {
+            LogFormat::Json => "json",
+            LogFormat::Human => "human",
+        },
+        sim.url()
+    );
+    let config = Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
+    let sim_url = sim.url();
+    let result = serve(&config, |addr| {
+        let shown = if addr.ip().is_unspecified() {
+            SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+        } else {
+            addr
+        };
+        println!("backup_exporter demo");
+        println!("  simulated CrashPlan PRO server: {sim_url}/rest/ (user demo)");
+        println!("  exporter status page:           http://{shown}/");
+        println!("  metrics:                        http://{shown}/metrics");
+        println!("  stop with Ctrl-C");
+    })
+    .await;
+    sim.shutdown().await;
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,478 @@
+//! Configuration: built-in defaults < TOML file < `BACKUP_EXPORTER_*` environment.
+//!
+//! Unknown keys are errors, and every error names the key (and the source) it is about.
+//! Secrets are given inline or as `*_file` (file contents, trailing newline stripped); they are
+//! never printed: [`Secret`]'s `Debug` is redacted.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+use url::Url;
+
+/// Default listen address: port 9871, the exporter's own (README).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
+/// Environment variable prefix for overrides of top-level keys.
+pub const ENV_PREFIX: &str = "BACKUP_EXPORTER_";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `human` (default) or `json` log lines.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// A tracing filter: `info` (default), `debug`, `backup_exporter=debug,warn`, ...
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// The backup systems to read, one `[[source]]` table each.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Legacy CrashPlan PRO server, `/rest` API.
+    Crashplan,
+}
+
+impl SourceKind {
+    /// The `system` label value of the kind's vendor-neutral metrics.
+    pub fn system(self) -> &'static str {
+        match self {
+            SourceKind::Crashplan => "crashplan",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Becomes the `source` label; unique among sources.
+    pub name: String,
+    pub kind: SourceKind,
+    /// Base URL of the vendor API, e.g. `https://crashplan.example.com:4285`.
+    pub url: Url,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// How often the source is read (humantime: `5m`, `90s`).
+    #[serde(default = "default_refresh_interval", with = "humantime_serde")]
+    pub refresh_interval: Duration,
+    /// Timeout of each upstream request.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Items requested per page of a list call.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// Upstream requests in flight at once for per-item detail calls.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Also export deactivated devices.
+    #[serde(default)]
+    pub include_deactivated: bool,
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with CA certificates to trust in addition to the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. For tests and emergencies only.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// A secret string: never printed.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN
+        .parse()
+        .expect("default listen address parses")
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_refresh_interval() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_page_size() -> usize {
+    500
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+/// A configuration error: the message names the key (and source) at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn at(source: &SourceConfig, index: usize, key: &str, msg: impl fmt::Display) -> Self {
+        ConfigError(format!(
+            "source[{index}] (name {:?}): key `{key}`: {msg}",
+            source.name
+        ))
+    }
+}
+
+impl Config {
+    /// Loads and validates: defaults, then the TOML file (if any), then the environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            // `Toml::file` would search parent folders and treat a missing file as empty.
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {}: not found or not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(env_provider());
+        Self::from_figment(figment)
+    }
+
+    /// Loads and validates a configuration given as TOML text (demo, tests), with the same
+    /// environment overrides as [`Config::load`].
+    pub fn from_toml_str(toml: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(
+            Figment::new()
+                .merge(Toml::string(toml))
+                .merge(env_provider()),
+        )
+    }
+
+    fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let mut config: Config = figment.extract().map_err(|e| {
+            // One line per problem; figment names the key and where it came from.
+            ConfigError(
+                e.into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(ConfigError(format!(
+                "key `log_level`: {:?} is not a valid filter (try \"info\" or \"debug\")",
+                self.log_level
+            )));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.sources.iter_mut().enumerate() {
+            if s.name.trim().is_empty() {
+                return Err(ConfigError::at(s, i, "name", "must not be empty"));
+            }
+            if !names.insert(s.name.clone()) {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "name",
+                    "another source has this name",
+                ));
+            }
+            if !matches!(s.url.scheme(), "http" | "https") || s.url.host().is_none() {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "url",
+                    format!("{} is not an http(s) URL with a host", s.url),
+                ));
+            }
+            if !s.url.username().is_empty() || s.url.password().is_some() {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "url",
+                    "must not carry credentials: use username and password_file",
+                ));
+            }
+            if s.refresh_interval < Duration::from_secs(1) {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "refresh_interval",
+                    "must be at least 1s",
+                ));
+            }
+            if s.timeout.is_zero() {
+                return Err(ConfigError::at(s, i, "timeout", "must be more than 0s"));
+            }
+            if !(1..=100_000).contains(&s.page_size) {
+                return Err(ConfigError::at(s, i, "page_size", "must be 1 to 100000"));
+            }
+            if !(1..=64).contains(&s.concurrency) {
+                return Err(ConfigError::at(s, i, "concurrency", "must be 1 to 64"));
+            }
+            if let Some(ca) = &s.tls.ca_file {
+                if !ca.is_file() {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        "tls.ca_file",
+                        format!("{}: not found or not a file", ca.display()),
+                    ));
+                }
+            }
+            resolve_secret(s, i, "password")?;
+            match s.kind {
+                SourceKind::Crashplan => {
+                    if s.username.as_deref().is_none_or(str::is_empty) {
+                        return Err(ConfigError::at(
+                            s,
+                            i,
+                            "username",
+                            "required for kind \"crashplan\"",
+                        ));
+                    }
+                    if s.password.is_none() {
+                        return Err(ConfigError::at(
+                            s,
+                            i,
+                            "password",
+                            "required for kind \"crashplan\" (give password or password_file)",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn env_provider() -> Env {
+    // BACKUP_EXPORTER_CONFIG names the config file (see the CLI): it is not a key.
+    Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
+}
+
+/// Fills `password` from `password_file`; exactly one of the two may be given.
+fn resolve_secret(s: &mut SourceConfig, i: usize, key: &str) -> Result<(), ConfigError> {
+    let file_key = format!("{key}_file");
+    if let Some(path) = s.password_file.clone() {
+        if s.password.is_some() {
+            return Err(ConfigError::at(
+                s,
+                i,
+                &file_key,
+                format!("give either `{key}` or `{file_key}`, not both"),
+            ));
+        }
+        let text = read_secret_file(&path)
+            .map_err(|e| ConfigError::at(s, i, &file_key, format!("{}: {e}", path.display())))?;
+        s.password = Some(Secret(text));
+    }
+    Ok(())
+}
+
+/// Reads a secret file, stripping one trailing line ending.
+pub fn read_secret_file(path: &Path) -> Result<String, String> {
+    let mut text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    if text.is_empty() {
+        return Err("file is empty".into());
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const MINIMAL: &str = r#"
+        [[source]]
+        name = "hq"
+        kind = "crashplan"
+        url = "https://crashplan.example.com:4285"
+        username = "admin"
+        password = "s3cret"
+    "#;
+
+    fn load(toml: &str) -> Result<Config, String> {
+        Config::from_toml_str(toml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.log_format, LogFormat::Human);
+        let s = &c.sources[0];
+        assert_eq!(s.refresh_interval, Duration::from_secs(300));
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert_eq!(s.page_size, 500);
+        assert!(!s.tls.insecure_skip_verify);
+        assert_eq!(s.password.as_ref().unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn durations_are_humantime() {
+        let c = load(&format!(
+            "{MINIMAL}\nrefresh_interval = \"2m 30s\"\ntimeout = \"750ms\""
+        ))
+        .unwrap();
+        assert_eq!(c.sources[0].refresh_interval, Duration::from_secs(150));
+        assert_eq!(c.sources[0].timeout, Duration::from_millis(750));
+        let err = load(&format!("{MINIMAL}\ntimeout = \"soon\"")).unwrap_err();
+        assert!(err.contains("timeout"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = load(&format!("{MINIMAL}\npasword = \"x\"")).unwrap_err();
+        assert!(err.contains("pasword"), "{err}");
+        let err = load(&format!("lisen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap_err();
+        assert!(err.contains("lisen"), "{err}");
+        let err = load(&format!("{MINIMAL}\n[source.tls]\nca = \"x\"")).unwrap_err();
+        assert!(err.contains("ca"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("kind = \"crashplan\"", "kind = \"tivoli\"", "tivoli"),
+            (
+                "url = \"https://crashplan.example.com:4285\"",
+                "url = \"ftp://x\"",
+                "`url`",
+            ),
+            ("username = \"admin\"", "username = \"\"", "`username`"),
+            ("password = \"s3cret\"", "", "`password`"),
+            ("name = \"hq\"", "name = \" \"", "`name`"),
+        ];
+        for (from, to, want) in cases {
+            let err = load(&MINIMAL.replace(from, to)).unwrap_err();
+            assert!(err.contains(want), "{to}: {err}");
+        }
+        let err = load(&format!("{MINIMAL}\npage_size = 0")).unwrap_err();
+        assert!(err.contains("`page_size`"), "{err}");
+        let err = load(&format!("{MINIMAL}\nrefresh_interval = \"10ms\"")).unwrap_err();
+        assert!(err.contains("`refresh_interval`"), "{err}");
+        let err = load(&format!("{MINIMAL}\n{MINIMAL}")).unwrap_err();
+        assert!(err.contains("another source has this name"), "{err}");
+        let err = load(&format!("{MINIMAL}\nlog_level = \"[[\"")).unwrap_err();
+        assert!(
+            err.contains("log_level") || err.contains("unknown field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn url_credentials_are_refused_without_echoing_them() {
+        let err = load(&MINIMAL.replace("https://crashplan", "https://admin:hunter2@crashplan"))
+            .unwrap_err();
+        assert!(err.contains("`url`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn password_file_is_read_and_stripped() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "from-file").unwrap();
+        let toml = MINIMAL.replace(
+            "password = \"s3cret\"",
+            &format!("password_file = {:?}", f.path().display().to_string()),
+        );
+        let c = load(&toml).unwrap();
+        assert_eq!(
+            c.sources[0].password.as_ref().unwrap().expose(),
+            "from-file"
+        );
+        assert!(!format!("{c:?}").contains("from-file"));
+
+        let err = load(&format!(
+            "{MINIMAL}\npassword_file = {:?}",
+            f.path().display().to_string()
+        ))
+        .unwrap_err();
+        assert!(err.contains("not both"), "{err}");
+
+        let toml = MINIMAL.replace(
+            "password = \"s3cret\"",
+            "password_file = \"/nonexistent/pw\"",
+        );
+        let err = load(&toml).unwrap_err();
+        assert!(
+            err.contains("`password_file`") && err.contains("/nonexistent/pw"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's own test harness returns its error type
+    fn environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", MINIMAL)?;
+            jail.set_env("BACKUP_EXPORTER_LISTEN", "127.0.0.1:19999");
+            jail.set_env("BACKUP_EXPORTER_LOG_FORMAT", "json");
+            jail.set_env("BACKUP_EXPORTER_CONFIG", "ignored-by-the-loader");
+            let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.to_string(), "127.0.0.1:19999");
+            assert_eq!(c.log_format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/backup_exporter.toml"))).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("/nonexistent/backup_exporter.toml"));
+    }
+}

@@ -1,0 +1,170 @@
+//! The exporter's own metrics (`backup_exporter_*`), kept in a `prometheus` registry.
+//!
+//! They change only when a refresh runs, so they are encoded together with the data families
+//! whenever the exposition is re-rendered (see `crate::refresh`), never per scrape.
+
+use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+use crate::sources::http::UpstreamError;
+
+pub struct SelfMetrics {
+    registry: Registry,
+    pub source_up: IntGaugeVec,
+    pub last_success: GaugeVec,
+    pub last_attempt: GaugeVec,
+    pub duration: GaugeVec,
+    pub refresh_errors: IntCounterVec,
+    pub upstream_requests: IntCounterVec,
+    pub samples: IntGaugeVec,
+    pub value_errors: IntCounterVec,
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help)
+}
+
+impl SelfMetrics {
+    /// Creates the registry; `sources` are `(source, system)` pairs whose series start at 0.
+    pub fn new(sources: &[(String, &'static str)]) -> SelfMetrics {
+        let registry = Registry::new();
+        let sl = &["source", "system"];
+        let source_up = IntGaugeVec::new(
+            opts(
+                "backup_exporter_source_up",
+                "1 when the last refresh of the source succeeded, 0 when it failed or none ran yet.",
+            ),
+            sl,
+        )
+        .unwrap();
+        let last_success = GaugeVec::new(
+            opts(
+                "backup_exporter_last_refresh_success_timestamp_seconds",
+                "Unix time of the last successful refresh of the source. Absent until one succeeded.",
+            ),
+            sl,
+        )
+        .unwrap();
+        let last_attempt = GaugeVec::new(
+            opts(
+                "backup_exporter_last_refresh_timestamp_seconds",
+                "Unix time the last refresh of the source ended, successful or not.",
+            ),
+            sl,
+        )
+        .unwrap();
+        let duration = GaugeVec::new(
+            opts(
+                "backup_exporter_refresh_duration_seconds",
+                "Wall time of the last refresh of the source.",
+            ),
+            sl,
+        )
+        .unwrap();
+        let refresh_errors = IntCounterVec::new(
+            opts(
+                "backup_exporter_refresh_errors_total",
+                "Failed refreshes of the source, by reason.",
+            ),
+            &["source", "system", "reason"],
+        )
+        .unwrap();
+        let upstream_requests = IntCounterVec::new(
+            opts(
+                "backup_exporter_upstream_requests_total",
+                "HTTP requests to the vendor API, by endpoint and status code (\"timeout\" or \"error\" when no status came back).",
+            ),
+            &["source", "system", "endpoint", "code"],
+        )
+        .unwrap();
+        let samples = IntGaugeVec::new(
+            opts(
+                "backup_exporter_source_samples",
+                "Samples of data families the source contributes to /metrics (cardinality watch).",
+            ),
+            sl,
+        )
+        .unwrap();
+        let value_errors = IntCounterVec::new(
+            opts(
+                "backup_exporter_upstream_value_errors_total",
+                "Upstream values that could not be read (the value is left absent; the log names the first ones).",
+            ),
+            sl,
+        )
+        .unwrap();
+        let build_info = GaugeVec::new(
+            opts(
+                "backup_exporter_build_info",
+                "Build of the running exporter; value always 1.",
+            ),
+            &["version", "revision", "rustc"],
+        )
+        .unwrap();
+        build_info
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                option_env!("BACKUP_EXPORTER_REVISION").unwrap_or("unknown"),
+                option_env!("BACKUP_EXPORTER_RUSTC").unwrap_or("unknown"),
+            ])
+            .set(1.0);
+        for c in [
+            Box::new(source_up.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(last_success.clone()),
+            Box::new(last_attempt.clone()),
+            Box::new(duration.clone()),
+            Box::new(refresh_errors.clone()),
+            Box::new(upstream_requests.clone()),
+            Box::new(samples.clone()),
+            Box::new(value_errors.clone()),
+            Box::new(build_info),
+        ] {
+            registry.register(c).expect("self-metric names are unique");
+        }
+        for (source, system) in sources {
+            source_up
+                .with_label_values(&[source.as_str(), system])
+                .set(0);
+            value_errors.with_label_values(&[source.as_str(), system]);
+            for reason in UpstreamError::REASONS {
+                refresh_errors.with_label_values(&[source.as_str(), system, reason]);
+            }
+        }
+        SelfMetrics {
+            registry,
+            source_up,
+            last_success,
+            last_attempt,
+            duration,
+            refresh_errors,
+            upstream_requests,
+            samples,
+            value_errors,
+        }
+    }
+
+    /// Appends the exposition text of every self-metric.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        TextEncoder::new()
+            .encode(&self.registry.gather(), out)
+            .expect("encoding into memory does not fail");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_start_at_zero_for_every_reason() {
+        let m = SelfMetrics::new(&[("hq".into(), "crashplan")]);
+        let mut out = Vec::new();
+        m.encode(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(
+            "backup_exporter_refresh_errors_total{reason=\"timeout\",source=\"hq\",system=\"crashplan\"} 0"
+        ));
+        assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 0"));
+        assert!(text.contains("backup_exporter_build_info{revision="));
+        assert!(!text.contains("backup_exporter_last_refresh_success_timestamp_seconds{"));
+    }
+}

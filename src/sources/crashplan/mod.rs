@@ -1,0 +1,666 @@
+//! Legacy CrashPlan PRO server, `/rest` API (`kind = "crashplan"`).
+//!
+//! One refresh reads, with HTTP basic auth:
+//! - `/rest/usages` (paged): one record per source computer and target; the efficient call for
+//!   many computers, so no per-computer detail call is made;
+//! - `/rest/computers` (paged): names, status, alertStates, user, mount point;
+//! - `/rest/users` (paged, optional): user e-mail for `backup_device_info`;
+//! - `/rest/orgs` (paged, optional) then `/rest/orgs/{id}`: org aggregates and quotas;
+//! - `/rest/mountPoints` then `/rest/mountPoints/{id}` (administrators only, optional):
+//!   store capacity;
+//! - `/rest/serverStats` (administrators only, optional): server-wide gauges.
+//!
+//! Optional calls answered 403 or 404 leave their metrics absent (logged once); any other
+//! failure fails the refresh, so a partial read never replaces a complete one.
+//!
+//! `backup_last_success_timestamp_seconds`: the API has no completion time. `lastActivity` is
+//! the last time the source backed up to the target; when that target has nothing left to do
+//! (`todoFiles` and `todoBytes` both 0) that activity completed the backup, so it is the last
+//! success. While files remain to do, the last success stays what an earlier refresh saw
+//! (absent after a restart until the next complete state).
+
+pub mod model;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+
+use crate::config::SourceConfig;
+use crate::exposition::MetricSet;
+use crate::metrics as m;
+use crate::selfmetrics::SelfMetrics;
+use crate::sources::http::{Upstream, UpstreamError};
+use crate::sources::values::{
+    parse_human_duration, parse_percent, parse_size, parse_time, split_list, Warnings,
+};
+use crate::sources::{optional, BackupTarget, Device, Snapshot};
+use model::{Computer, MountPoint, Org, ServerStats, Usage, User};
+
+const SYSTEM: &str = "crashplan";
+
+/// Everything one refresh reads.
+#[derive(Debug, Default)]
+pub struct Raw {
+    pub usages: Vec<Usage>,
+    pub computers: Vec<Computer>,
+    pub users: Option<Vec<User>>,
+    /// Detail view where it could be read, list view otherwise.
+    pub orgs: Option<Vec<Org>>,
+    /// Detail view where it could be read, list view otherwise.
+    pub mount_points: Option<Vec<MountPoint>>,
+    pub server_stats: Option<ServerStats>,
+}
+
+pub struct CrashPlan {
+    upstream: Upstream,
+    source: String,
+    page_size: usize,
+    concurrency: usize,
+    include_deactivated: bool,
+    /// Last success per (device_id, target), carried across refreshes.
+    last_success: HashMap<(String, String), f64>,
+    /// Optional endpoints already reported absent (logged once).
+    absent_logged: HashSet<&'static str>,
+}
+
+impl CrashPlan {
+    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<CrashPlan, UpstreamError> {
+        Ok(CrashPlan {
+            upstream: Upstream::new(cfg, metrics)?,
+            source: cfg.name.clone(),
+            page_size: cfg.page_size,
+            concurrency: cfg.concurrency,
+            include_deactivated: cfg.include_deactivated,
+            last_success: HashMap::new(),
+            absent_logged: HashSet::new(),
+        })
+    }
+
+    pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
+        let raw = self.fetch().await?;
+        let now = chrono::Utc::now().timestamp() as f64;
+        Ok(map(
+            &raw,
+            &self.source,
+            self.include_deactivated,
+            now,
+            &mut self.last_success,
+        ))
+    }
+
+    async fn fetch(&mut self) -> Result<Raw, UpstreamError> {
+        let up = &self.upstream;
+        let ps = self.page_size;
+        // Required lists fail the refresh; optional calls come back as inner results.
+        let (usages, computers, users, orgs, mount_points, server_stats) = tokio::try_join!(
+            up.get_all_pages("usages", "/rest/usages", "usages", &[], ps, Usage::key),
+            up.get_all_pages(
+                "computers",
+                "/rest/computers",
+                "computers",
+                &[],
+                ps,
+                |c: &Computer| { c.id.clone() }
+            ),
+            async {
+                Ok::<_, UpstreamError>(
+                    up.get_all_pages("users", "/rest/users", "users", &[], ps, |u: &User| {
+                        u.id.clone()
+                    })
+                    .await,
+                )
+            },
+            self.fetch_orgs(),
+            self.fetch_mount_points(),
+            async {
+                Ok::<_, UpstreamError>(
+                    up.get_json::<ServerStats>("serverStats", "/rest/serverStats", &[])
+                        .await,
+                )
+            },
+        )?;
+        Ok(Raw {
+            usages,
+            computers,
+            users: self.optional("users", users)?,
+            orgs: self.optional("orgs", orgs)?,
+            mount_points: self.optional("mountPoints", mount_points)?,
+            server_stats: self.optional("serverStats", server_stats)?,
+        })
+    }
+
+    /// Orgs: the list, then each org's detail (aggregates, quota). A detail that is forbidden
+    /// or gone keeps the list view.
+    async fn fetch_orgs(&self) -> Result<Result<Vec<Org>, UpstreamError>, UpstreamError> {
+        let list = match self
+            .upstream
+            .get_all_pages(
+                "orgs",
+                "/rest/orgs",
+                "orgs",
+                &[],
+                self.page_size,
+                |o: &Org| o.id.clone(),
+            )
+            .await
+        {
+            Ok(list) => list,
+            Err(e) if e.is_unavailable() => return Ok(Err(e)),
+            Err(e) => return Err(e),
+        };
+        let details = self
+            .details(list, |o: &Org| format!("/rest/orgs/{}", o.id), "org")
+            .await?;
+        Ok(Ok(details))
+    }
+
+    /// Mount points: the list, then each one's detail (capacity).
+    async fn fetch_mount_points(
+        &self,
+    ) -> Result<Result<Vec<MountPoint>, UpstreamError>, UpstreamError> {
+        let list = match self
+            .upstream
+            .get_all_pages(
+                "mountPoints",
+                "/rest/mountPoints",
+                "mountPoints",
+                &[],
+                self.page_size,
+                |p: &MountPoint| p.id.clone(),
+            )
+            .await
+        {
+            Ok(list) => list,
+            Err(e) if e.is_unavailable() => return Ok(Err(e)),
+            Err(e) => return Err(e),
+        };
+        let details = self
+            .details(
+                list,
+                |p: &MountPoint| format!("/rest/mountPoints/{}", p.id),
+                "mountPoint",
+            )
+            .await?;
+        Ok(Ok(details))
+    }
+
+    /// Replaces each list item by its detail view, `concurrency` at a time, keeping the list
+    /// view where the detail is forbidden or gone.
+    async fn details<T>(
+        &self,
+        list: Vec<T>,
+        path: impl Fn(&T) -> String,
+        endpoint: &'static str,
+    ) -> Result<Vec<T>, UpstreamError>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let up = &self.upstream;
+        stream::iter(list.into_iter().map(|item| {
+            let p = path(&item);
+            async move {
+                match up.get_json::<T>(endpoint, &p, &[]).await {
+                    Ok(detail) => Ok(detail),
+                    Err(e) if e.is_unavailable() => Ok(item),
+                    Err(e) => Err(e),
+                }
+            }
+        }))
+        .buffered(self.concurrency)
+        .try_collect()
+        .await
+    }
+
+    fn optional<T>(
+        &mut self,
+        what: &'static str,
+        result: Result<T, UpstreamError>,
+    ) -> Result<Option<T>, UpstreamError> {
+        let source = &self.source;
+        let logged = &mut self.absent_logged;
+        optional(result, |e| {
+            if logged.insert(what) {
+                tracing::info!(source = %source, endpoint = what, error = %e, "optional call unavailable; its metrics are left out");
+            }
+        })
+    }
+}
+
+/// Maps one refresh's payloads into a snapshot. `last_success` carries each target's last
+/// success across refreshes (see the module documentation).
+pub fn map(
+    raw: &Raw,
+    source: &str,
+    include_deactivated: bool,
+    _now: f64,
+    last_success: &mut HashMap<(String, String), f64>,
+) -> Snapshot {
+    let mut w = Warnings::default();
+    let mut set = MetricSet::new(SYSTEM, source);
+
+    let computers_by_id: HashMap<&str, &Computer> =
+        raw.computers.iter().map(|c| (c.id.as_str(), c)).collect();
+    let computers_by_guid: HashMap<&str, &Computer> = raw
+        .computers
+        .iter()
+        .filter_map(|c| c.guid.as_deref().map(|g| (g, c)))
+        .collect();
+    let users: HashMap<&str, &User> = raw
+        .users
+        .iter()
+        .flatten()
+        .map(|u| (u.id.as_str(), u))
+        .collect();
+    let orgs: HashMap<&str, &Org> = raw
+        .orgs
+        .iter()
+        .flatten()
+        .map(|o| (o.id.as_str(), o))
+        .collect();
+    let mount_points: HashMap<&str, &MountPoint> = raw
+        .mount_points
+        .iter()
+        .flatten()
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+
+    let computer_of = |id: Option<&str>, guid: Option<&str>| -> Option<&Computer> {
+        id.and_then(|i| computers_by_id.get(i).copied())
+            .or_else(|| guid.and_then(|g| computers_by_guid.get(g).copied()))
+    };
+
+    // ---- devices: the computers list ----
+    let mut devices = Vec::new();
+    let mut device_org: HashMap<&str, &str> = HashMap::new(); // computer id -> org id (usages)
+    for u in &raw.usages {
+        if let (Some(sid), Some(org)) = (u.source_id.as_deref(), u.source_org_id.as_deref()) {
+            device_org.entry(sid).or_insert(org);
+        }
+    }
+    let deactivated = |c: &Computer| {
+        c.status.as_deref().is_some_and(|s| {
+            split_list(s)
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case("Deactivated"))
+        })
+    };
+    for c in &raw.computers {
+        if deactivated(c) && !include_deactivated {
+            continue;
+        }
+        let name = device_name(c);
+        let id = c.guid.clone().unwrap_or_else(|| c.id.clone());
+        let user = c.user_id.as_deref().map(|uid| {
+            users
+                .get(uid)
+                .and_then(|u| u.email.clone().or_else(|| u.username.clone()))
+                .unwrap_or_else(|| uid.to_owned())
+        });
+        let org_id = c
+            .user_id
+            .as_deref()
+            .and_then(|uid| users.get(uid))
+            .and_then(|u| u.org_id.as_deref())
+            .or_else(|| device_org.get(c.id.as_str()).copied());
+        let org = org_id.map(|oid| {
+            orgs.get(oid)
+                .and_then(|o| o.name.clone())
+                .unwrap_or_else(|| oid.to_owned())
+        });
+        let mount_point = c.mount_point_id.as_deref().map(|mid| {
+            mount_points
+                .get(mid)
+                .and_then(|p| p.name.clone())
+                .unwrap_or_else(|| mid.to_owned())
+        });
+        let mut info = Vec::new();
+        for (k, v) in [
+            ("user", user),
+            ("org", org),
+            ("status", c.status.clone()),
+            ("os", c.os_name.clone()),
+            ("os_version", c.os_version.clone()),
+            ("client_version", c.version.clone()),
+            ("mount_point", mount_point),
+        ] {
+            if let Some(v) = v {
+                info.push((k, v));
+            }
+        }
+        let l: &[(&str, &str)] = &[("device", &name), ("device_id", &id)];
+        let states: Vec<&str> = c.alert_states.iter().map(String::as_str).collect();
+        set.add_states(
+            &m::CP_COMPUTER_ALERT_STATE,
+            l,
+            m::CRASHPLAN_ALERT_STATES,
+            &states,
+        );
+        devices.push(Device { name, id, info });
+    }
+
+    // ---- targets: the usages list ----
+    let mut targets = Vec::new();
+    let mut device_seen: HashSet<String> = HashSet::new();
+    let mut live_keys: HashSet<(String, String)> = HashSet::new();
+    for (i, u) in raw.usages.iter().enumerate() {
+        let computer = computer_of(u.source_id.as_deref(), u.source_guid.as_deref());
+        let is_deactivated = u
+            .source_status
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case("Deactivated"))
+            || computer.is_some_and(deactivated);
+        if is_deactivated && !include_deactivated {
+            continue;
+        }
+        let device = computer
+            .map(device_name)
+            .or_else(|| u.source_guid.clone())
+            .or_else(|| u.source_id.clone())
+            .unwrap_or_default();
+        let device_id = u
+            .source_guid
+            .clone()
+            .or_else(|| computer.and_then(|c| c.guid.clone()))
+            .or_else(|| u.source_id.clone())
+            .unwrap_or_default();
+        let target = computer_of(u.target_id.as_deref(), u.target_guid.as_deref())
+            .map(device_name)
+            .or_else(|| u.target_guid.clone())
+            .or_else(|| u.target_id.clone())
+            .unwrap_or_default();
+        if device_id.is_empty() || target.is_empty() {
+            w.push(|| format!("usages[{i}]: no source or target identity; skipped"));
+            continue;
+        }
+        let at = |field: &str| format!("usages[{i}].{field}");
+        let last_activity = w.read(&at("lastActivity"), u.last_activity.as_deref(), parse_time);
+        let last_connected = w.read(
+            &at("lastConnected"),
+            u.last_connected.as_deref(),
+            parse_time,
+        );
+        let key = (device_id.clone(), target.clone());
+        let complete = u.todo_files == Some(0.0) && u.todo_bytes == Some(0.0);
+        if let (true, Some(t)) = (complete, last_activity) {
+            let entry = last_success.entry(key.clone()).or_insert(t);
+            *entry = entry.max(t);
+        }
+        let completion_ratio = match (u.selected_bytes, u.todo_bytes) {
+            (Some(sel), Some(todo)) if sel > 0.0 => Some(((sel - todo) / sel).clamp(0.0, 1.0)),
+            (Some(_), Some(todo)) => Some(if todo > 0.0 { 0.0 } else { 1.0 }),
+            _ => None,
+        };
+        // Alert states of the pair, with the computer's own (device-wide) states: OK holds
+        // only when neither reports anything else.
+        let mut alerts: Vec<String> = Vec::new();
+        let computer_states = computer.map(|c| c.alert_states.as_slice()).unwrap_or(&[]);
+        for s in u.alert_states.iter().chain(computer_states) {
+            if s != "OK" && !alerts.contains(s) {
+                alerts.push(s.clone());
+            }
+        }
+        if alerts.is_empty() {
+            alerts.push("OK".into());
+        }
+
+        let l: &[(&str, &str)] = &[
+            ("device", &device),
+            ("device_id", &device_id),
+            ("target", &target),
+        ];
+        if let Some(using) = u.is_using {
+            set.add(&m::CP_TARGET_IN_USE, l, f64::from(u8::from(using)));
+        }
+        if device_seen.insert(device_id.clone()) {
+            let dl: &[(&str, &str)] = &[("device", &device), ("device_id", &device_id)];
+            if let Some(c) = u.source_connected_to_server {
+                set.add(&m::CP_DEVICE_CONNECTED, dl, f64::from(u8::from(c)));
+            }
+            let seen = w.read(
+                &at("sourceLastConnectedToServer"),
+                u.source_last_connected_to_server.as_deref(),
+                parse_time,
+            );
+            set.add_opt(&m::CP_DEVICE_LAST_CONNECTED, dl, seen);
+            let statuses: Vec<&str> = if u.source_status.is_empty() {
+                computer
+                    .and_then(|c| c.status.as_deref())
+                    .map(|s| s.split(',').map(str::trim).collect())
+                    .unwrap_or_default()
+            } else {
+                u.source_status.iter().map(String::as_str).collect()
+            };
+            if !statuses.is_empty() {
+                set.add_states(
+                    &m::CP_DEVICE_STATUS,
+                    dl,
+                    m::CRASHPLAN_DEVICE_STATUSES,
+                    &statuses,
+                );
+            }
+        }
+        live_keys.insert(key.clone());
+        targets.push(BackupTarget {
+            last_success: last_success.get(&key).copied(),
+            device,
+            device_id,
+            target,
+            last_activity,
+            last_connected,
+            selected_bytes: u.selected_bytes,
+            selected_files: u.selected_files,
+            todo_bytes: u.todo_bytes,
+            todo_files: u.todo_files,
+            archive_bytes: u.archive_bytes,
+            completion_ratio,
+            alert_states: alerts,
+            known_alert_states: m::CRASHPLAN_ALERT_STATES,
+        });
+    }
+    // Forget targets that are gone, so the carried state does not grow without bound.
+    last_success.retain(|k, _| live_keys.contains(k));
+
+    map_mount_points(&mut set, raw.mount_points.as_deref().unwrap_or(&[]), &mut w);
+    map_orgs(&mut set, raw.orgs.as_deref().unwrap_or(&[]));
+    if let Some(stats) = &raw.server_stats {
+        map_server_stats(&mut set, stats, &mut w);
+    }
+    Snapshot::new(devices, targets, set, w)
+}
+
+fn device_name(c: &Computer) -> String {
+    c.name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| c.guid.clone())
+        .unwrap_or_else(|| c.id.clone())
+}
+
+fn map_mount_points(set: &mut MetricSet, points: &[MountPoint], w: &mut Warnings) {
+    for (i, p) in points.iter().enumerate() {
+        let name = p.name.clone().unwrap_or_else(|| p.id.clone());
+        let l: &[(&str, &str)] = &[("mount_point", &name), ("mount_point_id", &p.id)];
+        let mut info: Vec<(&str, &str)> = l.to_vec();
+        for (k, v) in [
+            ("type", &p.kind),
+            ("volume_label", &p.volume_label),
+            ("status", &p.status),
+        ] {
+            if let Some(v) = v {
+                info.push((k, v));
+            }
+        }
+        set.add(&m::CP_MOUNT_INFO, &info, 1.0);
+        if let Some(status) = &p.status {
+            set.add(
+                &m::CP_MOUNT_ENABLED,
+                l,
+                f64::from(u8::from(status.eq_ignore_ascii_case("ENABLED"))),
+            );
+        }
+        set.add_opt(&m::CP_MOUNT_TOTAL, l, p.bytes_total);
+        set.add_opt(&m::CP_MOUNT_USED, l, p.bytes_used);
+        set.add_opt(&m::CP_MOUNT_FREE, l, p.bytes_free);
+        let ratio = w
+            .read(
+                &format!("mountPoints[{i}].percentFree"),
+                p.percent_free.as_deref(),
+                parse_percent,
+            )
+            .or(match (p.bytes_free, p.bytes_total) {
+                (Some(free), Some(total)) if total > 0.0 => Some(free / total),
+                _ => None,
+            });
+        set.add_opt(&m::CP_MOUNT_FREE_RATIO, l, ratio);
+        set.add_opt(&m::CP_MOUNT_WRITE_RATE, l, p.bytes_per_second);
+    }
+}
+
+fn map_orgs(set: &mut MetricSet, orgs: &[Org]) {
+    const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+    for o in orgs {
+        let name = o.name.clone().unwrap_or_else(|| o.id.clone());
+        let l: &[(&str, &str)] = &[("org", &name), ("org_id", &o.id)];
+        let mut info: Vec<(&str, &str)> = l.to_vec();
+        if let Some(p) = &o.parent_id {
+            info.push(("parent_org_id", p));
+        }
+        if let Some(s) = &o.status {
+            info.push(("status", s));
+        }
+        set.add(&m::CP_ORG_INFO, &info, 1.0);
+        set.add_opt(&m::CP_ORG_ARCHIVE, l, o.archive_bytes);
+        set.add_opt(&m::CP_ORG_ARCHIVE_DELTA, l, o.archive_bytes_delta);
+        set.add_opt(
+            &m::CP_ORG_ARCHIVE_DELTA_MONTH,
+            l,
+            o.archive_bytes_delta_month,
+        );
+        set.add_opt(&m::CP_ORG_DAILY_CHANGE, l, o.daily_change);
+        set.add_opt(&m::CP_ORG_SELECTED_BYTES, l, o.selected_bytes);
+        set.add_opt(&m::CP_ORG_SELECTED_FILES, l, o.selected_files);
+        set.add_opt(&m::CP_ORG_TODO_BYTES, l, o.todo_bytes);
+        set.add_opt(&m::CP_ORG_TODO_FILES, l, o.todo_files);
+        if let Some(q) = &o.quota {
+            // A negative quota means unlimited.
+            set.add_opt(
+                &m::CP_ORG_QUOTA_BYTES,
+                l,
+                q.bytes.filter(|b| *b >= 0.0).map(|b| b * GIB),
+            );
+            set.add_opt(&m::CP_ORG_QUOTA_SEATS, l, q.seats.filter(|s| *s >= 0.0));
+        }
+    }
+}
+
+fn map_server_stats(set: &mut MetricSet, s: &ServerStats, w: &mut Warnings) {
+    let none: &[(&str, &str)] = &[];
+    let mut info: Vec<(&str, &str)> = Vec::new();
+    let addresses = s.host_addresses.join(",");
+    for (k, v) in [
+        ("host", s.host_name.as_deref()),
+        ("port", s.host_port.as_deref()),
+        ("version", s.version.as_deref()),
+        (
+            "addresses",
+            Some(addresses.as_str()).filter(|a| !a.is_empty()),
+        ),
+    ] {
+        if let Some(v) = v {
+            info.push((k, v));
+        }
+    }
+    set.add(&m::CP_SERVER_INFO, &info, 1.0);
+    set.add_opt(&m::CP_SERVER_ARCHIVE, none, s.current_archive_bytes);
+    set.add_opt(
+        &m::CP_SERVER_ARCHIVE_PREV,
+        none,
+        s.previous_month_archive_bytes,
+    );
+    set.add_opt(&m::CP_SERVER_ORGS, none, s.org_count);
+    set.add_opt(&m::CP_SERVER_SEATS, none, s.seat_count);
+    set.add_opt(&m::CP_SERVER_SESSIONS, none, s.backup_session_count);
+    set.add_opt(&m::CP_SERVER_CLIENTS, none, s.connected_client_count);
+    for (desc, field, value) in [
+        (
+            &m::CP_SERVER_HOST_MEM_TOTAL,
+            "hostMemoryTotal",
+            &s.host_memory_total,
+        ),
+        (
+            &m::CP_SERVER_HOST_MEM_FREE,
+            "hostMemoryFree",
+            &s.host_memory_free,
+        ),
+        (
+            &m::CP_SERVER_HOST_MEM_CACHED,
+            "hostMemoryCached",
+            &s.host_memory_cached,
+        ),
+        (
+            &m::CP_SERVER_ENGINE_MEM_TOTAL,
+            "engineMemoryTotal",
+            &s.engine_memory_total,
+        ),
+        (
+            &m::CP_SERVER_ENGINE_MEM_FREE,
+            "engineMemoryFree",
+            &s.engine_memory_free,
+        ),
+        (&m::CP_SERVER_DISK_TOTAL, "diskTotal", &s.disk_total),
+        (&m::CP_SERVER_DISK_FREE, "diskFree", &s.disk_free),
+    ] {
+        let v = w.read(
+            &format!("serverStats.{field}"),
+            value.as_deref(),
+            parse_size,
+        );
+        set.add_opt(desc, none, v);
+    }
+    for (desc, field, value) in [
+        (&m::CP_SERVER_CPU, "cpuUtilization", &s.cpu_utilization),
+        (
+            &m::CP_SERVER_DISK_UTIL,
+            "diskUtilization",
+            &s.disk_utilization,
+        ),
+    ] {
+        let v = w.read(
+            &format!("serverStats.{field}"),
+            value.as_deref(),
+            parse_percent,
+        );
+        set.add_opt(desc, none, v);
+    }
+    set.add_opt(&m::CP_SERVER_UPTIME, none, uptime_seconds(s, w));
+    if let Some(load) = &s.load {
+        let parts: Vec<Option<f64>> = load.split(',').map(|p| p.trim().parse().ok()).collect();
+        match parts.as_slice() {
+            [Some(a), Some(b), Some(c)] => {
+                set.add(&m::CP_SERVER_LOAD1, none, *a);
+                set.add(&m::CP_SERVER_LOAD5, none, *b);
+                set.add(&m::CP_SERVER_LOAD15, none, *c);
+            }
+            _ => w.push(|| format!("serverStats.load: {load:?} is not three load averages")),
+        }
+    }
+}
+
+/// Server uptime. `uptimeMilliseconds` is used when it is a plausible duration (under ten
+/// years); servers have been seen putting a Unix time in milliseconds there, so otherwise the
+/// human `uptime` (`"1.5 hrs"`) is read.
+fn uptime_seconds(s: &ServerStats, w: &mut Warnings) -> Option<f64> {
+    const TEN_YEARS_MS: f64 = 10.0 * 365.25 * 86_400_000.0;
+    match s.uptime_milliseconds {
+        Some(ms) if (0.0..TEN_YEARS_MS).contains(&ms) => Some(ms / 1000.0),
+        _ => w.read(
+            "serverStats.uptime",
+            s.uptime.as_deref(),
+            parse_human_duration,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

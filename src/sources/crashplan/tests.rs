@@ -1,0 +1,451 @@
+//! Mapping tests on the vendor document's own payloads.
+
+use super::*;
+
+fn usage(json: &str) -> Usage {
+    serde_json::from_str(json).unwrap()
+}
+
+fn computer(json: &str) -> Computer {
+    serde_json::from_str(json).unwrap()
+}
+
+/// The document's usage (times closed), its computer, and the PRO server as target.
+fn document_raw() -> Raw {
+    Raw {
+        usages: vec![usage(
+            r#"{ "sourceId": 2, "sourceGuid": 343195742699662015, "sourceConnectedToServer": true,
+                "sourceLastConnectedToServer": "2010-09-01T19:20:59.738-05:00",
+                "sourceStatus": "Blocked,Active", "sourceUserId": 69, "sourceOrgId": 43,
+                "targetId": 1, "targetGuId": 345095742699645987, "selectedFiles": 1513,
+                "selectedBytes": 19839461229438, "todoFiles": 0, "todoBytes": 0,
+                "archiveBytes": 1828461229332, "lastConnected": "2010-09-01T19:23:58.779-05:00",
+                "lastActivity": "2010-09-01T19:10:13.450-05:00", "isUsing": true, "alertStates": [] }"#,
+        )],
+        computers: vec![
+            computer(
+                r#"{"id": 2, "name": "c42-dhcp-191.c42", "guid": 343195742699662015, "status": "Active",
+                    "alertStates": ["OK"], "userId": 69, "mountPointId": 1,
+                    "creationDate": "2008-10-29T14:23:58.779-05:00"}"#,
+            ),
+            computer(
+                r#"{"id": 1, "name": "proserver", "guid": 345095742699645987, "status": "Active",
+                    "alertStates": ["OK"], "userId": 1, "mountPointId": null}"#,
+            ),
+        ],
+        users: Some(vec![serde_json::from_str(
+            r#"{"id": 69, "status": "Active", "email": "userthree@testorg.org", "firstName": "User",
+                "lastName": "Three", "orgId": 43}"#,
+        )
+        .unwrap()]),
+        orgs: Some(vec![serde_json::from_str(
+            r#"{"id": 43, "name": "SubOrg1", "status": "Active", "parentId": 2,
+                "selectedFiles": 5183, "selectedBytes": 88879043, "todoFiles": 0, "todoBytes": 0,
+                "archiveBytes": 78213557, "archiveBytesDelta": 78213557,
+                "archiveBytesDeltaMonth": 78213557, "dailyChange": 0,
+                "quota": {"seats": 10, "bytes": 250}}"#,
+        )
+        .unwrap()]),
+        mount_points: Some(vec![serde_json::from_str(
+            r#"{"id": 1, "name": "manifest", "status": "ENABLED", "type": "DIR", "volumeLabel": "manifest",
+                "note": null, "bytesPerSecond": null, "bytesTotal": 99424124928,
+                "bytesUsed": 97548881920, "bytesFree": 1875243008, "percentFree": 1.9}"#,
+        )
+        .unwrap()]),
+        server_stats: Some(
+            serde_json::from_str(
+                r#"{ "currentArchiveBytes": 37724715178678, "previousMonthArchiveBytes": 43128889830903,
+                "orgCount": 1304, "seatCount": 18642, "version": "10.29.2008", "backupSessionCount": 90,
+                "connectedClientCount": 4755, "hostName": "proserver.acme.com", "hostPort": 4242,
+                "hostAddresses": ["10.10.10.4", "69.54.39.68", "69.54.39.67", "69.54.39.66", "69.54.39.76"],
+                "hostMemoryTotal": "7.9 GB", "hostMemoryFree": "44.3 MB", "hostMemoryCached": "3.3 GB",
+                "engineMemoryTotal": "3.6 GB", "engineMemoryFree": "2.1 GB", "cpuUtilization": "29%",
+                "uptime": "1.5 hrs", "uptimeMilliseconds": 1225806954620, "load": "5.14, 4.38, 3.95",
+                "diskTotal": "89.2 GB", "diskFree": "28.8 GB", "diskUtilization": "68%" }"#,
+            )
+            .unwrap(),
+        ),
+    }
+}
+
+/// The samples of the snapshot as `name{labels} value` lines.
+fn lines(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = String::new();
+    crate::exposition::assemble(&mut out, &[&snapshot.metrics]);
+    out.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn value(lines: &[String], name_and_labels: &str) -> Option<f64> {
+    lines
+        .iter()
+        .find(|l| l.rsplit_once(' ').map(|(k, _)| k) == Some(name_and_labels))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+}
+
+const T: &str = r#"system="crashplan",source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015",target="proserver""#;
+
+#[test]
+fn the_documents_usage_maps_to_every_neutral_family() {
+    let snap = map(&document_raw(), "hq", false, 0.0, &mut HashMap::new());
+    let l = lines(&snap);
+    let at = |name: &str| value(&l, &format!("{name}{{{T}}}"));
+    // 2010-09-01T19:10:13.450-05:00 = 2010-09-02T00:10:13.450Z
+    assert_eq!(
+        at("backup_last_activity_timestamp_seconds"),
+        Some(1_283_386_213.45)
+    );
+    assert_eq!(
+        at("backup_last_success_timestamp_seconds"),
+        Some(1_283_386_213.45)
+    );
+    assert_eq!(
+        at("backup_last_connected_timestamp_seconds"),
+        Some(1_283_387_038.779)
+    );
+    assert_eq!(at("backup_selected_bytes"), Some(19_839_461_229_438.0));
+    assert_eq!(at("backup_selected_files"), Some(1513.0));
+    assert_eq!(at("backup_todo_bytes"), Some(0.0));
+    assert_eq!(at("backup_todo_files"), Some(0.0));
+    assert_eq!(at("backup_archive_bytes"), Some(1_828_461_229_332.0));
+    assert_eq!(at("backup_completion_ratio"), Some(1.0));
+    assert_eq!(
+        at("crashplan_target_in_use").map(|v| v as u8),
+        None,
+        "vendor family has no system label"
+    );
+    let vt = T.replace("system=\"crashplan\",", "");
+    assert_eq!(
+        value(&l, &format!("crashplan_target_in_use{{{vt}}}")),
+        Some(1.0)
+    );
+    for (state, v) in [("OK", 1.0), ("WARN", 0.0), ("ALERT", 0.0)] {
+        assert_eq!(
+            value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
+            Some(v),
+            "{state}"
+        );
+    }
+}
+
+#[test]
+fn device_level_families() {
+    let snap = map(&document_raw(), "hq", false, 0.0, &mut HashMap::new());
+    let l = lines(&snap);
+    let d = r#"source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015""#;
+    assert_eq!(
+        value(&l, &format!("crashplan_device_connected{{{d}}}")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_device_last_connected_to_server_timestamp_seconds{{{d}}}")
+        ),
+        Some(1_283_386_859.738)
+    );
+    for (status, v) in [("Active", 1.0), ("Deactivated", 0.0), ("Blocked", 1.0)] {
+        assert_eq!(
+            value(
+                &l,
+                &format!("crashplan_device_status{{{d},status=\"{status}\"}}")
+            ),
+            Some(v)
+        );
+    }
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_computer_alert_state{{{d},state=\"OK\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &l,
+            r#"backup_device_info{system="crashplan",source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015",user="userthree@testorg.org",org="SubOrg1",status="Active",mount_point="manifest"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(snap.devices.len(), 2);
+    assert_eq!(snap.targets.len(), 1);
+}
+
+#[test]
+fn capacity_orgs_and_server_stats() {
+    let snap = map(&document_raw(), "hq", false, 0.0, &mut HashMap::new());
+    let l = lines(&snap);
+    let mp = r#"source="hq",mount_point="manifest",mount_point_id="1""#;
+    assert_eq!(
+        value(&l, &format!("crashplan_mount_point_total_bytes{{{mp}}}")),
+        Some(99_424_124_928.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_mount_point_used_bytes{{{mp}}}")),
+        Some(97_548_881_920.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_mount_point_free_bytes{{{mp}}}")),
+        Some(1_875_243_008.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_mount_point_free_ratio{{{mp}}}")),
+        Some(0.019)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_mount_point_enabled{{{mp}}}")),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_mount_point_write_bytes_per_second{{{mp}}}")
+        ),
+        None
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_mount_point_info{{{mp},type=\"DIR\",volume_label=\"manifest\",status=\"ENABLED\"}}")),
+        Some(1.0)
+    );
+
+    let org = r#"source="hq",org="SubOrg1",org_id="43""#;
+    assert_eq!(
+        value(&l, &format!("crashplan_org_archive_bytes{{{org}}}")),
+        Some(78_213_557.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_org_selected_bytes{{{org}}}")),
+        Some(88_879_043.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_org_selected_files{{{org}}}")),
+        Some(5183.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_org_quota_bytes{{{org}}}")),
+        Some(250.0 * 1_073_741_824.0)
+    );
+    assert_eq!(
+        value(&l, &format!("crashplan_org_quota_seats{{{org}}}")),
+        Some(10.0)
+    );
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_org_info{{{org},parent_org_id=\"2\",status=\"Active\"}}")
+        ),
+        Some(1.0)
+    );
+
+    let s = |name: &str| value(&l, &format!("{name}{{source=\"hq\"}}"));
+    assert_eq!(
+        s("crashplan_server_archive_bytes"),
+        Some(37_724_715_178_678.0)
+    );
+    assert_eq!(
+        s("crashplan_server_previous_month_archive_bytes"),
+        Some(43_128_889_830_903.0)
+    );
+    assert_eq!(s("crashplan_server_orgs"), Some(1304.0));
+    assert_eq!(s("crashplan_server_seats"), Some(18642.0));
+    assert_eq!(s("crashplan_server_backup_sessions"), Some(90.0));
+    assert_eq!(s("crashplan_server_connected_clients"), Some(4755.0));
+    let gib = 1_073_741_824.0f64;
+    assert_eq!(
+        s("crashplan_server_host_memory_total_bytes"),
+        Some((7.9 * gib).round())
+    );
+    assert_eq!(
+        s("crashplan_server_host_memory_free_bytes"),
+        Some((44.3 * 1_048_576.0f64).round())
+    );
+    assert_eq!(
+        s("crashplan_server_host_memory_cached_bytes"),
+        Some((3.3 * gib).round())
+    );
+    assert_eq!(
+        s("crashplan_server_engine_memory_total_bytes"),
+        Some((3.6 * gib).round())
+    );
+    assert_eq!(
+        s("crashplan_server_engine_memory_free_bytes"),
+        Some((2.1 * gib).round())
+    );
+    assert_eq!(
+        s("crashplan_server_disk_total_bytes"),
+        Some((89.2 * gib).round())
+    );
+    assert_eq!(
+        s("crashplan_server_disk_free_bytes"),
+        Some((28.8 * gib).round())
+    );
+    assert_eq!(s("crashplan_server_cpu_utilization_ratio"), Some(0.29));
+    assert_eq!(s("crashplan_server_disk_utilization_ratio"), Some(0.68));
+    // uptimeMilliseconds here is a 2008 Unix time, not a duration: the human "1.5 hrs" wins.
+    assert_eq!(s("crashplan_server_uptime_seconds"), Some(5400.0));
+    assert_eq!(s("crashplan_server_load1"), Some(5.14));
+    assert_eq!(s("crashplan_server_load5"), Some(4.38));
+    assert_eq!(s("crashplan_server_load15"), Some(3.95));
+    assert_eq!(
+        value(
+            &l,
+            r#"crashplan_server_info{source="hq",host="proserver.acme.com",port="4242",version="10.29.2008",addresses="10.10.10.4,69.54.39.68,69.54.39.67,69.54.39.66,69.54.39.76"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(snap.warnings.count, 0, "{}", snap.warnings);
+}
+
+#[test]
+fn a_plausible_uptime_in_milliseconds_is_used() {
+    let mut raw = document_raw();
+    raw.server_stats.as_mut().unwrap().uptime_milliseconds = Some(5_400_000.0);
+    raw.server_stats.as_mut().unwrap().uptime = Some("garbage".into());
+    let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
+    assert_eq!(
+        value(&l, "crashplan_server_uptime_seconds{source=\"hq\"}"),
+        Some(5400.0)
+    );
+}
+
+#[test]
+fn null_times_are_absent_never_zero() {
+    let mut raw = document_raw();
+    raw.usages[0].last_activity = None;
+    raw.usages[0].last_connected = None;
+    raw.usages[0].source_last_connected_to_server = None;
+    let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
+    for name in [
+        "backup_last_activity_timestamp_seconds",
+        "backup_last_success_timestamp_seconds",
+        "backup_last_connected_timestamp_seconds",
+        "crashplan_device_last_connected_to_server_timestamp_seconds",
+    ] {
+        assert!(
+            !l.iter().any(|x| x.starts_with(&format!("{name}{{"))),
+            "{name} present"
+        );
+    }
+}
+
+#[test]
+fn unreadable_values_are_absent_and_counted() {
+    let mut raw = document_raw();
+    raw.usages[0].last_activity = Some("last tuesday".into());
+    raw.server_stats.as_mut().unwrap().host_memory_total = Some("lots".into());
+    let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
+    assert_eq!(snap.warnings.count, 2);
+    assert!(
+        snap.warnings.first[0].contains("usages[0].lastActivity"),
+        "{:?}",
+        snap.warnings.first
+    );
+    let l = lines(&snap);
+    assert!(!l
+        .iter()
+        .any(|x| x.starts_with("backup_last_activity_timestamp_seconds{")));
+    assert!(!l
+        .iter()
+        .any(|x| x.starts_with("crashplan_server_host_memory_total_bytes{")));
+    assert!(l.iter().any(|x| x.starts_with("backup_selected_bytes{")));
+}
+
+#[test]
+fn last_success_needs_nothing_left_to_do_and_is_carried_forward() {
+    let mut carried = HashMap::new();
+    let raw = document_raw();
+    let first = map(&raw, "hq", false, 0.0, &mut carried);
+    assert_eq!(first.targets[0].last_success, Some(1_283_386_213.45));
+
+    // A later backup in progress: activity moves on, the last success stays.
+    let mut busy = document_raw();
+    busy.usages[0].todo_files = Some(10.0);
+    busy.usages[0].todo_bytes = Some(4_000_000_000_000.0);
+    busy.usages[0].last_activity = Some("2010-09-02T19:10:13.450-05:00".into());
+    let second = map(&busy, "hq", false, 0.0, &mut carried);
+    assert_eq!(second.targets[0].last_activity, Some(1_283_472_613.45));
+    assert_eq!(second.targets[0].last_success, Some(1_283_386_213.45));
+    let ratio = second.targets[0].completion_ratio.unwrap();
+    assert!(
+        (ratio - (1.0 - 4e12 / 19_839_461_229_438.0)).abs() < 1e-12,
+        "{ratio}"
+    );
+
+    // Without history (a restart), an incomplete target has no known success.
+    let fresh = map(&busy, "hq", false, 0.0, &mut HashMap::new());
+    assert_eq!(fresh.targets[0].last_success, None);
+
+    // A target that disappears is forgotten.
+    let mut gone = document_raw();
+    gone.usages.clear();
+    map(&gone, "hq", false, 0.0, &mut carried);
+    assert!(carried.is_empty());
+}
+
+#[test]
+fn alert_states_combine_pair_and_computer() {
+    let mut raw = document_raw();
+    raw.computers[0].alert_states = vec!["ALERT".into()];
+    let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
+    for (state, v) in [("OK", 0.0), ("WARN", 0.0), ("ALERT", 1.0)] {
+        assert_eq!(
+            value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
+            Some(v),
+            "{state}"
+        );
+    }
+    let mut raw = document_raw();
+    raw.usages[0].alert_states = vec!["WARN".into(), "SomethingNew".into()];
+    let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
+    for (state, v) in [
+        ("OK", 0.0),
+        ("WARN", 1.0),
+        ("ALERT", 0.0),
+        ("SomethingNew", 1.0),
+    ] {
+        assert_eq!(
+            value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
+            Some(v),
+            "{state}"
+        );
+    }
+}
+
+#[test]
+fn deactivated_devices_are_left_out_unless_asked_for() {
+    let mut raw = document_raw();
+    raw.usages[0].source_status = vec!["Deactivated".into()];
+    raw.computers[0].status = Some("Deactivated".into());
+    let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
+    assert!(snap.targets.is_empty());
+    assert_eq!(snap.devices.len(), 1, "only the server computer remains");
+    let snap = map(&raw, "hq", true, 0.0, &mut HashMap::new());
+    assert_eq!(snap.targets.len(), 1);
+    assert_eq!(snap.devices.len(), 2);
+}
+
+#[test]
+fn unknown_computers_fall_back_to_guids() {
+    let mut raw = document_raw();
+    raw.computers.clear();
+    raw.users = None;
+    raw.orgs = None;
+    let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
+    let t = &snap.targets[0];
+    assert_eq!(t.device, "343195742699662015");
+    assert_eq!(t.device_id, "343195742699662015");
+    assert_eq!(t.target, "345095742699645987");
+}
+
+#[test]
+fn negative_quota_means_unlimited() {
+    let mut raw = document_raw();
+    raw.orgs.as_mut().unwrap()[0].quota = Some(model::Quota {
+        bytes: Some(-1.0),
+        seats: Some(-1.0),
+    });
+    let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
+    assert!(!l.iter().any(|x| x.starts_with("crashplan_org_quota_")));
+}

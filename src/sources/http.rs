@@ -1,0 +1,581 @@
+//! The HTTP client every source uses: TLS settings, per-request timeout, bounded concurrency,
+//! one retry of transient failures, JSON decoding with the path of a bad value in the error,
+//! offset/limit paging that cannot loop forever, and `backup_exporter_upstream_requests_total`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::config::{Secret, SourceConfig};
+use crate::selfmetrics::SelfMetrics;
+
+/// Why an upstream call failed. `reason()` is the `reason` label of
+/// `backup_exporter_refresh_errors_total`. Messages never contain credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{endpoint}: HTTP 401 Unauthorized: the server refused the credentials")]
+    Unauthorized { endpoint: &'static str },
+    #[error("{endpoint}: HTTP 403 Forbidden: the account may not read this")]
+    Forbidden { endpoint: &'static str },
+    #[error("{endpoint}: HTTP 404 Not Found ({path})")]
+    NotFound {
+        endpoint: &'static str,
+        path: String,
+    },
+    #[error("{endpoint}: HTTP {status} from the server{detail}")]
+    Status {
+        endpoint: &'static str,
+        status: u16,
+        detail: String,
+    },
+    #[error("{endpoint}: no answer within {}", humantime::format_duration(*.after))]
+    Timeout {
+        endpoint: &'static str,
+        after: Duration,
+    },
+    #[error("{endpoint}: cannot connect: {detail}")]
+    Connect {
+        endpoint: &'static str,
+        detail: String,
+    },
+    #[error("{endpoint}: response body broken off: {detail}")]
+    Body {
+        endpoint: &'static str,
+        detail: String,
+    },
+    #[error("{endpoint}: malformed JSON: {detail}")]
+    Parse {
+        endpoint: &'static str,
+        detail: String,
+    },
+    #[error("{endpoint}: paging: {detail}")]
+    Paging {
+        endpoint: &'static str,
+        detail: String,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl UpstreamError {
+    /// The `reason` label value.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UpstreamError::Unauthorized { .. } => "unauthorized",
+            UpstreamError::Forbidden { .. } => "forbidden",
+            UpstreamError::NotFound { .. } => "not_found",
+            UpstreamError::Status { status, .. } if *status >= 500 => "server_error",
+            UpstreamError::Status { .. } => "http_status",
+            UpstreamError::Timeout { .. } => "timeout",
+            UpstreamError::Connect { .. } => "connect",
+            UpstreamError::Body { .. } => "body",
+            UpstreamError::Parse { .. } => "parse",
+            UpstreamError::Paging { .. } => "paging",
+            UpstreamError::Config(_) => "config",
+            UpstreamError::Internal(_) => "internal",
+        }
+    }
+
+    /// Every `reason()` value, so counters can start at 0.
+    pub const REASONS: &'static [&'static str] = &[
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "server_error",
+        "http_status",
+        "timeout",
+        "connect",
+        "body",
+        "parse",
+        "paging",
+        "config",
+        "internal",
+    ];
+
+    /// Whether the call may be absent on this server or for this account (403, 404), as opposed
+    /// to failing the refresh.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Forbidden { .. } | UpstreamError::NotFound { .. }
+        )
+    }
+
+    fn is_transient(&self) -> bool {
+        match self {
+            UpstreamError::Connect { .. } => true,
+            UpstreamError::Status { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+}
+
+/// A configured vendor endpoint: base URL, credentials, client and limits.
+pub struct Upstream {
+    client: reqwest::Client,
+    base: Url,
+    basic: Option<(String, Secret)>,
+    timeout: Duration,
+    permits: Arc<Semaphore>,
+    source: String,
+    system: &'static str,
+    metrics: Arc<SelfMetrics>,
+    retry_delay: Duration,
+}
+
+impl Upstream {
+    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Upstream, UpstreamError> {
+        crate::tls::install_crypto_provider();
+        let mut builder = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("backup_exporter/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(cfg.concurrency);
+        if let Some(path) = &cfg.tls.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                UpstreamError::Config(format!("tls.ca_file {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                UpstreamError::Config(format!("tls.ca_file {}: {e}", path.display()))
+            })?;
+            if certs.is_empty() {
+                return Err(UpstreamError::Config(format!(
+                    "tls.ca_file {}: no PEM certificate in it",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if cfg.tls.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| UpstreamError::Config(format!("HTTP client: {e}")))?;
+        let basic = match (&cfg.username, &cfg.password) {
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+            _ => None,
+        };
+        Ok(Upstream {
+            client,
+            base: cfg.url.clone(),
+            basic,
+            timeout: cfg.timeout,
+            permits: Arc::new(Semaphore::new(cfg.concurrency)),
+            source: cfg.name.clone(),
+            system: cfg.kind.system(),
+            metrics,
+            retry_delay: Duration::from_millis(500),
+        })
+    }
+
+    /// The URL of `path` below the base URL (a base path such as a proxy prefix is kept).
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url.set_query(None);
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        url
+    }
+
+    /// GETs `path` and decodes the JSON body as `T`. `endpoint` names the call in metrics,
+    /// logs and errors. Transient failures (connection refused, 502-504) are tried once more.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, UpstreamError> {
+        self.get_with(endpoint, path, query, |body| decode::<T>(endpoint, body))
+            .await
+    }
+
+    async fn get_with<T>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        decode: impl Fn(&[u8]) -> Result<T, UpstreamError>,
+    ) -> Result<T, UpstreamError> {
+        let url = self.url(path, query);
+        match self.get_bytes(endpoint, &url).await {
+            Err(e) if e.is_transient() => {
+                tracing::debug!(source = %self.source, %endpoint, error = %e, "retrying once");
+                tokio::time::sleep(self.retry_delay).await;
+                decode(&self.get_bytes(endpoint, &url).await?)
+            }
+            result => decode(&result?),
+        }
+    }
+
+    async fn get_bytes(
+        &self,
+        endpoint: &'static str,
+        url: &Url,
+    ) -> Result<bytes::Bytes, UpstreamError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore is never closed");
+        let mut req = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some((user, pass)) = &self.basic {
+            req = req.basic_auth(user, Some(pass.expose()));
+        }
+        let response = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let err = self.transport_error(endpoint, &e);
+                self.count(endpoint, if e.is_timeout() { "timeout" } else { "error" });
+                return Err(err);
+            }
+        };
+        let status = response.status();
+        self.count(endpoint, status.as_str());
+        if !status.is_success() {
+            let code = status.as_u16();
+            // A short excerpt of the error body helps operators; it holds no credentials.
+            let detail = response
+                .text()
+                .await
+                .ok()
+                .map(|t| excerpt(&t))
+                .filter(|t| !t.is_empty())
+                .map(|t| format!(": {t}"))
+                .unwrap_or_default();
+            return Err(match code {
+                401 => UpstreamError::Unauthorized { endpoint },
+                403 => UpstreamError::Forbidden { endpoint },
+                404 => UpstreamError::NotFound {
+                    endpoint,
+                    path: url.path().to_owned(),
+                },
+                _ => UpstreamError::Status {
+                    endpoint,
+                    status: code,
+                    detail,
+                },
+            });
+        }
+        response.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                UpstreamError::Timeout {
+                    endpoint,
+                    after: self.timeout,
+                }
+            } else {
+                UpstreamError::Body {
+                    endpoint,
+                    detail: error_chain(&e),
+                }
+            }
+        })
+    }
+
+    fn transport_error(&self, endpoint: &'static str, e: &reqwest::Error) -> UpstreamError {
+        if e.is_timeout() {
+            UpstreamError::Timeout {
+                endpoint,
+                after: self.timeout,
+            }
+        } else {
+            UpstreamError::Connect {
+                endpoint,
+                detail: error_chain(e),
+            }
+        }
+    }
+
+    fn count(&self, endpoint: &str, code: &str) {
+        self.metrics
+            .upstream_requests
+            .with_label_values(&[&self.source, self.system, endpoint, code])
+            .inc();
+    }
+
+    /// Reads every page of an `offset`/`limit` list whose items sit under `key` in the JSON
+    /// object, until a page is shorter than the limit (an exact multiple ends with an empty
+    /// page). A server that ignores paging (a page longer than the limit) is read once; one
+    /// that ignores `offset` (the same page again) is an error; items repeated across pages
+    /// (the list shifted while being read) are kept once, by `id`.
+    pub async fn get_all_pages<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        key: &'static str,
+        query: &[(&str, String)],
+        page_size: usize,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, UpstreamError> {
+        const MAX_PAGES: usize = 100_000;
+        let mut items: Vec<T> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut previous_first: Option<String> = None;
+        for page in 0..MAX_PAGES {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("offset", (page * page_size).to_string()));
+            q.push(("limit", page_size.to_string()));
+            let batch: Vec<T> = self
+                .get_with(endpoint, path, &q, |body| decode_list(endpoint, key, body))
+                .await?;
+            let n = batch.len();
+            let first = batch.first().map(&id);
+            if page > 0 && n > 0 && first == previous_first {
+                return Err(UpstreamError::Paging {
+                    endpoint,
+                    detail: format!(
+                        "offset {} returned the same items as offset {}: the server ignores offset",
+                        page * page_size,
+                        (page - 1) * page_size
+                    ),
+                });
+            }
+            previous_first = first;
+            for item in batch {
+                if seen.insert(id(&item)) {
+                    items.push(item);
+                }
+            }
+            if n > page_size {
+                tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
+                return Ok(items);
+            }
+            if n < page_size {
+                return Ok(items);
+            }
+        }
+        Err(UpstreamError::Paging {
+            endpoint,
+            detail: format!("more than {MAX_PAGES} pages of {page_size}; giving up"),
+        })
+    }
+}
+
+/// Decodes a JSON document, naming the path of the first bad value.
+pub fn decode<T: DeserializeOwned>(
+    endpoint: &'static str,
+    body: &[u8],
+) -> Result<T, UpstreamError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| json_error(endpoint, body, e))?;
+    Ok(value)
+}
+
+/// Decodes the list under `key` of a JSON object (a `null` list is empty), skipping the other
+/// keys without building them.
+pub fn decode_list<T: DeserializeOwned>(
+    endpoint: &'static str,
+    key: &'static str,
+    body: &[u8],
+) -> Result<Vec<T>, UpstreamError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let mut track = serde_path_to_error::Track::new();
+    let result = ListUnder::<T> {
+        key,
+        item: PhantomData,
+    }
+    .deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
+    .and_then(|v| de.end().map(|()| v));
+    result.map_err(|e| {
+        json_error(
+            endpoint,
+            body,
+            serde_path_to_error::Error::new(track.path(), e),
+        )
+    })
+}
+
+fn json_error(
+    endpoint: &'static str,
+    body: &[u8],
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> UpstreamError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let at = if path == "." {
+        String::new()
+    } else {
+        format!(" at {path}")
+    };
+    let detail = if inner.is_eof() {
+        format!(
+            "{inner}{at} (the body ends early after {} bytes)",
+            body.len()
+        )
+    } else {
+        format!("{inner}{at}")
+    };
+    UpstreamError::Parse { endpoint, detail }
+}
+
+struct ListUnder<T> {
+    key: &'static str,
+    item: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ListUnder<T> {
+    type Value = Vec<T>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListUnder<T> {
+    type Value = Vec<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an object with a list under {:?}", self.key)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+        let mut found = None;
+        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if k == self.key && found.is_none() {
+                found = Some(map.next_value::<Option<Vec<T>>>()?.unwrap_or_default());
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        found.ok_or_else(|| serde::de::Error::missing_field(self.key))
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    let t: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.chars().count() > 200 {
+        format!("{}...", t.chars().take(200).collect::<String>())
+    } else {
+        t
+    }
+}
+
+/// An error and its causes on one line (reqwest hides the interesting part in the sources).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Item {
+        id: u32,
+    }
+
+    #[test]
+    fn list_under_a_key_skips_the_rest() {
+        let body = br#"{"metadata": {"count": 2, "params": {}}, "computers": [{"id": 1}, {"id": 2}], "x": [1]}"#;
+        let v: Vec<Item> = decode_list("computers", "computers", body).unwrap();
+        assert_eq!(v, vec![Item { id: 1 }, Item { id: 2 }]);
+        let v: Vec<Item> =
+            decode_list("computers", "computers", br#"{"computers": null}"#).unwrap();
+        assert!(v.is_empty());
+    }
+
+    #[test]
+    fn list_errors_name_the_path() {
+        let err = decode_list::<Item>(
+            "computers",
+            "computers",
+            br#"{"computers": [{"id": 1}, {"id": "x"}]}"#,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("computers[1].id"), "{msg}");
+        assert_eq!(err.reason(), "parse");
+        let err =
+            decode_list::<Item>("computers", "computers", br#"{"metadata": {}}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("missing field `computers`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn truncated_bodies_say_so() {
+        let err =
+            decode_list::<Item>("usages", "usages", br#"{"usages": [{"id": 1}, {"i"#).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("ends early"), "{msg}");
+        let err = decode::<Item>("serverStats", b"<html>oops</html>").unwrap_err();
+        assert_eq!(err.reason(), "parse");
+        let err =
+            decode_list::<Item>("usages", "usages", br#"{"usages": []} trailing"#).unwrap_err();
+        assert_eq!(err.reason(), "parse");
+    }
+
+    #[test]
+    fn every_reason_is_listed() {
+        let errors = [
+            UpstreamError::Unauthorized { endpoint: "e" },
+            UpstreamError::Forbidden { endpoint: "e" },
+            UpstreamError::NotFound {
+                endpoint: "e",
+                path: "/".into(),
+            },
+            UpstreamError::Status {
+                endpoint: "e",
+                status: 503,
+                detail: String::new(),
+            },
+            UpstreamError::Status {
+                endpoint: "e",
+                status: 429,
+                detail: String::new(),
+            },
+            UpstreamError::Timeout {
+                endpoint: "e",
+                after: Duration::from_secs(1),
+            },
+            UpstreamError::Connect {
+                endpoint: "e",
+                detail: String::new(),
+            },
+            UpstreamError::Body {
+                endpoint: "e",
+                detail: String::new(),
+            },
+            UpstreamError::Parse {
+                endpoint: "e",
+                detail: String::new(),
+            },
+            UpstreamError::Paging {
+                endpoint: "e",
+                detail: String::new(),
+            },
+            UpstreamError::Config(String::new()),
+            UpstreamError::Internal(String::new()),
+        ];
+        let reasons: Vec<&str> = errors.iter().map(UpstreamError::reason).collect();
+        assert_eq!(reasons, UpstreamError::REASONS);
+    }
+}

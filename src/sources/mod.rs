@@ -1,0 +1,199 @@
+//! Sources: one per configured vendor system. Each reads its vendor API and produces a
+//! [`Snapshot`]: vendor-neutral records ([`Device`], [`BackupTarget`]) rendered by the one
+//! shared function [`render_neutral`], plus the vendor's own families.
+//!
+//! Vendor quirks live in the vendor's `model`; the mapping into the snapshot in its `mod.rs`.
+
+pub mod crashplan;
+pub mod http;
+pub mod values;
+
+use std::sync::Arc;
+
+use crate::config::{SourceConfig, SourceKind};
+use crate::exposition::MetricSet;
+use crate::metrics as m;
+use crate::selfmetrics::SelfMetrics;
+use http::UpstreamError;
+use values::Warnings;
+
+/// A backed-up machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Device {
+    pub name: String,
+    pub id: String,
+    /// Descriptive labels for `backup_device_info`, in the family's declared label order.
+    pub info: Vec<(&'static str, String)>,
+}
+
+/// The state of one device's backup to one target (destination).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackupTarget {
+    pub device: String,
+    pub device_id: String,
+    pub target: String,
+    pub last_success: Option<f64>,
+    pub last_activity: Option<f64>,
+    pub last_connected: Option<f64>,
+    pub selected_bytes: Option<f64>,
+    pub selected_files: Option<f64>,
+    pub todo_bytes: Option<f64>,
+    pub todo_files: Option<f64>,
+    pub archive_bytes: Option<f64>,
+    pub completion_ratio: Option<f64>,
+    /// The vendor alert states that hold now (empty: no alert state known).
+    pub alert_states: Vec<String>,
+    /// The states that always get a 0/1 series.
+    pub known_alert_states: &'static [&'static str],
+}
+
+/// One successful refresh of a source.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub devices: Vec<Device>,
+    pub targets: Vec<BackupTarget>,
+    /// Every data family of the source, neutral and vendor, ready to assemble.
+    pub metrics: MetricSet,
+    /// Values that could not be read (left absent).
+    pub warnings: Warnings,
+}
+
+impl Snapshot {
+    /// Builds the snapshot: renders the neutral records into `metrics` (which already holds
+    /// the vendor families).
+    pub fn new(
+        devices: Vec<Device>,
+        targets: Vec<BackupTarget>,
+        mut metrics: MetricSet,
+        warnings: Warnings,
+    ) -> Snapshot {
+        render_neutral(&mut metrics, &devices, &targets);
+        Snapshot {
+            devices,
+            targets,
+            metrics,
+            warnings,
+        }
+    }
+}
+
+/// Writes the vendor-neutral families of devices and targets.
+pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[BackupTarget]) {
+    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(12);
+    for d in devices {
+        labels.clear();
+        labels.push(("device", &d.name));
+        labels.push(("device_id", &d.id));
+        labels.extend(d.info.iter().map(|(k, v)| (*k, v.as_str())));
+        set.add(&m::DEVICE_INFO, &labels, 1.0);
+    }
+    for t in targets {
+        let l: &[(&str, &str)] = &[
+            ("device", &t.device),
+            ("device_id", &t.device_id),
+            ("target", &t.target),
+        ];
+        set.add_opt(&m::LAST_SUCCESS, l, t.last_success);
+        set.add_opt(&m::LAST_ACTIVITY, l, t.last_activity);
+        set.add_opt(&m::LAST_CONNECTED, l, t.last_connected);
+        set.add_opt(&m::SELECTED_BYTES, l, t.selected_bytes);
+        set.add_opt(&m::SELECTED_FILES, l, t.selected_files);
+        set.add_opt(&m::TODO_BYTES, l, t.todo_bytes);
+        set.add_opt(&m::TODO_FILES, l, t.todo_files);
+        set.add_opt(&m::ARCHIVE_BYTES, l, t.archive_bytes);
+        set.add_opt(&m::COMPLETION_RATIO, l, t.completion_ratio);
+        if !t.alert_states.is_empty() {
+            let active: Vec<&str> = t.alert_states.iter().map(String::as_str).collect();
+            set.add_states(&m::ALERT_STATE, l, t.known_alert_states, &active);
+        }
+    }
+}
+
+/// A configured source, ready to refresh.
+pub enum Source {
+    CrashPlan(crashplan::CrashPlan),
+}
+
+impl Source {
+    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Source, UpstreamError> {
+        match cfg.kind {
+            SourceKind::Crashplan => {
+                Ok(Source::CrashPlan(crashplan::CrashPlan::new(cfg, metrics)?))
+            }
+        }
+    }
+
+    /// Reads the vendor API once. Either every call needed succeeded, or the refresh fails:
+    /// a partial read never replaces a complete snapshot.
+    pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
+        match self {
+            Source::CrashPlan(s) => s.collect().await,
+        }
+    }
+}
+
+/// The result of an optional call: 403 and 404 (an account that may not read it, a server
+/// without it) make it absent, told to `absent`, instead of failing the refresh.
+pub fn optional<T>(
+    result: Result<T, UpstreamError>,
+    absent: impl FnOnce(&UpstreamError),
+) -> Result<Option<T>, UpstreamError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_unavailable() => {
+            absent(&e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutral_families_skip_unknown_values() {
+        let mut set = MetricSet::new("crashplan", "hq");
+        let t = BackupTarget {
+            device: "d".into(),
+            device_id: "343195742699662015".into(),
+            target: "t".into(),
+            last_activity: Some(1.5),
+            alert_states: vec!["WARN".into()],
+            known_alert_states: &["OK", "WARN"],
+            ..Default::default()
+        };
+        render_neutral(&mut set, &[], &[t]);
+        let mut out = String::new();
+        crate::exposition::assemble(&mut out, &[&set]);
+        assert!(out.contains("backup_last_activity_timestamp_seconds{system=\"crashplan\",source=\"hq\",device=\"d\",device_id=\"343195742699662015\",target=\"t\"} 1.5\n"));
+        assert!(out.contains("state=\"OK\"} 0\n"));
+        assert!(out.contains("state=\"WARN\"} 1\n"));
+        assert!(!out.contains("backup_last_success_timestamp_seconds{"));
+        assert!(!out.contains("backup_selected_bytes{"));
+    }
+
+    #[test]
+    fn optional_calls() {
+        let forbidden: Result<u8, _> = Err(UpstreamError::Forbidden {
+            endpoint: "serverStats",
+        });
+        let mut told = None;
+        assert!(matches!(
+            optional(forbidden, |e| told = Some(e.reason())),
+            Ok(None)
+        ));
+        assert_eq!(told, Some("forbidden"));
+        let down: Result<u8, _> = Err(UpstreamError::Status {
+            endpoint: "serverStats",
+            status: 500,
+            detail: String::new(),
+        });
+        assert!(optional(down, |_| panic!("not absent")).is_err());
+        assert!(matches!(
+            optional(Ok::<u8, UpstreamError>(1), |_| ()),
+            Ok(Some(1))
+        ));
+    }
+}
