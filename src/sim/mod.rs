@@ -1,1 +1,4 @@
 //! Simulated vendor servers (demo and tests).
+
+pub mod crashplan;
+pub mod crashplan_fleet;
