@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of backup_exporter: unit tests, integration tests against the simulated
+# vendor servers, the promtool checks of the exposition, and the alert rule unit tests.
+# Installs what the tests need when it is missing (promtool, from Debian's prometheus package).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing ${need_apt[*]} (Debian packages)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ -d alerts ]; then
+  echo "== promtool: alert rules"
+  for rules in alerts/*.rules.yml; do
+    [ -e "$rules" ] && promtool check rules "$rules"
+  done
+  for t in alerts/tests/*.test.yml; do
+    [ -e "$t" ] && promtool test rules "$t"
+  done
+fi
+
+echo "== cargo test"
+cargo test --locked --all-targets
+cargo test --locked --doc

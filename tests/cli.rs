@@ -1,0 +1,168 @@
+//! The command line: check-config and once, as an operator runs them.
+
+mod common;
+
+use std::io::Write;
+use std::process::Command;
+
+use backup_exporter::sim::crashplan::{Dataset, Fault};
+use common::*;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_backup_exporter"));
+    c.env_remove("BACKUP_EXPORTER_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("BACKUP_EXPORTER_LISTEN");
+    c
+}
+
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+fn source_toml(url: &str, password_line: &str) -> String {
+    format!(
+        "listen = \"127.0.0.1:0\"\n[[source]]\nname = \"hq\"\nkind = \"crashplan\"\nurl = \"{url}\"\nusername = \"{USER}\"\n{password_line}\ntimeout = \"2s\"\n"
+    )
+}
+
+#[test]
+fn check_config_accepts_a_good_file_and_names_a_bad_key() {
+    let mut secret = tempfile::NamedTempFile::new().unwrap();
+    writeln!(secret, "{PASSWORD}").unwrap();
+    let good = config_file(&source_toml(
+        "https://crashplan.example.com:4285",
+        &format!("password_file = {:?}", secret.path().display().to_string()),
+    ));
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(good.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration OK: 1 source(s)") && stdout.contains("hq (crashplan"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(PASSWORD));
+
+    let bad = config_file(&format!(
+        "{}refresh_intervall = \"5m\"\n",
+        source_toml("https://x.example", "password = \"p\"")
+    ));
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(bad.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refresh_intervall"), "{stderr}");
+
+    let bad = config_file(
+        &source_toml("https://x.example", "password = \"p\"")
+            .replace("timeout = \"2s\"", "timeout = \"2 parsecs\""),
+    );
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(bad.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timeout"));
+
+    let out = bin()
+        .args(["check-config", "--config", "/nonexistent/be.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/be.toml"));
+}
+
+#[test]
+fn environment_overrides_the_file_from_the_command_line() {
+    let f = config_file(&source_toml("https://x.example", "password = \"p\""));
+    let out = bin()
+        .args(["check-config"])
+        .env("BACKUP_EXPORTER_CONFIG", f.path())
+        .env("BACKUP_EXPORTER_LISTEN", "not an address")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .to_lowercase()
+        .contains("listen"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_prints_the_exposition_and_its_exit_code_tells_failure() {
+    let server = sim(Dataset::document_examples(), true).await;
+    let f = config_file(&source_toml(
+        &server.url(),
+        &format!("password = \"{PASSWORD}\""),
+    ));
+    let path = f.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .args(["once", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let s = samples(&stdout);
+    assert_eq!(
+        s[r#"backup_selected_bytes{system="crashplan",source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015",target="345095742699645987"}"#],
+        19_839_461_229_438.0
+    );
+    // Logs go to stderr, one line per refresh.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refresh ok"), "{stderr}");
+
+    // A failing source: exit 1, still printing what it has (the self-metrics saying why).
+    server.faults.set(
+        "usages",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let path = f.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .args(["once", "--config"])
+            .arg(&path)
+            .args(["--log-format", "json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(
+        "backup_exporter_refresh_errors_total{reason=\"server_error\",source=\"hq\",system=\"crashplan\"} 1"
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("refresh failed"))
+        .expect("a failure log line");
+    let json: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
+    assert_eq!(json["fields"]["reason"], "server_error");
+    assert!(!stderr.contains(PASSWORD));
+}

@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests: a simulated CrashPlan PRO server (the same one the
+//! demo uses, here fed with fixture payloads and injected faults) and exposition parsing.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use backup_exporter::config::Config;
+use backup_exporter::sim::crashplan::{Dataset, SimConfig, SimServer};
+
+pub const USER: &str = "admin";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/crashplan")
+        .join(name)
+}
+
+pub fn quirks() -> Dataset {
+    Dataset::from_dir(&fixture_dir("quirks")).expect("quirks fixtures load")
+}
+
+pub async fn sim(dataset: Dataset, admin: bool) -> SimServer {
+    SimServer::start(
+        dataset,
+        SimConfig {
+            username: USER.into(),
+            password: PASSWORD.into(),
+            admin,
+        },
+    )
+    .await
+    .expect("simulated server starts")
+}
+
+/// A configuration with one CrashPlan source `hq` reading `url`; `extra` lines are appended to
+/// the source table.
+pub fn config(url: &str, password: &str, extra: &str) -> Config {
+    Config::from_toml_str(&format!(
+        r#"
+        [[source]]
+        name = "hq"
+        kind = "crashplan"
+        url = "{url}"
+        username = "{USER}"
+        password = "{password}"
+        timeout = "2s"
+        {extra}
+        "#
+    ))
+    .expect("test configuration is valid")
+}
+
+/// Samples of an exposition: `name{labels}` → value (comment lines skipped).
+pub fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').expect("sample line has a value");
+            (k.to_owned(), parse_value(v))
+        })
+        .collect()
+}
+
+fn parse_value(v: &str) -> f64 {
+    match v {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        v => v
+            .parse()
+            .unwrap_or_else(|_| panic!("bad sample value {v:?}")),
+    }
+}
+
+/// The data lines of an exposition (no comments, no self-metrics), as written.
+pub fn data_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("backup_exporter_"))
+        .collect()
+}

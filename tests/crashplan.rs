@@ -1,0 +1,443 @@
+//! The CrashPlan PRO source end to end over real HTTP: the simulated server serves the vendor
+//! document's payloads (and fixtures with the document's quirks), with paging, auth checks
+//! and injected faults; the exporter reads it as it would read a production server.
+
+mod common;
+
+use std::time::Duration;
+
+use backup_exporter::app;
+use backup_exporter::refresh::{Exporter, Outcome};
+use backup_exporter::sim::crashplan::{Dataset, Fault};
+use backup_exporter::sim::crashplan_fleet;
+use common::*;
+
+/// `once` on the document's own examples, compared line by line with the golden file.
+/// Regenerate with `UPDATE_GOLDEN=1 cargo test --test crashplan`, then review the diff.
+#[tokio::test]
+async fn document_examples_match_the_golden_exposition() {
+    let server = sim(Dataset::document_examples(), true).await;
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, ""))
+        .await
+        .unwrap();
+    assert!(ok);
+    let golden_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/crashplan_document.prom");
+    let data: String = data_lines(&text).iter().map(|l| format!("{l}\n")).collect();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden_path, &data).unwrap();
+    }
+    let golden = std::fs::read_to_string(&golden_path).expect("golden file exists");
+    let want: Vec<&str> = golden.lines().collect();
+    let got: Vec<&str> = data.lines().collect();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "line {} differs", i + 1);
+    }
+    assert_eq!(got.len(), want.len(), "number of lines");
+    let s = samples(&text);
+    assert_eq!(
+        s[r#"backup_exporter_source_up{source="hq",system="crashplan"}"#],
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn quirks_of_the_document_are_handled() {
+    let server = sim(quirks(), true).await;
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, ""))
+        .await
+        .unwrap();
+    assert!(ok, "{text}");
+    let s = samples(&text);
+    let t = r#"system="crashplan",source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015",target="proserver.acme.com""#;
+    // Offsets written -0500, Z and -05:00 all read.
+    assert_eq!(
+        s[&format!("backup_last_activity_timestamp_seconds{{{t}}}")],
+        1_283_386_213.45
+    );
+    assert_eq!(
+        s[&format!("backup_last_connected_timestamp_seconds{{{t}}}")],
+        1_283_387_038.779
+    );
+    // Numbers as strings; todo left, so no known success yet.
+    assert_eq!(s[&format!("backup_selected_files{{{t}}}")], 1513.0);
+    assert!(!s.contains_key(&format!("backup_last_success_timestamp_seconds{{{t}}}")));
+    let ratio = s[&format!("backup_completion_ratio{{{t}}}")];
+    assert!((ratio - 15_000_000_000_000.0 / 19_839_461_229_438.0).abs() < 1e-12);
+    assert_eq!(s[&format!("backup_alert_state{{{t},state=\"WARN\"}}")], 1.0);
+    assert_eq!(s[&format!("backup_alert_state{{{t},state=\"OK\"}}")], 0.0);
+    // Booleans as strings; status flags.
+    let d = r#"source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015""#;
+    assert_eq!(s[&format!("crashplan_device_connected{{{d}}}")], 0.0);
+    assert_eq!(
+        s[&format!("crashplan_device_status{{{d},status=\"Blocked\"}}")],
+        1.0
+    );
+    assert_eq!(
+        s[&format!("crashplan_device_status{{{d},status=\"Active\"}}")],
+        1.0
+    );
+    assert_eq!(
+        s[&format!("crashplan_device_last_connected_to_server_timestamp_seconds{{{d}}}")],
+        1_283_386_859.738
+    );
+
+    // A GUID beyond 2^53 given as a string, never backed up: null times absent, not 0.
+    let n = r#"system="crashplan",source="hq",device="never-backed-up",device_id="9007199254740993",target="proserver.acme.com""#;
+    assert_eq!(s[&format!("backup_completion_ratio{{{n}}}")], 0.0);
+    assert_eq!(s[&format!("backup_todo_bytes{{{n}}}")], 5000.0);
+    for absent in [
+        "backup_last_activity_timestamp_seconds",
+        "backup_last_success_timestamp_seconds",
+        "backup_last_connected_timestamp_seconds",
+    ] {
+        assert!(!s.contains_key(&format!("{absent}{{{n}}}")), "{absent}");
+    }
+    // Its computer is in ALERT even though the pair reports nothing.
+    assert_eq!(
+        s[&format!("backup_alert_state{{{n},state=\"ALERT\"}}")],
+        1.0
+    );
+    assert!(text.contains(r#"device="never-backed-up",device_id="9007199254740993",user="userthree@testorg.org",org="SubOrg1",status="Active",mount_point="archive-2"}"#));
+
+    // The deactivated computer is left out by default.
+    assert!(!text.contains("retired-laptop"));
+    assert!(!text.contains("900719925474099312"));
+
+    // Mount points from the detail view; percent as text; a disabled one.
+    let mp = r#"source="hq",mount_point="archive-2",mount_point_id="7""#;
+    assert_eq!(s[&format!("crashplan_mount_point_enabled{{{mp}}}")], 0.0);
+    assert_eq!(
+        s[&format!("crashplan_mount_point_free_ratio{{{mp}}}")],
+        0.75
+    );
+    assert_eq!(
+        s[&format!("crashplan_mount_point_total_bytes{{{mp}}}")],
+        4e12
+    );
+    assert_eq!(
+        s[&format!("crashplan_mount_point_write_bytes_per_second{{{mp}}}")],
+        73_400_320.0
+    );
+    // Orgs from the detail view: unlimited quota absent, negative delta kept.
+    let root = r#"source="hq",org="PROServer Demo",org_id="2""#;
+    assert_eq!(s[&format!("crashplan_org_archive_bytes{{{root}}}")], 1500.0);
+    assert_eq!(
+        s[&format!("crashplan_org_archive_delta_bytes{{{root}}}")],
+        -20.0
+    );
+    assert!(!s.contains_key(&format!("crashplan_org_quota_bytes{{{root}}}")));
+    assert_eq!(
+        s[r#"crashplan_org_quota_seats{source="hq",org="SubOrg1",org_id="43"}"#],
+        10.0
+    );
+    // A plausible uptimeMilliseconds is used as is.
+    assert_eq!(
+        s[r#"crashplan_server_uptime_seconds{source="hq"}"#],
+        172_800.0
+    );
+
+    let mut with_deactivated = config(&server.url(), PASSWORD, "include_deactivated = true");
+    with_deactivated.sources[0].page_size = 1;
+    let (text, ok) = app::once(&with_deactivated).await.unwrap();
+    assert!(ok);
+    assert!(text.contains(
+        r#"device="retired-laptop",device_id="900719925474099312",target="proserver.acme.com"}"#
+    ));
+}
+
+#[tokio::test]
+async fn lists_are_paged_and_no_per_computer_detail_is_read() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let computers = fleet.computers.len();
+    let server = sim(fleet, true).await;
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 7"))
+        .await
+        .unwrap();
+    assert!(ok);
+    // Pages until one is shorter than the limit; an exact multiple ends on an empty page.
+    assert_eq!(server.request_count("usages"), usages / 7 + 1);
+    assert_eq!(server.request_count("computers"), computers / 7 + 1);
+    assert!(
+        !server
+            .requested_paths()
+            .iter()
+            .any(|p| p.starts_with("/rest/computers/")),
+        "no per-computer detail call"
+    );
+    let targets = text
+        .lines()
+        .filter(|l| l.starts_with("backup_selected_bytes{"))
+        .count();
+    let deactivated = 1;
+    assert_eq!(targets, usages - deactivated);
+    assert!(text.contains(crashplan_fleet::LONG_ALERT_DEVICE));
+    assert!(!text.contains(crashplan_fleet::DEACTIVATED_DEVICE));
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_paging_is_read_once_per_list() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let server = sim(fleet, true).await;
+    server.faults.set_ignore_paging(true);
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 5"))
+        .await
+        .unwrap();
+    assert!(ok);
+    assert_eq!(server.request_count("usages"), 1);
+    let targets = text
+        .lines()
+        .filter(|l| l.starts_with("backup_archive_bytes{"))
+        .count();
+    assert_eq!(targets, usages - 1);
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_offset_fails_instead_of_looping() {
+    let server = sim(crashplan_fleet::demo_fleet(chrono::Utc::now()), true).await;
+    server.faults.set_ignore_offset(true);
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 5"))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(server.request_count("usages") <= 2);
+    let s = samples(&text);
+    assert_eq!(
+        s[r#"backup_exporter_refresh_errors_total{reason="paging",source="hq",system="crashplan"}"#],
+        1.0
+    );
+}
+
+/// Runs one refresh and returns the exporter and the outcome.
+async fn refresh_once(
+    cfg: &backup_exporter::config::Config,
+) -> (std::sync::Arc<Exporter>, Outcome) {
+    let (exporter, mut sources) = Exporter::new(cfg).unwrap();
+    let outcome = exporter.refresh(0, &mut sources[0]).await;
+    (exporter, outcome)
+}
+
+fn failed_reason(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Failed { reason, .. } => reason,
+        Outcome::Ok => panic!("refresh succeeded"),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_never_shown() {
+    let server = sim(Dataset::document_examples(), true).await;
+    let (exporter, outcome) = refresh_once(&config(&server.url(), "hunter2-wrong", "")).await;
+    assert_eq!(failed_reason(&outcome), "unauthorized");
+    let state = exporter.sources[0].state();
+    let err = state.last_error.unwrap();
+    assert!(err.contains("401"), "{err}");
+    let text = String::from_utf8(exporter.rendered().text.to_vec()).unwrap();
+    assert!(!text.contains("hunter2"));
+    assert!(!err.contains("hunter2"));
+    let refused: f64 = samples(&text)
+        .iter()
+        .filter(|(k, _)| k.starts_with("backup_exporter_upstream_requests_total{code=\"401\""))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(refused >= 1.0, "the 401 is counted");
+}
+
+#[tokio::test]
+async fn a_non_admin_account_gets_everything_but_admin_data() {
+    let server = sim(Dataset::document_examples(), false).await;
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, ""))
+        .await
+        .unwrap();
+    assert!(
+        ok,
+        "403 on serverStats and mountPoints must not fail the source"
+    );
+    assert!(!text.contains("crashplan_server_archive_bytes{"));
+    assert!(!text.contains("crashplan_mount_point_total_bytes{"));
+    assert!(text.contains("backup_archive_bytes{"));
+    assert!(text.contains("crashplan_org_archive_bytes{"));
+    let s = samples(&text);
+    assert_eq!(
+        s[r#"backup_exporter_upstream_requests_total{code="403",endpoint="serverStats",source="hq",system="crashplan"}"#],
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn server_errors_fail_the_refresh_with_a_reason() {
+    let server = sim(Dataset::document_examples(), true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+
+    server.faults.set(
+        "usages",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let (_, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failed_reason(&outcome), "server_error");
+    assert_eq!(server.request_count("usages"), 1, "a 500 is not retried");
+
+    // A 503 is retried once; a single one goes unnoticed.
+    server.faults.clear_all();
+    server.clear_requests();
+    server.faults.set_times(
+        "computers",
+        Fault {
+            status: Some(503),
+            ..Fault::default()
+        },
+        1,
+    );
+    let (_, outcome) = refresh_once(&cfg).await;
+    assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
+    assert_eq!(server.request_count("computers"), 2);
+
+    server.faults.set(
+        "computers",
+        Fault {
+            status: Some(503),
+            ..Fault::default()
+        },
+    );
+    let (exporter, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failed_reason(&outcome), "server_error");
+    assert!(exporter.sources[0]
+        .state()
+        .last_error
+        .unwrap()
+        .contains("HTTP 503"));
+
+    // A 500 on an optional call is a failure too: only 403 and 404 mean "not available".
+    server.faults.clear_all();
+    server.faults.set(
+        "serverStats",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+    );
+    let (_, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failed_reason(&outcome), "server_error");
+
+    server.faults.clear_all();
+    server.faults.set(
+        "orgs",
+        Fault {
+            status: Some(404),
+            ..Fault::default()
+        },
+    );
+    let (exporter, outcome) = refresh_once(&cfg).await;
+    assert!(matches!(outcome, Outcome::Ok));
+    let text = String::from_utf8(exporter.rendered().text.to_vec()).unwrap();
+    assert!(!text.contains("crashplan_org_info{"));
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let server = sim(Dataset::document_examples(), true).await;
+    server.faults.set(
+        "serverStats",
+        Fault {
+            delay: Some(Duration::from_secs(5)),
+            ..Fault::default()
+        },
+    );
+    let cfg = config(&server.url(), PASSWORD, "");
+    let started = std::time::Instant::now();
+    let (exporter, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failed_reason(&outcome), "timeout");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(exporter.sources[0]
+        .state()
+        .last_error
+        .unwrap()
+        .contains("no answer within 2s"));
+}
+
+#[tokio::test]
+async fn truncated_and_garbage_bodies_are_parse_errors() {
+    let server = sim(Dataset::document_examples(), true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+    server.faults.set(
+        "usages",
+        Fault {
+            truncate: true,
+            ..Fault::default()
+        },
+    );
+    let (exporter, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failed_reason(&outcome), "parse");
+    let err = exporter.sources[0].state().last_error.unwrap();
+    assert!(err.starts_with("usages: malformed JSON"), "{err}");
+
+    server.faults.clear_all();
+    server.faults.set(
+        "mountPoint",
+        Fault {
+            garbage: true,
+            ..Fault::default()
+        },
+    );
+    let (_, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failed_reason(&outcome), "parse");
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_last_good_data() {
+    let server = sim(Dataset::document_examples(), true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+    let (exporter, mut sources) = Exporter::new(&cfg).unwrap();
+    assert!(!exporter.ready());
+    assert!(matches!(
+        exporter.refresh(0, &mut sources[0]).await,
+        Outcome::Ok
+    ));
+    assert!(exporter.ready());
+    let good = samples(std::str::from_utf8(&exporter.rendered().text).unwrap());
+
+    server.faults.set(
+        "usages",
+        Fault {
+            truncate: true,
+            ..Fault::default()
+        },
+    );
+    let outcome = exporter.refresh(0, &mut sources[0]).await;
+    assert_eq!(failed_reason(&outcome), "parse");
+    let after = samples(std::str::from_utf8(&exporter.rendered().text).unwrap());
+    for (k, v) in good
+        .iter()
+        .filter(|(k, _)| !k.starts_with("backup_exporter_"))
+    {
+        assert_eq!(after.get(k), Some(v), "{k} kept");
+    }
+    assert_eq!(
+        after[r#"backup_exporter_source_up{source="hq",system="crashplan"}"#],
+        0.0
+    );
+    assert_eq!(
+        after[r#"backup_exporter_refresh_errors_total{reason="parse",source="hq",system="crashplan"}"#],
+        1.0
+    );
+    let st = exporter.sources[0].state();
+    assert!(st.last_error.is_some() && st.last_success.is_some() && !st.up);
+
+    // Recovery, with a changed fleet: the new data replaces the old, devices that left vanish.
+    server.faults.clear_all();
+    let mut smaller = Dataset::document_examples();
+    smaller.usages.clear();
+    server.set_dataset(smaller);
+    assert!(matches!(
+        exporter.refresh(0, &mut sources[0]).await,
+        Outcome::Ok
+    ));
+    let text = String::from_utf8(exporter.rendered().text.to_vec()).unwrap();
+    assert!(!text.contains("backup_archive_bytes{"));
+    assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"));
+}

@@ -1,0 +1,270 @@
+//! The HTTP server with background refresh: /metrics serves pre-rendered bytes (gzip when
+//! asked) whatever the upstream does, /ready waits for first refreshes, / lists sources.
+
+mod common;
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backup_exporter::refresh::Exporter;
+use backup_exporter::sim::crashplan::{Dataset, Fault};
+use common::*;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+struct Running {
+    base: String,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    exporter: Arc<Exporter>,
+}
+
+async fn start(cfg: &backup_exporter::config::Config) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (exporter, sources) = Exporter::new(cfg).unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    exporter.spawn(sources, stop_rx.clone());
+    let mut rx = stop_rx;
+    let server = tokio::spawn(backup_exporter::server::serve(
+        listener,
+        exporter.clone(),
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        },
+    ));
+    Running {
+        base,
+        stop,
+        server,
+        exporter,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_gzip()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+async fn wait_ready(c: &reqwest::Client, base: &str) {
+    for _ in 0..100 {
+        let r = c.get(format!("{base}/ready")).send().await.unwrap();
+        if r.status() == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not ready within 5s");
+}
+
+#[tokio::test]
+async fn endpoints_serve_what_the_background_refresh_rendered() {
+    let upstream = sim(Dataset::document_examples(), true).await;
+    // The upstream answers the first serverStats call only after 1.5 s: /ready must wait.
+    upstream.faults.set_times(
+        "serverStats",
+        Fault {
+            delay: Some(Duration::from_millis(1500)),
+            ..Fault::default()
+        },
+        1,
+    );
+    let run = start(&config(
+        &upstream.url(),
+        PASSWORD,
+        "refresh_interval = \"1h\"",
+    ))
+    .await;
+    let c = client();
+
+    let r = c.get(format!("{}/healthz", run.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c.get(format!("{}/ready", run.base)).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("hq"));
+    // Before the first refresh: self-metrics only, source down.
+    let text = c
+        .get(format!("{}/metrics", run.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 0"));
+    assert!(!text.contains("backup_archive_bytes{"));
+
+    wait_ready(&c, &run.base).await;
+    let r = c.get(format!("{}/metrics", run.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(r.headers().get("content-encoding").is_none());
+    let plain = r.text().await.unwrap();
+    assert!(plain.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"));
+    assert!(plain.contains("backup_archive_bytes{"));
+
+    // gzip when asked, the same bytes once inflated.
+    let r = c
+        .get(format!("{}/metrics", run.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let z = r.bytes().await.unwrap();
+    let mut inflated = String::new();
+    flate2::read::GzDecoder::new(&z[..])
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated, plain);
+
+    // Scrapes never reach upstream.
+    let before = upstream.requested_paths().len();
+    for _ in 0..20 {
+        c.get(format!("{}/metrics", run.base))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    assert_eq!(upstream.requested_paths().len(), before);
+
+    // Landing page lists the source; errors from upstream are escaped.
+    let page = c
+        .get(format!("{}/", run.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<td>hq</td>") && page.contains(">up<"),
+        "{page}"
+    );
+
+    let r = c
+        .post(format!("{}/metrics", run.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let r = c.get(format!("{}/nope", run.base)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c
+        .head(format!("{}/metrics", run.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let _ = run.stop.send(true);
+    tokio::time::timeout(Duration::from_secs(5), run.server)
+        .await
+        .expect("graceful shutdown")
+        .unwrap()
+        .unwrap();
+    drop(run.exporter);
+}
+
+#[tokio::test]
+async fn metrics_stay_fast_and_unchanged_while_upstream_hangs() {
+    let upstream = sim(Dataset::document_examples(), true).await;
+    let run = start(&config(
+        &upstream.url(),
+        PASSWORD,
+        "refresh_interval = \"1s\"",
+    ))
+    .await;
+    let c = client();
+    wait_ready(&c, &run.base).await;
+    // Every call now hangs for far longer than a scrape may take.
+    upstream.faults.set(
+        "*",
+        Fault {
+            delay: Some(Duration::from_secs(30)),
+            ..Fault::default()
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a refresh is now stuck upstream
+    let started = std::time::Instant::now();
+    let text = c
+        .get(format!("{}/metrics", run.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "scrape waited for upstream"
+    );
+    assert!(
+        text.contains("backup_archive_bytes{"),
+        "last good data kept"
+    );
+    let page = c
+        .get(format!("{}/", run.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<td>hq</td>"));
+    let _ = run.stop.send(true);
+    // Shutdown does not wait for the hung upstream call.
+    tokio::time::timeout(Duration::from_secs(5), run.server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_source_shows_its_error_escaped_on_the_page() {
+    let upstream = sim(Dataset::document_examples(), true).await;
+    upstream.faults.set(
+        "usages",
+        Fault {
+            status: Some(502),
+            ..Fault::default()
+        },
+    );
+    let run = start(&config(&upstream.url(), PASSWORD, "")).await;
+    let c = client();
+    wait_ready(&c, &run.base).await;
+    let page = c
+        .get(format!("{}/", run.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">down<"), "{page}");
+    assert!(page.contains("HTTP 502"), "{page}");
+    assert!(!page.contains("<script"), "{page}");
+    let text = c
+        .get(format!("{}/metrics", run.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(
+        "backup_exporter_refresh_errors_total{reason=\"server_error\",source=\"hq\",system=\"crashplan\"} 1"
+    ));
+    let _ = run.stop.send(true);
+}
