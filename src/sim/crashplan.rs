@@ -215,14 +215,16 @@ impl Dataset {
         }
     }
 
-    fn items(&self, resource: Resource) -> Vec<Value> {
+    /// The items of a resource, borrowed where they are stored (so a page clones only itself).
+    fn items(&self, resource: Resource) -> std::borrow::Cow<'_, [Value]> {
+        use std::borrow::Cow;
         match resource {
-            Resource::Orgs => self.orgs.clone(),
-            Resource::Users => self.users.clone(),
-            Resource::Computers => self.computers.clone(),
-            Resource::Usages => self.usages.clone(),
-            Resource::MountPoints => self.mount_points.clone(),
-            Resource::ComputerUsage => self.usages.iter().map(computer_usage_of).collect(),
+            Resource::Orgs => Cow::Borrowed(&self.orgs),
+            Resource::Users => Cow::Borrowed(&self.users),
+            Resource::Computers => Cow::Borrowed(&self.computers),
+            Resource::Usages => Cow::Borrowed(&self.usages),
+            Resource::MountPoints => Cow::Borrowed(&self.mount_points),
+            Resource::ComputerUsage => Cow::Owned(self.usages.iter().map(computer_usage_of).collect()),
         }
     }
 }
@@ -851,8 +853,9 @@ fn answer(
             .ok_or((StatusCode::NOT_FOUND, "No server statistics".to_owned())),
         Route::Detail(resource, id) => dataset
             .items(*resource)
-            .into_iter()
+            .iter()
             .find(|item| item.get("id").is_some_and(|v| scalar_matches(v, id)))
+            .cloned()
             .ok_or_else(|| {
                 (
                     StatusCode::NOT_FOUND,
@@ -881,7 +884,7 @@ fn list(
     let detail_only = resource.detail_only_keys();
     let items: Vec<Value> = dataset
         .items(resource)
-        .into_iter()
+        .iter()
         .filter(|item| {
             constraints
                 .iter()
@@ -892,6 +895,7 @@ fn list(
         })
         .skip(window.start)
         .take(window.limit.unwrap_or(usize::MAX))
+        .cloned()
         .map(|mut item| {
             if let Value::Object(map) = &mut item {
                 for key in detail_only {
