@@ -88,7 +88,22 @@ impl MetricSet {
             desc.name,
             desc.labels
         );
-        let family = self.families.entry(desc.name).or_insert_with(|| Family {
+        self.sample(desc, value, |body| write_labels(body, labels));
+    }
+
+    /// Adds one sample with labels escaped beforehand (many families of one device share them).
+    pub fn add_labels(&mut self, desc: &'static Desc, labels: &Labels, value: f64) {
+        labels.check(desc);
+        self.sample(desc, value, |body| body.push_str(&labels.text));
+    }
+
+    fn sample(&mut self, desc: &'static Desc, value: f64, labels: impl FnOnce(&mut String)) {
+        let MetricSet {
+            neutral_prefix,
+            vendor_prefix,
+            families,
+        } = self;
+        let family = families.entry(desc.name).or_insert_with(|| Family {
             desc,
             body: String::new(),
             samples: 0,
@@ -97,20 +112,33 @@ impl MetricSet {
         body.push_str(desc.name);
         body.push('{');
         body.push_str(match desc.scope {
-            Scope::Neutral => &self.neutral_prefix,
-            Scope::Vendor => &self.vendor_prefix,
+            Scope::Neutral => neutral_prefix,
+            Scope::Vendor => vendor_prefix,
         });
-        for (name, value) in labels {
-            body.push(',');
-            body.push_str(name);
-            body.push_str("=\"");
-            escape_into(body, value);
-            body.push('"');
-        }
+        labels(body);
         body.push_str("} ");
         write_value(body, value);
         body.push('\n');
         family.samples += 1;
+    }
+
+    /// Reserves room for `samples` more samples of `desc` whose labels (after the scope labels)
+    /// take about `label_bytes`: a family written for every target grows once, not by doubling.
+    pub fn reserve(&mut self, desc: &'static Desc, samples: usize, label_bytes: usize) {
+        let prefix = match desc.scope {
+            Scope::Neutral => self.neutral_prefix.len(),
+            Scope::Vendor => self.vendor_prefix.len(),
+        };
+        let line = desc.name.len() + prefix + label_bytes + 24;
+        self.families
+            .entry(desc.name)
+            .or_insert_with(|| Family {
+                desc,
+                body: String::new(),
+                samples: 0,
+            })
+            .body
+            .reserve(samples * line);
     }
 
     /// Adds a sample only when the value is known: unknown times and sizes are absent, never 0.
@@ -130,16 +158,31 @@ impl MetricSet {
         known: &[&str],
         active: &[&str],
     ) {
-        let mut all: Vec<(&str, &str)> = labels.to_vec();
-        all.push((desc.labels.last().copied().unwrap_or("state"), ""));
-        let last = all.len() - 1;
+        self.add_states_labels(desc, &Labels::new(labels), known, active);
+    }
+
+    /// [`MetricSet::add_states`] with labels escaped beforehand.
+    pub fn add_states_labels(
+        &mut self,
+        desc: &'static Desc,
+        labels: &Labels,
+        known: &[&str],
+        active: &[&str],
+    ) {
+        let state_label = desc.labels.last().copied().unwrap_or("state");
+        let mut state_labels = labels.clone();
+        state_labels.push(state_label, "");
+        let base = labels.text.len();
+        let mut series = |this: &mut Self, state: &str, value: f64| {
+            state_labels.text.truncate(base);
+            write_labels(&mut state_labels.text, &[(state_label, state)]);
+            this.add_labels(desc, &state_labels, value);
+        };
         for state in known {
-            all[last].1 = state;
-            self.add(desc, &all, f64::from(u8::from(active.contains(state))));
+            series(self, state, f64::from(u8::from(active.contains(state))));
         }
         for state in active.iter().filter(|s| !known.contains(s)) {
-            all[last].1 = state;
-            self.add(desc, &all, 1.0);
+            series(self, state, 1.0);
         }
     }
 
@@ -150,7 +193,55 @@ impl MetricSet {
 
     /// Whether the set holds any sample of the family.
     pub fn has(&self, name: &str) -> bool {
-        self.families.contains_key(name)
+        self.families.get(name).is_some_and(|f| f.samples > 0)
+    }
+}
+
+/// Label pairs escaped once, written on many samples.
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    text: String,
+    #[cfg(debug_assertions)]
+    names: Vec<String>,
+}
+
+impl Labels {
+    pub fn new(labels: &[(&str, &str)]) -> Labels {
+        let mut l = Labels::default();
+        for (name, value) in labels {
+            l.push(name, value);
+        }
+        l
+    }
+
+    /// Appends a label. For [`MetricSet::add_states_labels`], the state label comes last.
+    pub fn push(&mut self, name: &str, value: &str) {
+        write_labels(&mut self.text, &[(name, value)]);
+        #[cfg(debug_assertions)]
+        self.names.push(name.to_owned());
+    }
+
+    fn check(&self, _desc: &Desc) {
+        #[cfg(debug_assertions)]
+        {
+            let pairs: Vec<(&str, &str)> = self.names.iter().map(|n| (n.as_str(), "")).collect();
+            assert!(
+                labels_follow(&pairs, _desc.labels),
+                "labels of {} must be a subsequence of {:?}",
+                _desc.name,
+                _desc.labels
+            );
+        }
+    }
+}
+
+fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
+    for (name, value) in labels {
+        out.push(',');
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_into(out, value);
+        out.push('"');
     }
 }
 
@@ -165,14 +256,16 @@ fn labels_follow(labels: &[(&str, &str)], declared: &[&str]) -> bool {
 pub fn assemble(out: &mut String, sets: &[&MetricSet]) {
     let mut names: Vec<&'static str> = sets
         .iter()
-        .flat_map(|s| s.families.keys().copied())
+        .flat_map(|s| s.families.iter())
+        .filter(|(_, f)| f.samples > 0)
+        .map(|(name, _)| *name)
         .collect();
     names.sort_unstable();
     names.dedup();
     for name in names {
         let mut header = false;
         for set in sets {
-            if let Some(family) = set.families.get(name) {
+            if let Some(family) = set.families.get(name).filter(|f| f.samples > 0) {
                 if !header {
                     write_header(out, family.desc);
                     header = true;
@@ -203,6 +296,10 @@ fn write_header(out: &mut String, desc: &Desc) {
 
 /// Escapes a label value: backslash, double quote and line feed.
 pub fn escape_into(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -222,7 +319,7 @@ pub fn write_value(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
-        let _ = write!(out, "{}", v as i64);
+        out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
         let _ = write!(out, "{v}");
     }

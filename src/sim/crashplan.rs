@@ -224,7 +224,9 @@ impl Dataset {
             Resource::Computers => Cow::Borrowed(&self.computers),
             Resource::Usages => Cow::Borrowed(&self.usages),
             Resource::MountPoints => Cow::Borrowed(&self.mount_points),
-            Resource::ComputerUsage => Cow::Owned(self.usages.iter().map(computer_usage_of).collect()),
+            Resource::ComputerUsage => {
+                Cow::Owned(self.usages.iter().map(computer_usage_of).collect())
+            }
         }
     }
 }

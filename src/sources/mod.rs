@@ -11,7 +11,7 @@ pub mod values;
 use std::sync::Arc;
 
 use crate::config::{SourceConfig, SourceKind};
-use crate::exposition::MetricSet;
+use crate::exposition::{Labels, MetricSet};
 use crate::metrics as m;
 use crate::selfmetrics::SelfMetrics;
 use http::UpstreamError;
@@ -87,24 +87,47 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
         labels.extend(d.info.iter().map(|(k, v)| (*k, v.as_str())));
         set.add(&m::DEVICE_INFO, &labels, 1.0);
     }
+    if let Some(first) = targets.first() {
+        let label_bytes = 40 + first.device.len() + first.device_id.len() + first.target.len();
+        for desc in [
+            &m::LAST_SUCCESS,
+            &m::LAST_ACTIVITY,
+            &m::LAST_CONNECTED,
+            &m::SELECTED_BYTES,
+            &m::SELECTED_FILES,
+            &m::TODO_BYTES,
+            &m::TODO_FILES,
+            &m::ARCHIVE_BYTES,
+            &m::COMPLETION_RATIO,
+        ] {
+            set.reserve(desc, targets.len(), label_bytes);
+        }
+    }
     for t in targets {
-        let l: &[(&str, &str)] = &[
+        // Escaped once, written on every family of the target.
+        let l = Labels::new(&[
             ("device", &t.device),
             ("device_id", &t.device_id),
             ("target", &t.target),
-        ];
-        set.add_opt(&m::LAST_SUCCESS, l, t.last_success);
-        set.add_opt(&m::LAST_ACTIVITY, l, t.last_activity);
-        set.add_opt(&m::LAST_CONNECTED, l, t.last_connected);
-        set.add_opt(&m::SELECTED_BYTES, l, t.selected_bytes);
-        set.add_opt(&m::SELECTED_FILES, l, t.selected_files);
-        set.add_opt(&m::TODO_BYTES, l, t.todo_bytes);
-        set.add_opt(&m::TODO_FILES, l, t.todo_files);
-        set.add_opt(&m::ARCHIVE_BYTES, l, t.archive_bytes);
-        set.add_opt(&m::COMPLETION_RATIO, l, t.completion_ratio);
+        ]);
+        for (desc, value) in [
+            (&m::LAST_SUCCESS, t.last_success),
+            (&m::LAST_ACTIVITY, t.last_activity),
+            (&m::LAST_CONNECTED, t.last_connected),
+            (&m::SELECTED_BYTES, t.selected_bytes),
+            (&m::SELECTED_FILES, t.selected_files),
+            (&m::TODO_BYTES, t.todo_bytes),
+            (&m::TODO_FILES, t.todo_files),
+            (&m::ARCHIVE_BYTES, t.archive_bytes),
+            (&m::COMPLETION_RATIO, t.completion_ratio),
+        ] {
+            if let Some(v) = value {
+                set.add_labels(desc, &l, v);
+            }
+        }
         if !t.alert_states.is_empty() {
             let active: Vec<&str> = t.alert_states.iter().map(String::as_str).collect();
-            set.add_states(&m::ALERT_STATE, l, t.known_alert_states, &active);
+            set.add_states_labels(&m::ALERT_STATE, &l, t.known_alert_states, &active);
         }
     }
 }

@@ -293,7 +293,7 @@ impl Warnings {
     /// Reads an optional text value with `parse`; a failure is recorded under `field`.
     pub fn read(
         &mut self,
-        field: &str,
+        field: impl FnOnce() -> String,
         value: Option<&str>,
         parse: impl Fn(&str) -> Result<f64, String>,
     ) -> Option<f64> {
@@ -301,7 +301,7 @@ impl Warnings {
         match parse(value) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.push(|| format!("{field}: {e}"));
+                self.push(|| format!("{}: {e}", field()));
                 None
             }
         }
@@ -463,13 +463,13 @@ mod tests {
     fn warnings_keep_the_first_few() {
         let mut w = Warnings::default();
         for i in 0..8 {
-            assert_eq!(w.read(&format!("x[{i}]"), Some("bad"), parse_time), None);
+            assert_eq!(w.read(|| format!("x[{i}]"), Some("bad"), parse_time), None);
         }
         assert_eq!(
-            w.read("ok", Some("2010-03-30T18:36:10.221Z"), parse_time),
+            w.read(|| "ok".into(), Some("2010-03-30T18:36:10.221Z"), parse_time),
             Some(1_269_974_170.221)
         );
-        assert_eq!(w.read("none", None, parse_time), None);
+        assert_eq!(w.read(|| "none".into(), None, parse_time), None);
         assert_eq!(w.count, 8);
         assert_eq!(w.first.len(), 5);
         assert!(w

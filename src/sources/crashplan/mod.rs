@@ -374,9 +374,13 @@ pub fn map(
             continue;
         }
         let at = |field: &str| format!("usages[{i}].{field}");
-        let last_activity = w.read(&at("lastActivity"), u.last_activity.as_deref(), parse_time);
+        let last_activity = w.read(
+            || at("lastActivity"),
+            u.last_activity.as_deref(),
+            parse_time,
+        );
         let last_connected = w.read(
-            &at("lastConnected"),
+            || at("lastConnected"),
             u.last_connected.as_deref(),
             parse_time,
         );
@@ -418,7 +422,7 @@ pub fn map(
                 set.add(&m::CP_DEVICE_CONNECTED, dl, f64::from(u8::from(c)));
             }
             let seen = w.read(
-                &at("sourceLastConnectedToServer"),
+                || at("sourceLastConnectedToServer"),
                 u.source_last_connected_to_server.as_deref(),
                 parse_time,
             );
@@ -504,7 +508,7 @@ fn map_mount_points(set: &mut MetricSet, points: &[MountPoint], w: &mut Warnings
         set.add_opt(&m::CP_MOUNT_FREE, l, p.bytes_free);
         let ratio = w
             .read(
-                &format!("mountPoints[{i}].percentFree"),
+                || format!("mountPoints[{i}].percentFree"),
                 p.percent_free.as_deref(),
                 parse_percent,
             )
@@ -612,7 +616,7 @@ fn map_server_stats(set: &mut MetricSet, s: &ServerStats, w: &mut Warnings) {
         (&m::CP_SERVER_DISK_FREE, "diskFree", &s.disk_free),
     ] {
         let v = w.read(
-            &format!("serverStats.{field}"),
+            || format!("serverStats.{field}"),
             value.as_deref(),
             parse_size,
         );
@@ -627,7 +631,7 @@ fn map_server_stats(set: &mut MetricSet, s: &ServerStats, w: &mut Warnings) {
         ),
     ] {
         let v = w.read(
-            &format!("serverStats.{field}"),
+            || format!("serverStats.{field}"),
             value.as_deref(),
             parse_percent,
         );
@@ -655,7 +659,7 @@ fn uptime_seconds(s: &ServerStats, w: &mut Warnings) -> Option<f64> {
     match s.uptime_milliseconds {
         Some(ms) if (0.0..TEN_YEARS_MS).contains(&ms) => Some(ms / 1000.0),
         _ => w.read(
-            "serverStats.uptime",
+            || "serverStats.uptime".into(),
             s.uptime.as_deref(),
             parse_human_duration,
         ),
