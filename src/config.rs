@@ -83,7 +83,7 @@ pub struct SourceConfig {
     /// Items requested per page of a list call.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
-    /// Upstream requests in flight at once for per-item detail calls.
+    /// Upstream requests of this source in flight at once (list pages and detail calls).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     /// Also export deactivated devices.

@@ -278,15 +278,40 @@ pub fn map(
             device_org.entry(sid).or_insert(org);
         }
     }
-    let deactivated = |c: &Computer| {
-        c.status.as_deref().is_some_and(|s| {
-            split_list(s)
+    // A computer is deactivated when its own status or its usages' sourceStatus says so.
+    let deactivated_by_usage: HashSet<&str> = raw
+        .usages
+        .iter()
+        .filter(|u| {
+            u.source_status
                 .iter()
-                .any(|p| p.eq_ignore_ascii_case("Deactivated"))
+                .any(|s| s.eq_ignore_ascii_case("Deactivated"))
         })
+        .filter_map(|u| u.source_id.as_deref())
+        .collect();
+    let deactivated = |c: &Computer| {
+        deactivated_by_usage.contains(c.id.as_str())
+            || c.status.as_deref().is_some_and(|s| {
+                split_list(s)
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case("Deactivated"))
+            })
     };
+    // Destinations (the PRO server itself, an offsite server) are computers too: one that is
+    // a usage target and never a usage source is a destination, reported as `target` only.
+    let sources: HashSet<&str> = raw
+        .usages
+        .iter()
+        .filter_map(|u| u.source_id.as_deref())
+        .collect();
+    let destinations: HashSet<&str> = raw
+        .usages
+        .iter()
+        .filter_map(|u| u.target_id.as_deref())
+        .filter(|t| !sources.contains(t))
+        .collect();
     for c in &raw.computers {
-        if deactivated(c) && !include_deactivated {
+        if (deactivated(c) && !include_deactivated) || destinations.contains(c.id.as_str()) {
             continue;
         }
         let name = device_name(c);
@@ -329,7 +354,7 @@ pub fn map(
             }
         }
         let l: &[(&str, &str)] = &[("device", &name), ("device_id", &id)];
-        let states: Vec<&str> = c.alert_states.iter().map(String::as_str).collect();
+        let states = alert_states(c.alert_states.iter());
         set.add_states(
             &m::CP_COMPUTER_ALERT_STATE,
             l,
@@ -395,18 +420,12 @@ pub fn map(
             (Some(_), Some(todo)) => Some(if todo > 0.0 { 0.0 } else { 1.0 }),
             _ => None,
         };
-        // Alert states of the pair, with the computer's own (device-wide) states: OK holds
-        // only when neither reports anything else.
-        let mut alerts: Vec<String> = Vec::new();
+        // Alert states of the pair, with the computer's own (device-wide) states.
         let computer_states = computer.map(|c| c.alert_states.as_slice()).unwrap_or(&[]);
-        for s in u.alert_states.iter().chain(computer_states) {
-            if s != "OK" && !alerts.contains(s) {
-                alerts.push(s.clone());
-            }
-        }
-        if alerts.is_empty() {
-            alerts.push("OK".into());
-        }
+        let alerts: Vec<String> = alert_states(u.alert_states.iter().chain(computer_states))
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
 
         let l: &[(&str, &str)] = &[
             ("device", &device),
@@ -471,6 +490,21 @@ pub fn map(
         map_server_stats(&mut set, stats, &mut w);
     }
     Snapshot::new(devices, targets, set, w)
+}
+
+/// The alert states that hold, from one or more `alertStates` lists: every state other than
+/// `OK`, once; `OK` alone when there is none (an empty list reports no alert).
+fn alert_states<'a>(lists: impl Iterator<Item = &'a String>) -> Vec<&'a str> {
+    let mut states: Vec<&str> = Vec::new();
+    for s in lists {
+        if s != "OK" && !states.contains(&s.as_str()) {
+            states.push(s);
+        }
+    }
+    if states.is_empty() {
+        states.push("OK");
+    }
+    states
 }
 
 fn device_name(c: &Computer) -> String {

@@ -169,8 +169,38 @@ fn device_level_families() {
         ),
         Some(1.0)
     );
-    assert_eq!(snap.devices.len(), 2);
+    // The PRO server is only a destination: a target, not a device.
+    assert_eq!(snap.devices.len(), 1);
     assert_eq!(snap.targets.len(), 1);
+    assert!(!l.iter().any(|x| x.contains("device=\"proserver\"")));
+}
+
+#[test]
+fn an_empty_alert_list_is_ok_at_both_levels() {
+    let mut raw = document_raw();
+    raw.computers[0].alert_states.clear();
+    let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
+    let d = r#"source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015""#;
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_computer_alert_state{{{d},state=\"OK\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&l, &format!("backup_alert_state{{{T},state=\"OK\"}}")),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn a_computer_deactivated_in_its_usage_is_left_out_everywhere() {
+    let mut raw = document_raw();
+    raw.usages[0].source_status = vec!["Deactivated".into()];
+    let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
+    assert!(snap.targets.is_empty());
+    assert!(snap.devices.is_empty(), "{:?}", snap.devices);
 }
 
 #[test]
@@ -420,10 +450,10 @@ fn deactivated_devices_are_left_out_unless_asked_for() {
     raw.computers[0].status = Some("Deactivated".into());
     let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
     assert!(snap.targets.is_empty());
-    assert_eq!(snap.devices.len(), 1, "only the server computer remains");
+    assert!(snap.devices.is_empty());
     let snap = map(&raw, "hq", true, 0.0, &mut HashMap::new());
     assert_eq!(snap.targets.len(), 1);
-    assert_eq!(snap.devices.len(), 2);
+    assert_eq!(snap.devices.len(), 1);
 }
 
 #[test]
