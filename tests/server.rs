@@ -42,6 +42,10 @@ async fn start(cfg: &backup_exporter::config::Config) -> Running {
     }
 }
 
+async fn get_text(c: &reqwest::Client, url: String) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_gzip()
@@ -87,14 +91,7 @@ async fn endpoints_serve_what_the_background_refresh_rendered() {
     assert_eq!(r.status(), 503);
     assert!(r.text().await.unwrap().contains("hq"));
     // Before the first refresh: self-metrics only, source down.
-    let text = c
-        .get(format!("{}/metrics", run.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, format!("{}/metrics", run.base)).await;
     assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 0"));
     assert!(!text.contains("backup_archive_bytes{"));
 
@@ -139,14 +136,7 @@ async fn endpoints_serve_what_the_background_refresh_rendered() {
     assert_eq!(upstream.requested_paths().len(), before);
 
     // Landing page lists the source; errors from upstream are escaped.
-    let page = c
-        .get(format!("{}/", run.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&c, format!("{}/", run.base)).await;
     assert!(
         page.contains("<td>hq</td>") && page.contains(">up<"),
         "{page}"
@@ -197,14 +187,7 @@ async fn metrics_stay_fast_and_unchanged_while_upstream_hangs() {
     );
     tokio::time::sleep(Duration::from_millis(1500)).await; // a refresh is now stuck upstream
     let started = std::time::Instant::now();
-    let text = c
-        .get(format!("{}/metrics", run.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, format!("{}/metrics", run.base)).await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "scrape waited for upstream"
@@ -213,14 +196,7 @@ async fn metrics_stay_fast_and_unchanged_while_upstream_hangs() {
         text.contains("backup_archive_bytes{"),
         "last good data kept"
     );
-    let page = c
-        .get(format!("{}/", run.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&c, format!("{}/", run.base)).await;
     assert!(page.contains("<td>hq</td>"));
     let _ = run.stop.send(true);
     // Shutdown does not wait for the hung upstream call.
@@ -244,25 +220,11 @@ async fn a_failing_source_shows_its_error_escaped_on_the_page() {
     let run = start(&config(&upstream.url(), PASSWORD, "")).await;
     let c = client();
     wait_ready(&c, &run.base).await;
-    let page = c
-        .get(format!("{}/", run.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&c, format!("{}/", run.base)).await;
     assert!(page.contains(">down<"), "{page}");
     assert!(page.contains("HTTP 502"), "{page}");
     assert!(!page.contains("<script"), "{page}");
-    let text = c
-        .get(format!("{}/metrics", run.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = get_text(&c, format!("{}/metrics", run.base)).await;
     assert!(text.contains(
         "backup_exporter_refresh_errors_total{reason=\"server_error\",source=\"hq\",system=\"crashplan\"} 1"
     ));

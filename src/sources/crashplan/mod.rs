@@ -111,8 +111,13 @@ impl CrashPlan {
                     .await,
                 )
             },
-            self.fetch_orgs(),
-            self.fetch_mount_points(),
+            self.list_with_details("orgs", "/rest/orgs", "org", |o: &Org| &o.id),
+            self.list_with_details(
+                "mountPoints",
+                "/rest/mountPoints",
+                "mountPoint",
+                |p: &MountPoint| &p.id
+            ),
             async {
                 Ok::<_, UpstreamError>(
                     up.get_json::<ServerStats>("serverStats", "/rest/serverStats", &[])
@@ -130,45 +135,22 @@ impl CrashPlan {
         })
     }
 
-    /// Orgs: the list, then each org's detail (aggregates, quota). A detail that is forbidden
-    /// or gone keeps the list view.
-    async fn fetch_orgs(&self) -> Result<Result<Vec<Org>, UpstreamError>, UpstreamError> {
-        let list = match self
-            .upstream
-            .get_all_pages(
-                "orgs",
-                "/rest/orgs",
-                "orgs",
-                &[],
-                self.page_size,
-                |o: &Org| o.id.clone(),
-            )
-            .await
-        {
-            Ok(list) => list,
-            Err(e) if e.is_unavailable() => return Ok(Err(e)),
-            Err(e) => return Err(e),
-        };
-        let details = self
-            .details(list, |o: &Org| format!("/rest/orgs/{}", o.id), "org")
-            .await?;
-        Ok(Ok(details))
-    }
-
-    /// Mount points: the list, then each one's detail (capacity).
-    async fn fetch_mount_points(
+    /// A list (`path`, items under `endpoint`), then each item's detail at `path/{id}`: orgs
+    /// (aggregates, quota) and mount points (capacity). The outer error fails the refresh; the
+    /// inner one (403, 404 on the list) makes the resource absent. A detail that is forbidden
+    /// or gone keeps the item's list view.
+    async fn list_with_details<T: serde::de::DeserializeOwned>(
         &self,
-    ) -> Result<Result<Vec<MountPoint>, UpstreamError>, UpstreamError> {
+        endpoint: &'static str,
+        path: &'static str,
+        detail_endpoint: &'static str,
+        id: fn(&T) -> &str,
+    ) -> Result<Result<Vec<T>, UpstreamError>, UpstreamError> {
         let list = match self
             .upstream
-            .get_all_pages(
-                "mountPoints",
-                "/rest/mountPoints",
-                "mountPoints",
-                &[],
-                self.page_size,
-                |p: &MountPoint| p.id.clone(),
-            )
+            .get_all_pages(endpoint, path, endpoint, &[], self.page_size, |t: &T| {
+                id(t).to_owned()
+            })
             .await
         {
             Ok(list) => list,
@@ -176,11 +158,7 @@ impl CrashPlan {
             Err(e) => return Err(e),
         };
         let details = self
-            .details(
-                list,
-                |p: &MountPoint| format!("/rest/mountPoints/{}", p.id),
-                "mountPoint",
-            )
+            .details(list, |t: &T| format!("{path}/{}", id(t)), detail_endpoint)
             .await?;
         Ok(Ok(details))
     }
