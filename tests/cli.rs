@@ -166,3 +166,86 @@ async fn once_prints_the_exposition_and_its_exit_code_tells_failure() {
     assert_eq!(json["fields"]["reason"], "server_error");
     assert!(!stderr.contains(PASSWORD));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_runs_from_a_config_file_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let server = sim(Dataset::document_examples(), true).await;
+    let f = config_file(&source_toml(
+        &server.url(),
+        &format!("password = \"{PASSWORD}\""),
+    ));
+    let mut child = bin()
+        .args(["--log-format", "json", "--config"])
+        .arg(f.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A failing assertion must not leave the server running.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+    let guard = KillOnDrop(child.id());
+    // The bound address (the config asks for port 0) is in the "serving" log line.
+    let stderr = child.stderr.take().unwrap();
+    let listen = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(&l).ok()?;
+                (v["fields"]["message"] == "serving /metrics")
+                    .then(|| v["fields"]["listen"].as_str().unwrap().to_owned())
+            })
+            .expect("a serving line");
+        // Keep draining stderr so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        addr
+    })
+    .await
+    .unwrap();
+    backup_exporter::tls::install_crypto_provider();
+    let c = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if c.get(format!("http://{listen}/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready);
+    let text = c
+        .get(format!("http://{listen}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    std::mem::forget(guard);
+}
