@@ -441,3 +441,68 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
     assert!(!text.contains("backup_archive_bytes{"));
     assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"));
 }
+
+/// A server whose later pages repeat earlier items in another order (it does not page at
+/// all, but the first item differs): the refresh fails instead of reading forever.
+#[tokio::test]
+async fn a_server_repeating_items_in_another_order_fails_instead_of_looping() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = tcp.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let first_page = head.contains("offset=0&");
+                let ids: Vec<u32> = if first_page {
+                    vec![1, 2, 3]
+                } else {
+                    vec![3, 2, 1]
+                };
+                let key = if head.starts_with("GET /rest/usages?") {
+                    "usages"
+                } else if head.starts_with("GET /rest/computers?") {
+                    "computers"
+                } else {
+                    // Every optional call is "not here".
+                    let _ = tcp
+                        .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .await;
+                    return;
+                };
+                let items: Vec<String> = ids
+                    .iter()
+                    .map(|i| {
+                        format!(
+                            r#"{{"id": {i}, "sourceId": {i}, "sourceGuid": {i}, "targetId": 9}}"#
+                        )
+                    })
+                    .collect();
+                let body = format!(r#"{{"metadata": {{}}, "{key}": [{}]}}"#, items.join(","));
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    let (text, ok) = app::once(&config(&url, PASSWORD, "page_size = 3"))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(requests.load(std::sync::atomic::Ordering::SeqCst) < 20);
+    assert_eq!(
+        samples(&text)[r#"backup_exporter_refresh_errors_total{reason="paging",source="hq",system="crashplan"}"#],
+        1.0
+    );
+}

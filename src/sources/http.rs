@@ -316,8 +316,9 @@ impl Upstream {
     /// Reads every page of an `offset`/`limit` list whose items sit under `key` in the JSON
     /// object, until a page is shorter than the limit (an exact multiple ends with an empty
     /// page). A server that ignores paging (a page longer than the limit) is read once; one
-    /// that ignores `offset` (the same page again) is an error; items repeated across pages
-    /// (the list shifted while being read) are kept once, by `id`.
+    /// that ignores `offset` (the same page again, or a full page of items already read) is an
+    /// error; items repeated across pages (the list shifted while being read) are kept once,
+    /// by `id`.
     pub async fn get_all_pages<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
@@ -351,10 +352,20 @@ impl Upstream {
                 });
             }
             previous_first = first;
+            let before = items.len();
             for item in batch {
                 if seen.insert(id(&item)) {
                     items.push(item);
                 }
+            }
+            if n == page_size && items.len() == before {
+                return Err(UpstreamError::Paging {
+                    endpoint,
+                    detail: format!(
+                        "offset {} returned only items already read: the server does not page",
+                        page * page_size
+                    ),
+                });
             }
             if n > page_size {
                 tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
