@@ -26,5 +26,6 @@ if [ -d alerts ]; then
 fi
 
 echo "== cargo test"
-cargo test --locked --all-targets
+# Benches are measurements (scripts/bench.sh), not tests: --all-targets would run them.
+cargo test --locked --lib --bins --tests --examples
 cargo test --locked --doc
