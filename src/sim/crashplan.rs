@@ -176,30 +176,24 @@ impl Dataset {
     /// changed.
     pub fn document_examples() -> Dataset {
         let parse = |s: &str| -> Value { serde_json::from_str(s).unwrap_or(Value::Null) };
-        let org_list = parse(DOC_ORG_LIST);
-        let mut orgs: Vec<Value> = org_list
-            .get("orgs")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let org_43 = parse(DOC_ORG_43);
-        for org in &mut orgs {
-            if org.get("id") == org_43.get("id") {
-                *org = org_43.clone();
+        // A list response's items, with the one item the document also shows in detail view
+        // replaced by that detail.
+        let list_with_detail = |list: &str, key: &str, detail: &str| -> Vec<Value> {
+            let detail = parse(detail);
+            let mut items: Vec<Value> = parse(list)
+                .get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for item in &mut items {
+                if item.get("id") == detail.get("id") {
+                    *item = detail.clone();
+                }
             }
-        }
-        let user_list = parse(DOC_USER_LIST);
-        let mut users: Vec<Value> = user_list
-            .get("users")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let user_69 = parse(DOC_USER_69);
-        for user in &mut users {
-            if user.get("id") == user_69.get("id") {
-                *user = user_69.clone();
-            }
-        }
+            items
+        };
+        let orgs = list_with_detail(DOC_ORG_LIST, "orgs", DOC_ORG_43);
+        let users = list_with_detail(DOC_USER_LIST, "users", DOC_USER_69);
         let usage_list = parse(DOC_USAGE_LIST);
         Dataset {
             orgs,
