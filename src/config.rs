@@ -49,6 +49,8 @@ pub enum LogFormat {
 pub enum SourceKind {
     /// Legacy CrashPlan PRO server, `/rest` API.
     Crashplan,
+    /// Modern Code42 / CrashPlan console, `/api/v1` with v3 token authentication.
+    Code42,
 }
 
 impl SourceKind {
@@ -56,6 +58,7 @@ impl SourceKind {
     pub fn system(self) -> &'static str {
         match self {
             SourceKind::Crashplan => "crashplan",
+            SourceKind::Code42 => "code42",
         }
     }
 }
@@ -91,6 +94,71 @@ pub struct SourceConfig {
     pub include_deactivated: bool,
     #[serde(default)]
     pub tls: TlsConfig,
+
+    // ---- code42 ----
+    /// How a code42 source signs in: `local` (username, password, optional TOTP),
+    /// `api_client` (client_id, client_secret) or `token` (a bearer token read from token_file).
+    #[serde(default)]
+    pub auth: Option<AuthMode>,
+    /// Base32 TOTP secret of a two-factor local account (code42, auth `local`).
+    #[serde(default)]
+    pub totp_secret: Option<Secret>,
+    #[serde(default)]
+    pub totp_secret_file: Option<PathBuf>,
+    /// API client id (code42, auth `api_client`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// File holding a bearer token (code42, auth `token`); read again whenever the token is
+    /// refused, so an external process may rotate it.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// A token older than this is renewed before use (the API publishes no lifetime).
+    #[serde(default, with = "humantime_serde::option")]
+    pub token_max_age: Option<Duration>,
+    /// A device counts as connected when it checked in within this long of the server's time.
+    #[serde(default, with = "humantime_serde::option")]
+    pub connected_within: Option<Duration>,
+    /// Read the user and org lists for the `user` and `org` labels (code42; default true).
+    #[serde(default)]
+    pub resolve_names: Option<bool>,
+    /// Per-org roll-ups of devices and bytes (code42; default true).
+    #[serde(default)]
+    pub org_rollups: Option<bool>,
+}
+
+/// How a source authenticates (code42).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    Local,
+    ApiClient,
+    Token,
+}
+
+impl SourceConfig {
+    /// The authentication mode, with the kind's default.
+    pub fn auth_mode(&self) -> AuthMode {
+        self.auth.unwrap_or(AuthMode::Local)
+    }
+    /// See [`SourceConfig::token_max_age`]; 30 minutes by default.
+    pub fn token_max_age(&self) -> Duration {
+        self.token_max_age.unwrap_or(Duration::from_secs(30 * 60))
+    }
+    /// See [`SourceConfig::connected_within`]; 15 minutes by default.
+    pub fn connected_within(&self) -> Duration {
+        self.connected_within
+            .unwrap_or(Duration::from_secs(15 * 60))
+    }
+    pub fn resolve_names(&self) -> bool {
+        self.resolve_names.unwrap_or(true)
+    }
+    pub fn org_rollups(&self) -> bool {
+        self.org_rollups.unwrap_or(true)
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -264,27 +332,14 @@ impl Config {
                     ));
                 }
             }
-            resolve_secret(s, i, "password")?;
-            match s.kind {
-                SourceKind::Crashplan => {
-                    if s.username.as_deref().is_none_or(str::is_empty) {
-                        return Err(ConfigError::at(
-                            s,
-                            i,
-                            "username",
-                            "required for kind \"crashplan\"",
-                        ));
-                    }
-                    if s.password.is_none() {
-                        return Err(ConfigError::at(
-                            s,
-                            i,
-                            "password",
-                            "required for kind \"crashplan\" (give password or password_file)",
-                        ));
-                    }
-                }
-            }
+            resolve_secret(s, i, "password", |s| (&mut s.password, &s.password_file))?;
+            resolve_secret(s, i, "totp_secret", |s| {
+                (&mut s.totp_secret, &s.totp_secret_file)
+            })?;
+            resolve_secret(s, i, "client_secret", |s| {
+                (&mut s.client_secret, &s.client_secret_file)
+            })?;
+            validate_kind(s, i)?;
         }
         Ok(())
     }
@@ -295,21 +350,158 @@ fn env_provider() -> Env {
     Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
 }
 
-/// Fills `password` from `password_file`; exactly one of the two may be given.
-fn resolve_secret(s: &mut SourceConfig, i: usize, key: &str) -> Result<(), ConfigError> {
+/// Fills a secret (`key`) from its file (`key_file`); at most one of the two may be given.
+fn resolve_secret(
+    s: &mut SourceConfig,
+    i: usize,
+    key: &str,
+    fields: impl Fn(&mut SourceConfig) -> (&mut Option<Secret>, &Option<PathBuf>),
+) -> Result<(), ConfigError> {
     let file_key = format!("{key}_file");
-    if let Some(path) = s.password_file.clone() {
-        if s.password.is_some() {
-            return Err(ConfigError::at(
+    let (inline, file) = fields(s);
+    let Some(path) = file.clone() else {
+        return Ok(());
+    };
+    let both = inline.is_some();
+    let text = read_secret_file(&path);
+    if both {
+        return Err(ConfigError::at(
+            s,
+            i,
+            &file_key,
+            format!("give either `{key}` or `{file_key}`, not both"),
+        ));
+    }
+    let text =
+        text.map_err(|e| ConfigError::at(s, i, &file_key, format!("{}: {e}", path.display())))?;
+    *fields(s).0 = Some(Secret(text));
+    Ok(())
+}
+
+/// The keys each kind (and code42 auth mode) requires, and the ones it does not accept.
+fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
+    let kind = match s.kind {
+        SourceKind::Crashplan => "crashplan",
+        SourceKind::Code42 => "code42",
+    };
+    let require = |present: bool, key: &str, what: &str| {
+        if present {
+            Ok(())
+        } else {
+            Err(ConfigError::at(s, i, key, format!("required for {what}")))
+        }
+    };
+    let refuse = |present: bool, key: &str, what: &str| {
+        if present {
+            Err(ConfigError::at(
                 s,
                 i,
-                &file_key,
-                format!("give either `{key}` or `{file_key}`, not both"),
-            ));
+                key,
+                format!("does not apply to {what}"),
+            ))
+        } else {
+            Ok(())
         }
-        let text = read_secret_file(&path)
-            .map_err(|e| ConfigError::at(s, i, &file_key, format!("{}: {e}", path.display())))?;
-        s.password = Some(Secret(text));
+    };
+    let has_user = s.username.as_deref().is_some_and(|u| !u.is_empty());
+    let code42_keys = [
+        (s.auth.is_some(), "auth"),
+        (s.totp_secret.is_some(), "totp_secret"),
+        (s.client_id.is_some(), "client_id"),
+        (s.client_secret.is_some(), "client_secret"),
+        (s.token_file.is_some(), "token_file"),
+        (s.token_max_age.is_some(), "token_max_age"),
+        (s.connected_within.is_some(), "connected_within"),
+        (s.resolve_names.is_some(), "resolve_names"),
+        (s.org_rollups.is_some(), "org_rollups"),
+    ];
+    match s.kind {
+        SourceKind::Crashplan => {
+            let what = format!("kind {kind:?}");
+            for (present, key) in code42_keys {
+                refuse(present, key, &what)?;
+            }
+            require(has_user, "username", &what)?;
+            require(
+                s.password.is_some(),
+                "password",
+                &format!("{what} (give password or password_file)"),
+            )?;
+        }
+        SourceKind::Code42 => {
+            let mode = s.auth_mode();
+            let what = match mode {
+                AuthMode::Local => "kind \"code42\" with auth \"local\"",
+                AuthMode::ApiClient => "kind \"code42\" with auth \"api_client\"",
+                AuthMode::Token => "kind \"code42\" with auth \"token\"",
+            };
+            let local = mode == AuthMode::Local;
+            let client = mode == AuthMode::ApiClient;
+            let token = mode == AuthMode::Token;
+            if local {
+                require(has_user, "username", what)?;
+                require(
+                    s.password.is_some(),
+                    "password",
+                    &format!("{what} (give password or password_file)"),
+                )?;
+            } else {
+                refuse(s.username.is_some(), "username", what)?;
+                refuse(s.password.is_some(), "password", what)?;
+                refuse(s.totp_secret.is_some(), "totp_secret", what)?;
+            }
+            if let Some(secret) = &s.totp_secret {
+                if let Err(e) = crate::sources::code42::auth::totp_secret_bytes(secret) {
+                    return Err(ConfigError::at(s, i, "totp_secret", e));
+                }
+            }
+            if client {
+                require(
+                    s.client_id.as_deref().is_some_and(|c| !c.is_empty()),
+                    "client_id",
+                    what,
+                )?;
+                require(
+                    s.client_secret.is_some(),
+                    "client_secret",
+                    &format!("{what} (give client_secret or client_secret_file)"),
+                )?;
+            } else {
+                refuse(s.client_id.is_some(), "client_id", what)?;
+                refuse(s.client_secret.is_some(), "client_secret", what)?;
+            }
+            if token {
+                let Some(path) = &s.token_file else {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        "token_file",
+                        format!("required for {what}"),
+                    ));
+                };
+                read_secret_file(path).map_err(|e| {
+                    ConfigError::at(s, i, "token_file", format!("{}: {e}", path.display()))
+                })?;
+            } else {
+                refuse(s.token_file.is_some(), "token_file", what)?;
+            }
+            if s.token_max_age.is_some_and(|a| a < Duration::from_secs(10)) {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "token_max_age",
+                    "must be at least 10s",
+                ));
+            }
+            if s.connected_within.is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "connected_within",
+                    "must be more than 0s",
+                ));
+            }
+        }
     }
     Ok(())
 }

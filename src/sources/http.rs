@@ -1,12 +1,18 @@
 //! The HTTP client every source uses: TLS settings, per-request timeout, bounded concurrency,
-//! one retry of transient failures, JSON decoding with the path of a bad value in the error,
-//! offset/limit paging that cannot loop forever, and `backup_exporter_upstream_requests_total`.
+//! one retry of transient failures, authentication (HTTP basic, or a token obtained from a
+//! [`TokenSource`], renewed before it ages out and once when refused), JSON decoding with the
+//! path of a bad value in the error, offset/limit and page-number paging that cannot loop
+//! forever, and `backup_exporter_upstream_requests_total`.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::{stream, StreamExt};
+use reqwest::header::HeaderName;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
@@ -119,11 +125,135 @@ impl UpstreamError {
     }
 }
 
+/// A credential obtained by signing in, sent as one header on every request.
+#[derive(Clone)]
+pub struct Token {
+    /// `Authorization`, `X-Auth-Token`, ...
+    pub header: HeaderName,
+    /// The whole header value (`Bearer ...`). Never logged.
+    pub value: Secret,
+    /// When the server says the token stops being valid, if it says.
+    pub expires: Option<Instant>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("header", &self.header)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Signs in to a vendor API. Implementations send their sign-in request with
+/// [`Upstream::send`] (no credentials of the upstream attached), so it is counted, timed out
+/// and mapped to [`UpstreamError`] like any other call.
+pub trait TokenSource: Send + Sync {
+    fn sign_in<'a>(&'a self, upstream: &'a Upstream)
+        -> BoxFuture<'a, Result<Token, UpstreamError>>;
+}
+
+/// How requests are authenticated.
+pub enum Auth {
+    None,
+    Basic { username: String, password: Secret },
+    Token(TokenCache),
+}
+
+/// The current token of a [`TokenSource`]: fetched on first use, renewed once older than
+/// `max_age` or within a minute of its expiry, and dropped when the server refuses it.
+pub struct TokenCache {
+    source: Box<dyn TokenSource>,
+    max_age: Duration,
+    current: tokio::sync::Mutex<Option<Issued>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+struct Issued {
+    token: Token,
+    at: Instant,
+    generation: u64,
+}
+
+impl TokenCache {
+    pub fn new(source: Box<dyn TokenSource>, max_age: Duration) -> TokenCache {
+        TokenCache {
+            source,
+            max_age,
+            current: tokio::sync::Mutex::new(None),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The token to send, and its generation (to drop exactly this one if it is refused).
+    async fn get(&self, upstream: &Upstream) -> Result<(Token, u64), UpstreamError> {
+        // Held while signing in, so concurrent requests wait for one sign-in.
+        let mut current = self.current.lock().await;
+        let now = Instant::now();
+        if let Some(issued) = current.as_ref() {
+            let fresh = now.duration_since(issued.at) < self.max_age
+                && issued
+                    .token
+                    .expires
+                    .is_none_or(|e| e > now + Duration::from_secs(60));
+            if fresh {
+                return Ok((issued.token.clone(), issued.generation));
+            }
+        }
+        *current = None;
+        let token = self.source.sign_in(upstream).await?;
+        let generation = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        tracing::debug!(source = %upstream.source, generation, "signed in");
+        *current = Some(Issued {
+            token: token.clone(),
+            at: Instant::now(),
+            generation,
+        });
+        Ok((token, generation))
+    }
+
+    /// Drops the token of `generation` if it is still the current one.
+    async fn refused(&self, generation: u64) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|i| i.generation == generation) {
+            *current = None;
+        }
+    }
+
+    /// How many sign-ins happened so far.
+    pub fn sign_ins(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One page of a page-number list: its items, the total the server claims, and the server's
+/// own time of the answer where the envelope gives it.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: Option<u64>,
+    pub server_time: Option<String>,
+}
+
+/// A whole page-number list.
+#[derive(Debug)]
+pub struct Pages<T> {
+    pub items: Vec<T>,
+    /// The total the first page claimed.
+    pub total: Option<u64>,
+    pub server_time: Option<String>,
+    /// The page size the server actually used (it may cap the one asked for).
+    pub page_size: usize,
+}
+
 /// A configured vendor endpoint: base URL, credentials, client and limits.
 pub struct Upstream {
     client: reqwest::Client,
     base: Url,
-    basic: Option<(String, Secret)>,
+    auth: Auth,
     timeout: Duration,
     permits: Arc<Semaphore>,
     source: String,
@@ -163,14 +293,17 @@ impl Upstream {
         let client = builder
             .build()
             .map_err(|e| UpstreamError::Config(format!("HTTP client: {e}")))?;
-        let basic = match (&cfg.username, &cfg.password) {
-            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-            _ => None,
+        let auth = match (&cfg.username, &cfg.password) {
+            (Some(u), Some(p)) => Auth::Basic {
+                username: u.clone(),
+                password: p.clone(),
+            },
+            _ => Auth::None,
         };
         Ok(Upstream {
             client,
             base: cfg.url.clone(),
-            basic,
+            auth,
             timeout: cfg.timeout,
             permits: Arc::new(Semaphore::new(cfg.concurrency)),
             source: cfg.name.clone(),
@@ -180,8 +313,24 @@ impl Upstream {
         })
     }
 
+    /// Replaces the authentication (basic from the config by default).
+    pub fn with_auth(mut self, auth: Auth) -> Upstream {
+        self.auth = auth;
+        self
+    }
+
+    /// The authentication in use.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The HTTP client (TLS settings, timeouts), for sign-in requests.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// The URL of `path` below the base URL (a base path such as a proxy prefix is kept).
-    fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
+    pub fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
         url.set_path(&joined);
@@ -225,23 +374,64 @@ impl Upstream {
         }
     }
 
+    /// GETs `url` with the configured authentication. A token the server refuses (401) is
+    /// dropped, and the request is made once more with a fresh one.
     async fn get_bytes(
         &self,
         endpoint: &'static str,
         url: &Url,
+    ) -> Result<bytes::Bytes, UpstreamError> {
+        let request = || {
+            self.client
+                .get(url.clone())
+                .header(reqwest::header::ACCEPT, "application/json")
+        };
+        match &self.auth {
+            Auth::None => self.send(endpoint, request()).await,
+            Auth::Basic { username, password } => {
+                self.send(
+                    endpoint,
+                    request().basic_auth(username, Some(password.expose())),
+                )
+                .await
+            }
+            Auth::Token(cache) => {
+                let (token, generation) = cache.get(self).await?;
+                let first = self
+                    .send(
+                        endpoint,
+                        request().header(&token.header, token.value.expose()),
+                    )
+                    .await;
+                match first {
+                    Err(UpstreamError::Unauthorized { .. }) => {
+                        tracing::debug!(source = %self.source, %endpoint, "token refused; signing in again");
+                        cache.refused(generation).await;
+                        let (token, _) = cache.get(self).await?;
+                        self.send(
+                            endpoint,
+                            request().header(&token.header, token.value.expose()),
+                        )
+                        .await
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+
+    /// Sends a prepared request under the concurrency limit: counts it, maps failures to
+    /// [`UpstreamError`] and returns the body of a 2xx answer. Attaches no credentials.
+    pub async fn send(
+        &self,
+        endpoint: &'static str,
+        req: reqwest::RequestBuilder,
     ) -> Result<bytes::Bytes, UpstreamError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .expect("semaphore is never closed");
-        let mut req = self
-            .client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json");
-        if let Some((user, pass)) = &self.basic {
-            req = req.basic_auth(user, Some(pass.expose()));
-        }
         let response = match req.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -251,6 +441,7 @@ impl Upstream {
             }
         };
         let status = response.status();
+        let response_path = response.url().path().to_owned();
         self.count(endpoint, status.as_str());
         if !status.is_success() {
             let code = status.as_u16();
@@ -268,7 +459,7 @@ impl Upstream {
                 403 => UpstreamError::Forbidden { endpoint },
                 404 => UpstreamError::NotFound {
                     endpoint,
-                    path: url.path().to_owned(),
+                    path: response_path,
                 },
                 _ => UpstreamError::Status {
                     endpoint,
@@ -382,6 +573,147 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// Reads every page of a page-number list (`pgNum` from 1, `pgSize`), decoding each page
+    /// with `decode` (on a blocking thread, so pages parse on every core while others download).
+    ///
+    /// The end is the first page shorter than the page size, or an empty page; the total the
+    /// first page claims is only used to fetch the pages it announces `concurrency` at a time,
+    /// never trusted to end the list. A first page shorter than asked while the total says
+    /// there is more means the server caps the page size: the rest is read at its size. A
+    /// page longer than asked means the server ignores paging: that one page is the list.
+    /// Items repeated across pages are kept once, by `id`; a full page of items already read
+    /// means the server ignores `pgNum`, an error rather than a loop.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn get_numbered_pages<T: Send + 'static>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        page_size: usize,
+        concurrency: usize,
+        decode: fn(&'static str, &[u8]) -> Result<Page<T>, UpstreamError>,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Pages<T>, UpstreamError> {
+        const MAX_PAGES: usize = 100_000;
+        let fetch = |num: usize, size: usize| {
+            let mut q: Vec<(&str, String)> = query.to_vec();
+            q.push(("pgNum", num.to_string()));
+            q.push(("pgSize", size.to_string()));
+            async move {
+                let url = self.url(path, &q);
+                let body = match self.get_bytes(endpoint, &url).await {
+                    Err(e) if e.is_transient() => {
+                        tokio::time::sleep(self.retry_delay).await;
+                        self.get_bytes(endpoint, &url).await?
+                    }
+                    result => result?,
+                };
+                tokio::task::spawn_blocking(move || decode(endpoint, &body))
+                    .await
+                    .map_err(|e| {
+                        UpstreamError::Internal(format!("{endpoint}: page decoder: {e}"))
+                    })?
+            }
+        };
+        let first = fetch(1, page_size).await?;
+        let total = first.total;
+        let server_time = first.server_time;
+        let mut out = Pages {
+            items: Vec::with_capacity(total.unwrap_or(0).min(1_000_000) as usize),
+            total,
+            server_time,
+            page_size,
+        };
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut add = |out: &mut Pages<T>, items: Vec<T>| -> usize {
+            let before = out.items.len();
+            for item in items {
+                if seen.insert(id(&item)) {
+                    out.items.push(item);
+                }
+            }
+            out.items.len() - before
+        };
+        let n = first.items.len();
+        add(&mut out, first.items);
+        if n > page_size {
+            tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores pgSize; one page holds the whole list");
+            return Ok(out);
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        if n < page_size {
+            if total.is_some_and(|t| t > n as u64) {
+                tracing::warn!(source = %self.source, %endpoint, asked = page_size, served = n, "the server caps the page size; reading the rest at its size");
+                out.page_size = n;
+            } else {
+                return Ok(self.checked_total(endpoint, out));
+            }
+        }
+        let size = out.page_size;
+        // Pages the total announces, fetched concurrently and consumed in order.
+        let announced = total
+            .map(|t| (t as usize).div_ceil(size).min(MAX_PAGES))
+            .unwrap_or(1);
+        let mut next = 2;
+        if announced >= 2 {
+            let mut pages = stream::iter((2..=announced).map(|num| fetch(num, size)))
+                .buffered(concurrency.max(1));
+            while let Some(page) = pages.next().await {
+                let page = page?;
+                let n = page.items.len();
+                let added = add(&mut out, page.items);
+                next += 1;
+                if n == size && added == 0 {
+                    return Err(self.repeated(endpoint, next - 1));
+                }
+                if n < size {
+                    // The list ended early: later pages are not needed.
+                    return Ok(self.checked_total(endpoint, out));
+                }
+            }
+        }
+        // The list may be longer than announced: on until a short or empty page.
+        while next <= MAX_PAGES {
+            let page = fetch(next, size).await?;
+            let n = page.items.len();
+            let added = add(&mut out, page.items);
+            if n == size && added == 0 {
+                return Err(self.repeated(endpoint, next));
+            }
+            if n < size {
+                return Ok(self.checked_total(endpoint, out));
+            }
+            next += 1;
+        }
+        Err(UpstreamError::Paging {
+            endpoint,
+            detail: format!("more than {MAX_PAGES} pages of {size}; giving up"),
+        })
+    }
+
+    fn repeated(&self, endpoint: &'static str, num: usize) -> UpstreamError {
+        UpstreamError::Paging {
+            endpoint,
+            detail: format!(
+                "page {num} returned only items already read: the server ignores pgNum"
+            ),
+        }
+    }
+
+    /// Warns when the items read disagree with the total the server announced.
+    fn checked_total<T>(&self, endpoint: &'static str, pages: Pages<T>) -> Pages<T> {
+        if let Some(total) = pages.total {
+            if total != pages.items.len() as u64 {
+                tracing::warn!(source = %self.source, %endpoint, total_count = total, read = pages.items.len(), "the server's totalCount disagrees with the items read; keeping what was read");
+            }
+        }
+        pages
+    }
+}
+
 /// Decodes a JSON document, naming the path of the first bad value.
 pub fn decode<T: DeserializeOwned>(
     endpoint: &'static str,
@@ -399,14 +731,28 @@ pub fn decode_list<T: DeserializeOwned>(
     key: &'static str,
     body: &[u8],
 ) -> Result<Vec<T>, UpstreamError> {
+    decode_seed(
+        endpoint,
+        body,
+        ListUnder::<T> {
+            key,
+            item: PhantomData,
+        },
+    )
+}
+
+/// Decodes a JSON document with a vendor's own seed (an envelope reader), naming the path of
+/// the first bad value. The whole body must be one JSON value.
+pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
+    endpoint: &'static str,
+    body: &'de [u8],
+    seed: S,
+) -> Result<S::Value, UpstreamError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     let mut track = serde_path_to_error::Track::new();
-    let result = ListUnder::<T> {
-        key,
-        item: PhantomData,
-    }
-    .deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
-    .and_then(|v| de.end().map(|()| v));
+    let result = seed
+        .deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
+        .and_then(|v| de.end().map(|()| v));
     result.map_err(|e| {
         json_error(
             endpoint,

@@ -4,10 +4,12 @@
 //!
 //! Vendor quirks live in the vendor's `model`; the mapping into the snapshot in its `mod.rs`.
 
+pub mod code42;
 pub mod crashplan;
 pub mod http;
 pub mod values;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::config::{SourceConfig, SourceKind};
@@ -134,15 +136,17 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
 
 /// A configured source, ready to refresh.
 pub enum Source {
-    CrashPlan(crashplan::CrashPlan),
+    CrashPlan(Box<crashplan::CrashPlan>),
+    Code42(Box<code42::Code42>),
 }
 
 impl Source {
     pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Source, UpstreamError> {
         match cfg.kind {
-            SourceKind::Crashplan => {
-                Ok(Source::CrashPlan(crashplan::CrashPlan::new(cfg, metrics)?))
-            }
+            SourceKind::Crashplan => Ok(Source::CrashPlan(Box::new(crashplan::CrashPlan::new(
+                cfg, metrics,
+            )?))),
+            SourceKind::Code42 => Ok(Source::Code42(Box::new(code42::Code42::new(cfg, metrics)?))),
         }
     }
 
@@ -151,7 +155,31 @@ impl Source {
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         match self {
             Source::CrashPlan(s) => s.collect().await,
+            Source::Code42(s) => s.collect().await,
         }
+    }
+}
+
+/// Optional calls of a source whose absence was already logged (logged once per call).
+#[derive(Debug, Default)]
+pub struct OptionalCalls {
+    logged: HashSet<&'static str>,
+}
+
+impl OptionalCalls {
+    /// [`optional`], logging the first time `what` turns out unavailable.
+    pub fn take<T>(
+        &mut self,
+        source: &str,
+        what: &'static str,
+        result: Result<T, UpstreamError>,
+    ) -> Result<Option<T>, UpstreamError> {
+        let logged = &mut self.logged;
+        optional(result, |e| {
+            if logged.insert(what) {
+                tracing::info!(source = %source, endpoint = what, error = %e, "optional call unavailable; its metrics are left out");
+            }
+        })
     }
 }
 

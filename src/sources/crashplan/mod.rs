@@ -34,7 +34,7 @@ use crate::sources::http::{Upstream, UpstreamError};
 use crate::sources::values::{
     parse_human_duration, parse_percent, parse_size, parse_time, split_list, Warnings,
 };
-use crate::sources::{optional, BackupTarget, Device, Snapshot};
+use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot};
 use model::{Computer, MountPoint, Org, ServerStats, Usage, User};
 
 const SYSTEM: &str = "crashplan";
@@ -60,8 +60,7 @@ pub struct CrashPlan {
     include_deactivated: bool,
     /// Last success per (device_id, target), carried across refreshes.
     last_success: HashMap<(String, String), f64>,
-    /// Optional endpoints already reported absent (logged once).
-    absent_logged: HashSet<&'static str>,
+    optional: OptionalCalls,
 }
 
 impl CrashPlan {
@@ -73,7 +72,7 @@ impl CrashPlan {
             concurrency: cfg.concurrency,
             include_deactivated: cfg.include_deactivated,
             last_success: HashMap::new(),
-            absent_logged: HashSet::new(),
+            optional: OptionalCalls::default(),
         })
     }
 
@@ -195,13 +194,7 @@ impl CrashPlan {
         what: &'static str,
         result: Result<T, UpstreamError>,
     ) -> Result<Option<T>, UpstreamError> {
-        let source = &self.source;
-        let logged = &mut self.absent_logged;
-        optional(result, |e| {
-            if logged.insert(what) {
-                tracing::info!(source = %source, endpoint = what, error = %e, "optional call unavailable; its metrics are left out");
-            }
-        })
+        self.optional.take(&self.source, what, result)
     }
 }
 
@@ -324,7 +317,7 @@ pub fn map(
             ("status", c.status.clone()),
             ("os", c.os_name.clone()),
             ("os_version", c.os_version.clone()),
-            ("client_version", c.version.clone()),
+            ("version", c.version.clone()),
             ("mount_point", mount_point),
         ] {
             if let Some(v) = v {
@@ -462,7 +455,12 @@ pub fn map(
     // Forget targets that are gone, so the carried state does not grow without bound.
     last_success.retain(|k, _| live_keys.contains(k));
 
-    map_mount_points(&mut set, raw.mount_points.as_deref().unwrap_or(&[]), &mut w);
+    map_mount_points(
+        &mut set,
+        "mountPoints",
+        raw.mount_points.as_deref().unwrap_or(&[]),
+        &mut w,
+    );
     map_orgs(&mut set, raw.orgs.as_deref().unwrap_or(&[]));
     if let Some(stats) = &raw.server_stats {
         map_server_stats(&mut set, stats, &mut w);
@@ -493,7 +491,14 @@ fn device_name(c: &Computer) -> String {
         .unwrap_or_else(|| c.id.clone())
 }
 
-fn map_mount_points(set: &mut MetricSet, points: &[MountPoint], w: &mut Warnings) {
+/// Store capacity families, shared with the Code42 source's store points. `what` names the
+/// list in warnings.
+pub(crate) fn map_mount_points(
+    set: &mut MetricSet,
+    what: &str,
+    points: &[MountPoint],
+    w: &mut Warnings,
+) {
     for (i, p) in points.iter().enumerate() {
         let name = p.name.clone().unwrap_or_else(|| p.id.clone());
         let l: &[(&str, &str)] = &[("mount_point", &name), ("mount_point_id", &p.id)];
@@ -520,7 +525,7 @@ fn map_mount_points(set: &mut MetricSet, points: &[MountPoint], w: &mut Warnings
         set.add_opt(&m::CP_MOUNT_FREE, l, p.bytes_free);
         let ratio = w
             .read(
-                || format!("mountPoints[{i}].percentFree"),
+                || format!("{what}[{i}].percentFree"),
                 p.percent_free.as_deref(),
                 parse_percent,
             )

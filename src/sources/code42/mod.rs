@@ -1,0 +1,595 @@
+//! Modern Code42 / CrashPlan console, `/api/v1` with v3 token authentication
+//! (`kind = "code42"`).
+//!
+//! One refresh reads, with a bearer token (see [`auth`]):
+//! - `/api/v1/Computer?incBackupUsage=true&active=true` (paged by `pgNum`/`pgSize`): every
+//!   device with one `backupUsage` element per destination; the only call per device count,
+//!   and no per-device call at all;
+//! - `/api/v1/User` and `/api/v1/Org` (paged, optional, `resolve_names`): the `user` and `org`
+//!   labels (ids otherwise);
+//! - `/api/StorePoint` and `/api/Server` (administrators only, optional): store capacity, in
+//!   the same `crashplan_mount_point_*` families as CrashPlan PRO mount points, and servers.
+//!
+//! Optional calls answered 403 or 404 leave their metrics absent (logged once); any other
+//! failure fails the refresh, so a partial read never replaces a complete one.
+//!
+//! Each computer is a device (`device` = name, `device_id` = guid); each of its `backupUsage`
+//! elements a target (`target` = `targetComputerName`, else the store point name, else the
+//! target guid). `backup_last_success_timestamp_seconds` is `lastCompletedBackup`,
+//! `backup_last_activity_timestamp_seconds` is `lastBackup`, `backup_completion_ratio` is
+//! `percentComplete` / 100, and `backup_alert_state` the element's `alertStates` (the
+//! computer's when the element has none).
+
+pub mod auth;
+pub mod model;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::SourceConfig;
+use crate::exposition::{Labels, MetricSet};
+use crate::metrics as m;
+use crate::selfmetrics::SelfMetrics;
+use crate::sources::crashplan::{self, model::MountPoint};
+use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
+use crate::sources::values::{parse_time, Warnings};
+use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot};
+use model::{Computer, Org, Server, StorePoint, User};
+
+const SYSTEM: &str = "code42";
+
+/// Everything one refresh reads.
+#[derive(Debug, Default)]
+pub struct Raw {
+    pub computers: Vec<Computer>,
+    /// The console's time of the first computer page (`metadata.timestamp`).
+    pub server_time: Option<String>,
+    pub users: Option<Vec<User>>,
+    pub orgs: Option<Vec<Org>>,
+    pub store_points: Option<Vec<StorePoint>>,
+    pub servers: Option<Vec<Server>>,
+}
+
+/// Mapping choices from the config.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub include_deactivated: bool,
+    pub connected_within: Duration,
+    pub org_rollups: bool,
+}
+
+pub struct Code42 {
+    upstream: Upstream,
+    source: String,
+    page_size: usize,
+    concurrency: usize,
+    resolve_names: bool,
+    options: Options,
+    optional: OptionalCalls,
+}
+
+impl Code42 {
+    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Code42, UpstreamError> {
+        let sign_in = auth::SignIn::from_config(cfg)?;
+        let upstream = Upstream::new(cfg, metrics)?.with_auth(Auth::Token(TokenCache::new(
+            Box::new(sign_in),
+            cfg.token_max_age(),
+        )));
+        Ok(Code42 {
+            upstream,
+            source: cfg.name.clone(),
+            page_size: cfg.page_size,
+            concurrency: cfg.concurrency,
+            resolve_names: cfg.resolve_names(),
+            options: Options {
+                include_deactivated: cfg.include_deactivated,
+                connected_within: cfg.connected_within(),
+                org_rollups: cfg.org_rollups(),
+            },
+            optional: OptionalCalls::default(),
+        })
+    }
+
+    pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
+        let raw = self.fetch().await?;
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        Ok(map(&raw, &self.source, &self.options, now))
+    }
+
+    async fn fetch(&mut self) -> Result<Raw, UpstreamError> {
+        let up = &self.upstream;
+        let (ps, conc) = (self.page_size, self.concurrency);
+        // Deactivated devices (and users) are left out by the console unless asked for.
+        let active: Vec<(&str, String)> = if self.options.include_deactivated {
+            Vec::new()
+        } else {
+            vec![("active", "true".to_owned())]
+        };
+        let mut computer_query = vec![("incBackupUsage", "true".to_owned())];
+        computer_query.extend(active.iter().cloned());
+        let names = self.resolve_names;
+        let (computers, users, orgs, store_points, servers) = tokio::try_join!(
+            up.get_numbered_pages(
+                "computers",
+                "/api/v1/Computer",
+                &computer_query,
+                ps,
+                conc,
+                model::computers_page,
+                Computer::key,
+            ),
+            async {
+                if !names {
+                    return Ok(None);
+                }
+                let r = up
+                    .get_numbered_pages(
+                        "users",
+                        "/api/v1/User",
+                        &active,
+                        ps,
+                        conc,
+                        model::users_page,
+                        User::key,
+                    )
+                    .await;
+                inner(r.map(|p| p.items)).map(Some)
+            },
+            async {
+                if !names {
+                    return Ok(None);
+                }
+                let r = up
+                    .get_numbered_pages(
+                        "orgs",
+                        "/api/v1/Org",
+                        &[],
+                        ps,
+                        conc,
+                        model::orgs_page,
+                        Org::key,
+                    )
+                    .await;
+                inner(r.map(|p| p.items)).map(Some)
+            },
+            async {
+                let r = up
+                    .get_numbered_pages(
+                        "storePoints",
+                        "/api/StorePoint",
+                        &[],
+                        ps,
+                        conc,
+                        model::store_points_page,
+                        |p: &StorePoint| p.store_point_id.clone().unwrap_or_default(),
+                    )
+                    .await;
+                inner(r.map(|p| p.items))
+            },
+            async {
+                let r = up
+                    .get_numbered_pages(
+                        "servers",
+                        "/api/Server",
+                        &[],
+                        ps,
+                        conc,
+                        model::servers_page,
+                        |s: &Server| s.server_id.clone().unwrap_or_default(),
+                    )
+                    .await;
+                inner(r.map(|p| p.items))
+            },
+        )?;
+        let source = &self.source;
+        let opt = &mut self.optional;
+        Ok(Raw {
+            computers: computers.items,
+            server_time: computers.server_time,
+            users: match users {
+                Some(r) => opt.take(source, "users", r)?,
+                None => None,
+            },
+            orgs: match orgs {
+                Some(r) => opt.take(source, "orgs", r)?,
+                None => None,
+            },
+            store_points: opt.take(source, "storePoints", store_points)?,
+            servers: opt.take(source, "servers", servers)?,
+        })
+    }
+
+    /// Sign-ins so far (tests).
+    pub fn sign_ins(&self) -> u64 {
+        match self.upstream.auth() {
+            Auth::Token(cache) => cache.sign_ins(),
+            _ => 0,
+        }
+    }
+}
+
+/// An optional call's own result, inside the result that fails the refresh (never, here):
+/// `try_join!` then runs required and optional calls together.
+fn inner<T>(r: Result<T, UpstreamError>) -> Result<Result<T, UpstreamError>, UpstreamError> {
+    Ok(r)
+}
+
+/// Maps one refresh's payloads into a snapshot. `now` (Unix seconds) stands in for the
+/// console's time when the answer carries none.
+pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
+    let mut w = Warnings::default();
+    let mut set = MetricSet::new(SYSTEM, source);
+    let reference = w
+        .read(
+            || "computers metadata.timestamp".into(),
+            raw.server_time.as_deref(),
+            parse_time,
+        )
+        .unwrap_or(now);
+    let within = options.connected_within.as_secs_f64();
+
+    let users: HashMap<&str, &User> = raw
+        .users
+        .iter()
+        .flatten()
+        .filter_map(|u| u.user_id.as_deref().map(|id| (id, u)))
+        .chain(
+            raw.users
+                .iter()
+                .flatten()
+                .filter_map(|u| u.user_uid.as_deref().map(|id| (id, u))),
+        )
+        .collect();
+    let orgs: HashMap<&str, &str> = raw
+        .orgs
+        .iter()
+        .flatten()
+        .filter_map(|o| Some((o.org_id.as_deref()?, o.org_name.as_deref()?)))
+        .collect();
+
+    let mut devices = Vec::with_capacity(raw.computers.len());
+    let mut targets = Vec::with_capacity(raw.computers.len() * 2);
+    let mut rollups: HashMap<String, Rollup> = HashMap::new();
+    let mut seen_ids: HashSet<&str> = HashSet::new();
+    for (i, c) in raw.computers.iter().enumerate() {
+        let deactivated = c.active == Some(false)
+            || c.status
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("Deactivated"));
+        if deactivated && !options.include_deactivated {
+            continue;
+        }
+        let Some(id) = c.guid.as_deref().or(c.computer_id.as_deref()) else {
+            w.push(|| format!("computers[{i}]: no guid or computerId; skipped"));
+            continue;
+        };
+        if !seen_ids.insert(id) {
+            w.push(|| format!("computers[{i}]: guid {id} listed twice; kept once"));
+            continue;
+        }
+        let name = c
+            .name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(id)
+            .to_owned();
+        let id = id.to_owned();
+        let user = c
+            .user_id
+            .as_deref()
+            .or(c.user_uid.as_deref())
+            .and_then(|u| users.get(u).copied());
+        let user_label = user
+            .and_then(|u| u.username.clone().or_else(|| u.email.clone()))
+            .or_else(|| c.user_uid.clone())
+            .or_else(|| c.user_id.clone());
+        let org_id = c
+            .org_id
+            .clone()
+            .or_else(|| user.and_then(|u| u.org_id.clone()));
+        let org_label = org_id.as_deref().map(|oid| {
+            orgs.get(oid)
+                .map(|n| (*n).to_owned())
+                .or_else(|| {
+                    user.filter(|u| u.org_id.as_deref() == Some(oid))
+                        .and_then(|u| u.org_name.clone())
+                })
+                .unwrap_or_else(|| oid.to_owned())
+        });
+        let mut info = Vec::with_capacity(6);
+        for (k, v) in [
+            ("user", user_label),
+            ("org", org_label.clone()),
+            ("status", c.status.clone()),
+            ("os", c.os_name.clone()),
+            ("os_version", c.os_version.clone()),
+            ("version", c.product_version.clone()),
+        ] {
+            if let Some(v) = v {
+                info.push((k, v));
+            }
+        }
+
+        let dl = Labels::new(&[("device", &name), ("device_id", &id)]);
+        let last_connected = w.read(
+            || format!("computers[{i}].lastConnected"),
+            c.last_connected.as_deref(),
+            parse_time,
+        );
+        if let Some(t) = last_connected {
+            set.add_labels(&m::C42_DEVICE_LAST_CONNECTED, &dl, t);
+            set.add_labels(
+                &m::C42_DEVICE_CONNECTED,
+                &dl,
+                f64::from(u8::from(reference - t <= within)),
+            );
+        }
+        if let Some(b) = c.blocked {
+            set.add_labels(&m::C42_DEVICE_BLOCKED, &dl, f64::from(u8::from(b)));
+        }
+        let device_states = states(&c.alert_states, c.alert_state);
+        if !device_states.is_empty() {
+            set.add_states_labels(
+                &m::C42_DEVICE_ALERT_STATE,
+                &dl,
+                m::CODE42_ALERT_STATES,
+                &device_states,
+            );
+        }
+
+        let mut rollup_states: Vec<&str> = device_states.clone();
+        let mut device_targets: Vec<String> = Vec::with_capacity(c.backup_usage.len());
+        for (j, u) in c.backup_usage.iter().enumerate() {
+            let at = |field: &str| format!("computers[{i}].backupUsage[{j}].{field}");
+            let Some(mut target) = u
+                .target_computer_name
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .or(u
+                    .store_point_name
+                    .as_deref()
+                    .filter(|n| !n.trim().is_empty()))
+                .or(u.target_computer_guid.as_deref())
+                .or(u.target_computer_id.as_deref())
+                .map(str::to_owned)
+            else {
+                w.push(|| format!("{}: no destination name or guid; skipped", at("")));
+                continue;
+            };
+            if device_targets.contains(&target) {
+                // Two destinations of one name: tell them apart by store point or guid.
+                let by = u
+                    .store_point_name
+                    .as_deref()
+                    .or(u.target_computer_guid.as_deref())
+                    .unwrap_or("?");
+                target = format!("{target} ({by})");
+                if device_targets.contains(&target) {
+                    w.push(|| {
+                        format!("{}: destination {target:?} listed twice; kept once", at(""))
+                    });
+                    continue;
+                }
+            }
+            device_targets.push(target.clone());
+            let last_success = w.read(
+                || at("lastCompletedBackup"),
+                u.last_completed_backup.as_deref(),
+                parse_time,
+            );
+            let last_activity = w.read(|| at("lastBackup"), u.last_backup.as_deref(), parse_time);
+            let target_connected = w.read(
+                || at("lastConnected"),
+                u.last_connected.as_deref(),
+                parse_time,
+            );
+            let completion_ratio = u
+                .percent_complete
+                .filter(|p| p.is_finite())
+                .map(|p| (p / 100.0).clamp(0.0, 1.0));
+            let mut alerts = states(&u.alert_states, u.alert_state);
+            if alerts.is_empty() {
+                alerts = device_states.clone();
+            }
+            for s in &alerts {
+                if !rollup_states.contains(s) {
+                    rollup_states.push(s);
+                }
+            }
+            let tl = Labels::new(&[("device", &name), ("device_id", &id), ("target", &target)]);
+            if let Some(v) = u.billable_bytes {
+                set.add_labels(&m::C42_BACKUP_BILLABLE, &tl, v);
+            }
+            if let Some(v) = u.send_rate_average {
+                set.add_labels(&m::C42_BACKUP_SEND_RATE, &tl, v);
+            }
+            if let Some(v) = u.using {
+                set.add_labels(&m::C42_BACKUP_IN_USE, &tl, f64::from(u8::from(v)));
+            }
+            if options.org_rollups {
+                if let Some(oid) = &org_id {
+                    let r = rollups.entry(oid.clone()).or_default();
+                    r.selected += u.selected_bytes.unwrap_or(0.0);
+                    r.todo += u.todo_bytes.unwrap_or(0.0);
+                    r.archive += u.archive_bytes.unwrap_or(0.0);
+                    r.billable += u.billable_bytes.unwrap_or(0.0);
+                }
+            }
+            targets.push(BackupTarget {
+                device: name.clone(),
+                device_id: id.clone(),
+                target,
+                last_success,
+                last_activity,
+                last_connected: target_connected,
+                selected_bytes: u.selected_bytes,
+                selected_files: u.selected_files,
+                todo_bytes: u.todo_bytes,
+                todo_files: u.todo_files,
+                archive_bytes: u.archive_bytes,
+                completion_ratio,
+                alert_states: alerts.iter().map(|s| (*s).to_owned()).collect(),
+                known_alert_states: m::CODE42_ALERT_STATES,
+            });
+        }
+        if options.org_rollups {
+            if let Some(oid) = &org_id {
+                let r = rollups.entry(oid.clone()).or_default();
+                r.name = org_label.clone();
+                if rollup_states.len() > 1 {
+                    rollup_states.retain(|s| *s != "OK");
+                }
+                for s in rollup_states {
+                    *r.states.entry(s.to_owned()).or_default() += 1.0;
+                }
+            }
+        }
+        devices.push(Device { name, id, info });
+    }
+
+    if options.org_rollups {
+        map_rollups(&mut set, &rollups);
+    }
+    if let Some(points) = &raw.store_points {
+        let points: Vec<MountPoint> = points
+            .iter()
+            .filter_map(store_point_as_mount_point)
+            .collect();
+        crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
+    }
+    if let Some(servers) = &raw.servers {
+        map_servers(&mut set, servers);
+    }
+    Snapshot::new(devices, targets, set, w)
+}
+
+/// The alert states that hold, from an `alertStates` list (`OK` only when nothing else is
+/// reported), or from the numeric `alertState` when the list is missing (0 is OK; other codes
+/// have no documented name and give no state). Empty: nothing known.
+fn states(list: &[String], numeric: Option<f64>) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::with_capacity(1);
+    for s in list {
+        if s != "OK" && !out.contains(&s.as_str()) {
+            out.push(s);
+        }
+    }
+    if out.is_empty() && (!list.is_empty() || numeric == Some(0.0)) {
+        out.push("OK");
+    }
+    out
+}
+
+#[derive(Debug, Default)]
+struct Rollup {
+    name: Option<String>,
+    states: HashMap<String, f64>,
+    selected: f64,
+    todo: f64,
+    archive: f64,
+    billable: f64,
+}
+
+fn map_rollups(set: &mut MetricSet, rollups: &HashMap<String, Rollup>) {
+    let mut ids: Vec<&String> = rollups.keys().collect();
+    ids.sort();
+    for id in ids {
+        let r = &rollups[id];
+        let name = r.name.as_deref().unwrap_or(id);
+        let l = Labels::new(&[("org", name), ("org_id", id)]);
+        for state in m::CODE42_ALERT_STATES {
+            let mut sl = l.clone();
+            sl.push("state", state);
+            set.add_labels(
+                &m::C42_ORG_DEVICES,
+                &sl,
+                r.states.get(*state).copied().unwrap_or(0.0),
+            );
+        }
+        let mut other: Vec<(&String, &f64)> = r
+            .states
+            .iter()
+            .filter(|(s, _)| !m::CODE42_ALERT_STATES.contains(&s.as_str()))
+            .collect();
+        other.sort_by(|a, b| a.0.cmp(b.0));
+        for (state, n) in other {
+            let mut sl = l.clone();
+            sl.push("state", state);
+            set.add_labels(&m::C42_ORG_DEVICES, &sl, *n);
+        }
+        set.add_labels(&m::C42_ORG_SELECTED_BYTES, &l, r.selected);
+        set.add_labels(&m::C42_ORG_TODO_BYTES, &l, r.todo);
+        set.add_labels(&m::C42_ORG_ARCHIVE_BYTES, &l, r.archive);
+        set.add_labels(&m::C42_ORG_BILLABLE_BYTES, &l, r.billable);
+    }
+}
+
+/// A store point in the shape of a CrashPlan PRO mount point, so both render into the same
+/// capacity families. `online` stands in for the status when there is none.
+fn store_point_as_mount_point(p: &StorePoint) -> Option<MountPoint> {
+    let id = p.store_point_id.clone()?;
+    let status = p.status.clone().or_else(|| {
+        p.online
+            .map(|o| if o { "ENABLED" } else { "OFFLINE" }.to_owned())
+    });
+    let used = p.used_bytes.or(match (p.total_bytes, p.free_bytes) {
+        (Some(t), Some(f)) => Some(t - f),
+        _ => None,
+    });
+    let free = p.free_bytes.or(match (p.total_bytes, p.used_bytes) {
+        (Some(t), Some(u)) => Some(t - u),
+        _ => None,
+    });
+    Some(MountPoint {
+        id,
+        name: p.store_point_name.clone(),
+        status,
+        kind: p.kind.clone(),
+        volume_label: p.server_name.clone(),
+        bytes_per_second: p.write_bytes_per_second,
+        bytes_total: p.total_bytes,
+        bytes_used: used,
+        bytes_free: free,
+        percent_free: p.free_percentage.clone(),
+    })
+}
+
+fn map_servers(set: &mut MetricSet, servers: &[Server]) {
+    for s in servers {
+        let Some(id) = s.server_id.as_deref() else {
+            continue;
+        };
+        let name = s.server_name.as_deref().unwrap_or(id);
+        let l: &[(&str, &str)] = &[("server", name), ("server_id", id)];
+        let mut info: Vec<(&str, &str)> = l.to_vec();
+        for (k, v) in [
+            ("guid", &s.guid),
+            ("type", &s.kind),
+            ("version", &s.version),
+            ("address", &s.primary_address),
+        ] {
+            if let Some(v) = v {
+                info.push((k, v));
+            }
+        }
+        set.add(&m::C42_SERVER_INFO, &info, 1.0);
+        if let Some(o) = s.online {
+            set.add(&m::C42_SERVER_ONLINE, l, f64::from(u8::from(o)));
+        }
+        let used = s.used_bytes.or(match (s.total_bytes, s.free_bytes) {
+            (Some(t), Some(f)) => Some(t - f),
+            _ => None,
+        });
+        let free = s.free_bytes.or(match (s.total_bytes, s.used_bytes) {
+            (Some(t), Some(u)) => Some(t - u),
+            _ => None,
+        });
+        set.add_opt(&m::C42_SERVER_TOTAL, l, s.total_bytes);
+        set.add_opt(&m::C42_SERVER_USED, l, used);
+        set.add_opt(&m::C42_SERVER_FREE, l, free);
+        set.add_opt(&m::C42_SERVER_SESSIONS, l, s.backup_session_count);
+    }
+}
+
+#[cfg(test)]
+mod tests;

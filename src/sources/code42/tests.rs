@@ -1,0 +1,353 @@
+use super::model::tests::ALPHA;
+use super::*;
+
+fn computer(json: &str) -> Computer {
+    serde_json::from_str(json).unwrap()
+}
+
+/// The document's second computer (the part that matters), verbatim values.
+const BETA: &str = r#"{
+    "computerId": 11, "name": "Beta", "guid": "631663249095393537", "type": "COMPUTER",
+    "status": "Active", "active": true, "blocked": false, "alertState": 0, "alertStates": ["OK"],
+    "userId": 3, "orgId": 2, "lastConnected": "2014-08-07T15:26:14.212-05:00", "osName": "Linux",
+    "osVersion": "3.2.0-4-686-pae", "version": 1375333203614, "productVersion": "3.6.1.4",
+    "backupUsage": [{
+        "targetComputerId": 2, "targetComputerGuid": "647903643760066817",
+        "targetComputerName": "Code42 Server", "targetComputerType": "SERVER",
+        "selectedFiles": 588, "selectedBytes": 798675763, "todoFiles": 588,
+        "todoBytes": 798675763, "archiveBytes": 357, "billableBytes": 357,
+        "sendRateAverage": 92047, "completionRateAverage": 0,
+        "lastBackup": "2014-08-07T15:27:08.191-05:00", "lastCompletedBackup": null,
+        "lastConnected": "2014-08-07T15:29:45.648-05:00", "using": true, "alertState": 0,
+        "alertStates": ["OK"], "percentComplete": 0, "storePointId": 1,
+        "storePointName": "Default", "serverId": 3, "serverName": "Code42 Server"
+    }]
+}"#;
+
+fn options() -> Options {
+    Options {
+        include_deactivated: false,
+        connected_within: Duration::from_secs(15 * 60),
+        org_rollups: true,
+    }
+}
+
+fn document() -> Raw {
+    Raw {
+        computers: vec![computer(ALPHA), computer(BETA)],
+        server_time: Some("2014-08-07T15:31:21.466-05:00".into()),
+        ..Default::default()
+    }
+}
+
+fn render(raw: &Raw, options: &Options) -> (Snapshot, String) {
+    let snap = map(raw, "console", options, 2e9);
+    let mut out = String::new();
+    crate::exposition::assemble(&mut out, &[&snap.metrics]);
+    (snap, out)
+}
+
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+const ALPHA_T: &str = r#"{system="code42",source="console",device="Alpha",device_id="619174385806213377",target="Code42 Server"}"#;
+const BETA_T: &str = r#"{system="code42",source="console",device="Beta",device_id="631663249095393537",target="Code42 Server"}"#;
+
+#[test]
+fn the_document_fleet() {
+    let (snap, text) = render(&document(), &options());
+    assert_eq!(snap.devices.len(), 2);
+    assert_eq!(snap.targets.len(), 2);
+    assert_eq!(snap.warnings.count, 0, "{}", snap.warnings);
+    let at = |family: &str, labels: &str| value(&text, &format!("{family}{labels}"));
+    // 2014-08-07T15:14:12.802-05:00
+    assert_eq!(
+        at("backup_last_success_timestamp_seconds", ALPHA_T),
+        Some(1_407_442_452.802)
+    );
+    assert_eq!(at("backup_last_success_timestamp_seconds", BETA_T), None);
+    assert_eq!(
+        at("backup_last_activity_timestamp_seconds", BETA_T),
+        Some(1_407_443_228.191)
+    );
+    assert_eq!(
+        at("backup_last_connected_timestamp_seconds", BETA_T),
+        Some(1_407_443_385.648)
+    );
+    assert_eq!(at("backup_completion_ratio", ALPHA_T), Some(1.0));
+    assert_eq!(at("backup_completion_ratio", BETA_T), Some(0.0));
+    assert_eq!(at("backup_todo_bytes", BETA_T), Some(798_675_763.0));
+    assert_eq!(at("backup_selected_files", BETA_T), Some(588.0));
+    assert_eq!(at("backup_archive_bytes", ALPHA_T), Some(111_170.0));
+    let vendor = |labels: &str| labels.replace("system=\"code42\",", "");
+    assert_eq!(
+        at("code42_backup_billable_bytes", &vendor(BETA_T)),
+        Some(357.0)
+    );
+    assert_eq!(
+        at("code42_backup_send_rate_bytes_per_second", &vendor(ALPHA_T)),
+        Some(70_139.0)
+    );
+    assert_eq!(at("code42_backup_in_use", &vendor(ALPHA_T)), Some(1.0));
+    let alert = |labels: &str, state: &str| {
+        at(
+            "backup_alert_state",
+            &labels.replace('}', &format!(",state=\"{state}\"}}")),
+        )
+    };
+    assert_eq!(alert(ALPHA_T, "OK"), Some(1.0));
+    assert_eq!(alert(ALPHA_T, "CriticalBackupAlert"), Some(0.0));
+    assert_eq!(alert(BETA_T, "WarningConnectionAlert"), Some(0.0));
+    // Device level: 17 min since Alpha checked in (not connected), 5 min for Beta.
+    let alpha = r#"{source="console",device="Alpha",device_id="619174385806213377"}"#;
+    let beta = r#"{source="console",device="Beta",device_id="631663249095393537"}"#;
+    assert_eq!(at("code42_device_connected", alpha), Some(0.0));
+    assert_eq!(at("code42_device_connected", beta), Some(1.0));
+    assert_eq!(
+        at("code42_device_last_connected_timestamp_seconds", alpha),
+        Some(1_407_442_444.234)
+    );
+    assert_eq!(at("code42_device_blocked", beta), Some(0.0));
+    assert!(text.contains(
+        r#"backup_device_info{system="code42",source="console",device="Alpha",device_id="619174385806213377",user="2",org="2",status="Active",os="Linux",os_version="3.2.0-4-686-pae",version="3.6.1.4"} 1"#
+    ), "{text}");
+    // Org roll-up: both devices OK, bytes summed.
+    let org = r#"{source="console",org="2",org_id="2""#;
+    assert_eq!(
+        at("code42_org_devices", &format!("{org},state=\"OK\"}}")),
+        Some(2.0)
+    );
+    assert_eq!(
+        at("code42_org_selected_bytes", &format!("{org}}}")),
+        Some(798_697_707.0)
+    );
+}
+
+#[test]
+fn names_from_the_user_and_org_lists() {
+    let mut raw = document();
+    raw.users = Some(vec![serde_json::from_str(
+        r#"{"userId": 2, "username": "alpha@example.com", "orgId": 2, "orgName": "Eng (from user)"}"#,
+    )
+    .unwrap()]);
+    let (_, text) = render(&raw, &options());
+    assert!(text.contains(r#"device="Alpha",device_id="619174385806213377",user="alpha@example.com",org="Eng (from user)""#), "{text}");
+    // Beta's user is not in the list: its id stays.
+    assert!(text.contains(r#"device="Beta",device_id="631663249095393537",user="3",org="2""#));
+    raw.orgs = Some(vec![serde_json::from_str(
+        r#"{"orgId": 2, "orgName": "Engineering"}"#,
+    )
+    .unwrap()]);
+    let (_, text) = render(&raw, &options());
+    assert!(text.contains(r#"user="3",org="Engineering""#), "{text}");
+    assert!(
+        text.contains(
+            r#"code42_org_archive_bytes{source="console",org="Engineering",org_id="2"} 111527"#
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn deactivated_devices_are_left_out_unless_asked_for() {
+    let mut raw = document();
+    raw.computers[1].active = Some(false);
+    raw.computers[1].status = Some("Deactivated".into());
+    let (snap, text) = render(&raw, &options());
+    assert_eq!(snap.devices.len(), 1);
+    assert!(!text.contains("Beta"));
+    let (snap, _) = render(
+        &raw,
+        &Options {
+            include_deactivated: true,
+            ..options()
+        },
+    );
+    assert_eq!(snap.devices.len(), 2);
+}
+
+#[test]
+fn alert_states_per_destination_with_the_device_as_fallback() {
+    let mut c = computer(BETA);
+    c.alert_states = vec!["CriticalConnectionAlert".into()];
+    c.backup_usage[0].alert_states = vec!["OK".into(), "WarningBackupAlert".into()];
+    let mut second = c.backup_usage[0].clone();
+    second.target_computer_name = Some("CrashPlan Cloud".into());
+    second.alert_states = Vec::new();
+    second.alert_state = None;
+    c.backup_usage.push(second);
+    let raw = Raw {
+        computers: vec![c],
+        ..Default::default()
+    };
+    let (snap, text) = render(&raw, &options());
+    assert_eq!(snap.targets[0].alert_states, vec!["WarningBackupAlert"]);
+    assert_eq!(
+        snap.targets[1].alert_states,
+        vec!["CriticalConnectionAlert"]
+    );
+    assert!(text.contains(r#"code42_device_alert_state{source="console",device="Beta",device_id="631663249095393537",state="CriticalConnectionAlert"} 1"#));
+    // The device counts once per state it holds; OK is not among them.
+    assert!(text.contains(
+        r#"code42_org_devices{source="console",org="2",org_id="2",state="WarningBackupAlert"} 1"#
+    ));
+    assert!(
+        text.contains(r#"code42_org_devices{source="console",org="2",org_id="2",state="OK"} 0"#)
+    );
+}
+
+#[test]
+fn states_from_lists_and_codes() {
+    let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(states(&list(&["OK"]), Some(0.0)), vec!["OK"]);
+    assert_eq!(states(&list(&[]), Some(0.0)), vec!["OK"]);
+    assert!(states(&list(&[]), Some(2.0)).is_empty());
+    assert!(states(&list(&[]), None).is_empty());
+    assert_eq!(
+        states(&list(&["OK", "NewVendorState", "NewVendorState"]), None),
+        vec!["NewVendorState"]
+    );
+}
+
+#[test]
+fn unknown_states_still_get_a_series() {
+    let mut c = computer(ALPHA);
+    c.backup_usage[0].alert_states = vec!["SomeFutureAlert".into()];
+    let raw = Raw {
+        computers: vec![c],
+        ..Default::default()
+    };
+    let (_, text) = render(&raw, &options());
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "backup_alert_state{}",
+                ALPHA_T.replace('}', ",state=\"SomeFutureAlert\"}")
+            )
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "backup_alert_state{}",
+                ALPHA_T.replace('}', ",state=\"OK\"}")
+            )
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn destinations_of_one_name_stay_apart() {
+    let mut c = computer(ALPHA);
+    let mut other = c.backup_usage[0].clone();
+    other.store_point_name = Some("Archive2".into());
+    other.percent_complete = Some(42.5);
+    c.backup_usage.push(other);
+    let raw = Raw {
+        computers: vec![c],
+        ..Default::default()
+    };
+    let (snap, text) = render(&raw, &options());
+    let names: Vec<&str> = snap.targets.iter().map(|t| t.target.as_str()).collect();
+    assert_eq!(names, vec!["Code42 Server", "Code42 Server (Archive2)"]);
+    assert_eq!(snap.targets[1].completion_ratio, Some(0.425));
+    // No series twice.
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let n = lines.len();
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), n);
+}
+
+#[test]
+fn unreadable_values_are_absent_and_counted() {
+    let mut c = computer(ALPHA);
+    c.backup_usage[0].last_completed_backup = Some("yesterday-ish".into());
+    c.backup_usage[0].percent_complete = Some(250.0);
+    let raw = Raw {
+        computers: vec![c],
+        ..Default::default()
+    };
+    let (snap, text) = render(&raw, &options());
+    assert_eq!(snap.warnings.count, 1);
+    assert!(snap.warnings.first[0].contains("computers[0].backupUsage[0].lastCompletedBackup"));
+    assert!(!text.contains("backup_last_success_timestamp_seconds{"));
+    assert_eq!(snap.targets[0].completion_ratio, Some(1.0));
+}
+
+#[test]
+fn identities_fall_back_and_duplicates_are_kept_once() {
+    let raw = Raw {
+        computers: vec![
+            computer(
+                r#"{"computerId": 5, "name": " ", "backupUsage": [{"targetComputerGuid": "9"}]}"#,
+            ),
+            computer(r#"{"name": "no identity"}"#),
+            computer(r#"{"computerId": 5, "name": "again"}"#),
+        ],
+        ..Default::default()
+    };
+    let (snap, _) = render(&raw, &options());
+    assert_eq!(snap.devices.len(), 1);
+    assert_eq!(snap.devices[0].name, "5");
+    assert_eq!(snap.targets[0].target, "9");
+    assert_eq!(snap.warnings.count, 2);
+}
+
+#[test]
+fn store_points_and_servers() {
+    let mut raw = document();
+    raw.store_points = Some(vec![serde_json::from_str(
+        r#"{"storePointId": 1, "storePointName": "Default", "serverName": "Code42 Server", "online": true,
+            "totalBytes": 1000, "usedBytes": 950}"#,
+    )
+    .unwrap()]);
+    raw.servers = Some(vec![serde_json::from_str(
+        r#"{"serverId": 3, "guid": "647903643760066817", "serverName": "Code42 Server", "type": "SERVER",
+            "online": false, "totalBytes": 1000, "freeBytes": 50, "backupSessionCount": 4}"#,
+    )
+    .unwrap()]);
+    let (_, text) = render(&raw, &options());
+    let mp = r#"{source="console",mount_point="Default",mount_point_id="1"}"#;
+    assert_eq!(
+        value(&text, &format!("crashplan_mount_point_free_bytes{mp}")),
+        Some(50.0)
+    );
+    assert_eq!(
+        value(&text, &format!("crashplan_mount_point_free_ratio{mp}")),
+        Some(0.05)
+    );
+    assert_eq!(
+        value(&text, &format!("crashplan_mount_point_enabled{mp}")),
+        Some(1.0)
+    );
+    let srv = r#"{source="console",server="Code42 Server",server_id="3"}"#;
+    assert_eq!(
+        value(&text, &format!("code42_server_online{srv}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&text, &format!("code42_server_used_bytes{srv}")),
+        Some(950.0)
+    );
+    assert_eq!(
+        value(&text, &format!("code42_server_backup_sessions{srv}")),
+        Some(4.0)
+    );
+    assert!(text.contains(r#"guid="647903643760066817",type="SERVER"} 1"#));
+}
+
+#[test]
+fn connected_falls_back_to_the_local_clock() {
+    let mut raw = document();
+    raw.server_time = None;
+    // `now` in render() is 2e9 (2033): nobody connected within 15 minutes.
+    let (_, text) = render(&raw, &options());
+    assert!(text.contains(r#"code42_device_connected{source="console",device="Beta",device_id="631663249095393537"} 0"#));
+}
