@@ -660,6 +660,112 @@ mod tests {
         });
     }
 
+    const CODE42: &str = r#"
+        [[source]]
+        name = "console"
+        kind = "code42"
+        url = "https://console.us1.crashplan.com"
+        username = "ops@example.com"
+        password = "s3cret"
+    "#;
+
+    #[test]
+    fn code42_defaults_and_auth_modes() {
+        let c = load(CODE42).unwrap();
+        let s = &c.sources[0];
+        assert_eq!(s.kind.system(), "code42");
+        assert_eq!(s.auth_mode(), AuthMode::Local);
+        assert_eq!(s.token_max_age(), Duration::from_secs(1800));
+        assert_eq!(s.connected_within(), Duration::from_secs(900));
+        assert!(s.resolve_names() && s.org_rollups());
+
+        let mut totp = tempfile::NamedTempFile::new().unwrap();
+        writeln!(totp, "JBSWY3DPEHPK3PXP").unwrap();
+        let c = load(&format!(
+            "{CODE42}\ntotp_secret_file = {:?}\ntoken_max_age = \"20m\"",
+            totp.path().display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(
+            c.sources[0].totp_secret.as_ref().unwrap().expose(),
+            "JBSWY3DPEHPK3PXP"
+        );
+        assert!(!format!("{c:?}").contains("JBSWY3DPEHPK3PXP"));
+
+        let api = CODE42
+            .replace(
+                "username = \"ops@example.com\"",
+                "auth = \"api_client\"\nclient_id = \"key-1\"",
+            )
+            .replace("password = ", "client_secret = ");
+        let c = load(&api).unwrap();
+        assert_eq!(c.sources[0].auth_mode(), AuthMode::ApiClient);
+
+        let mut token = tempfile::NamedTempFile::new().unwrap();
+        writeln!(token, "eyJhbGciOi.e30.sig").unwrap();
+        let tok = CODE42
+            .replace(
+                "username = \"ops@example.com\"",
+                &format!(
+                    "auth = \"token\"\ntoken_file = {:?}",
+                    token.path().display().to_string()
+                ),
+            )
+            .replace("password = \"s3cret\"", "");
+        assert_eq!(load(&tok).unwrap().sources[0].auth_mode(), AuthMode::Token);
+    }
+
+    #[test]
+    fn code42_keys_are_checked_per_auth_mode() {
+        let cases = [
+            (
+                CODE42.replace("username = \"ops@example.com\"", ""),
+                "`username`",
+            ),
+            (format!("{CODE42}\nauth = \"api_client\""), "`username`"),
+            (
+                CODE42
+                    .replace("username = \"ops@example.com\"", "auth = \"api_client\"")
+                    .replace("password = \"s3cret\"", "client_id = \"k\""),
+                "`client_secret`",
+            ),
+            (
+                CODE42
+                    .replace("username = \"ops@example.com\"", "auth = \"token\"")
+                    .replace("password = \"s3cret\"", ""),
+                "`token_file`",
+            ),
+            (
+                CODE42
+                    .replace(
+                        "username = \"ops@example.com\"",
+                        "auth = \"token\"\ntoken_file = \"/nonexistent/tok\"",
+                    )
+                    .replace("password = \"s3cret\"", ""),
+                "/nonexistent/tok",
+            ),
+            (format!("{CODE42}\nclient_id = \"k\""), "`client_id`"),
+            (
+                format!("{CODE42}\ntotp_secret = \"not base32!\""),
+                "`totp_secret`",
+            ),
+            (
+                format!("{CODE42}\ntoken_max_age = \"1s\""),
+                "`token_max_age`",
+            ),
+            (format!("{CODE42}\nauth = \"kerberos\""), "kerberos"),
+            (format!("{MINIMAL}\nauth = \"local\""), "`auth`"),
+            (
+                format!("{MINIMAL}\nresolve_names = false"),
+                "`resolve_names`",
+            ),
+        ];
+        for (toml, want) in cases {
+            let err = load(&toml).unwrap_err();
+            assert!(err.contains(want), "want {want}: {err}");
+        }
+    }
+
     #[test]
     fn missing_file_is_an_error() {
         let err = Config::load(Some(Path::new("/nonexistent/backup_exporter.toml"))).unwrap_err();
