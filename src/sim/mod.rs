@@ -1,4 +1,7 @@
 //! Simulated vendor servers (demo and tests).
 
+pub mod code42;
+pub mod code42_fleet;
+pub mod common;
 pub mod crashplan;
 pub mod crashplan_fleet;
