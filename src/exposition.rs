@@ -7,7 +7,6 @@
 //!
 //! Metric descriptors ([`Desc`]) are declared once, in `crate::metrics`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The type written on a family's `# TYPE` line.
@@ -51,7 +50,9 @@ pub struct Desc {
 pub struct MetricSet {
     neutral_prefix: String,
     vendor_prefix: String,
-    families: BTreeMap<&'static str, Family>,
+    /// Few (one per family written), so found by a scan comparing `Desc` addresses: cheaper
+    /// than a map keyed by name when every sample looks its family up.
+    families: Vec<Family>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +76,7 @@ impl MetricSet {
         MetricSet {
             neutral_prefix,
             vendor_prefix,
-            families: BTreeMap::new(),
+            families: Vec::new(),
         }
     }
 
@@ -103,11 +104,7 @@ impl MetricSet {
             vendor_prefix,
             families,
         } = self;
-        let family = families.entry(desc.name).or_insert_with(|| Family {
-            desc,
-            body: String::new(),
-            samples: 0,
-        });
+        let family = family_of(families, desc);
         let body = &mut family.body;
         body.push_str(desc.name);
         body.push('{');
@@ -130,13 +127,7 @@ impl MetricSet {
             Scope::Vendor => self.vendor_prefix.len(),
         };
         let line = desc.name.len() + prefix + label_bytes + 24;
-        self.families
-            .entry(desc.name)
-            .or_insert_with(|| Family {
-                desc,
-                body: String::new(),
-                samples: 0,
-            })
+        family_of(&mut self.families, desc)
             .body
             .reserve(samples * line);
     }
@@ -188,12 +179,30 @@ impl MetricSet {
 
     /// Number of samples in the set.
     pub fn samples(&self) -> usize {
-        self.families.values().map(|f| f.samples).sum()
+        self.families.iter().map(|f| f.samples).sum()
     }
 
     /// Whether the set holds any sample of the family.
     pub fn has(&self, name: &str) -> bool {
-        self.families.get(name).is_some_and(|f| f.samples > 0)
+        self.family(name).is_some_and(|f| f.samples > 0)
+    }
+
+    fn family(&self, name: &str) -> Option<&Family> {
+        self.families.iter().find(|f| f.desc.name == name)
+    }
+}
+
+fn family_of<'a>(families: &'a mut Vec<Family>, desc: &'static Desc) -> &'a mut Family {
+    match families.iter().position(|f| std::ptr::eq(f.desc, desc)) {
+        Some(i) => &mut families[i],
+        None => {
+            families.push(Family {
+                desc,
+                body: String::new(),
+                samples: 0,
+            });
+            families.last_mut().expect("just pushed")
+        }
     }
 }
 
@@ -257,15 +266,15 @@ pub fn assemble(out: &mut String, sets: &[&MetricSet]) {
     let mut names: Vec<&'static str> = sets
         .iter()
         .flat_map(|s| s.families.iter())
-        .filter(|(_, f)| f.samples > 0)
-        .map(|(name, _)| *name)
+        .filter(|f| f.samples > 0)
+        .map(|f| f.desc.name)
         .collect();
     names.sort_unstable();
     names.dedup();
     for name in names {
         let mut header = false;
         for set in sets {
-            if let Some(family) = set.families.get(name).filter(|f| f.samples > 0) {
+            if let Some(family) = set.family(name).filter(|f| f.samples > 0) {
                 if !header {
                     write_header(out, family.desc);
                     header = true;

@@ -719,9 +719,7 @@ pub fn decode<T: DeserializeOwned>(
     endpoint: &'static str,
     body: &[u8],
 ) -> Result<T, UpstreamError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| json_error(endpoint, body, e))?;
-    Ok(value)
+    decode_seed(endpoint, body, || PhantomData::<T>)
 }
 
 /// Decodes the list under `key` of a JSON object (a `null` list is empty), skipping the other
@@ -731,26 +729,32 @@ pub fn decode_list<T: DeserializeOwned>(
     key: &'static str,
     body: &[u8],
 ) -> Result<Vec<T>, UpstreamError> {
-    decode_seed(
-        endpoint,
-        body,
-        ListUnder::<T> {
-            key,
-            item: PhantomData,
-        },
-    )
+    decode_seed(endpoint, body, || ListUnder::<T> {
+        key,
+        item: PhantomData,
+    })
 }
 
-/// Decodes a JSON document with a vendor's own seed (an envelope reader), naming the path of
-/// the first bad value. The whole body must be one JSON value.
+/// Decodes a JSON document with a vendor's own seed (an envelope reader, made by `seed`),
+/// naming the path of the first bad value. The whole body must be one JSON value.
+///
+/// Tracking the path costs on every key, so a body is decoded without it first; only a body
+/// that fails is decoded again, tracked, for the message.
 pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
     endpoint: &'static str,
     body: &'de [u8],
-    seed: S,
+    seed: impl Fn() -> S,
 ) -> Result<S::Value, UpstreamError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
+    if let Ok(v) = seed()
+        .deserialize(&mut *de)
+        .and_then(|v| de.end().map(|()| v))
+    {
+        return Ok(v);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
     let mut track = serde_path_to_error::Track::new();
-    let result = seed
+    let result = seed()
         .deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
         .and_then(|v| de.end().map(|()| v));
     result.map_err(|e| {
@@ -888,6 +892,83 @@ mod tests {
         let err =
             decode_list::<Item>("usages", "usages", br#"{"usages": []} trailing"#).unwrap_err();
         assert_eq!(err.reason(), "parse");
+    }
+
+    struct Counting(std::sync::atomic::AtomicU64, Option<Duration>);
+
+    impl TokenSource for Counting {
+        fn sign_in<'a>(
+            &'a self,
+            _upstream: &'a Upstream,
+        ) -> BoxFuture<'a, Result<Token, UpstreamError>> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let expires = self.1.map(|d| Instant::now() + d);
+            Box::pin(async move {
+                Ok(Token {
+                    header: reqwest::header::AUTHORIZATION,
+                    value: Secret::new(format!("Bearer t{n}")),
+                    expires,
+                })
+            })
+        }
+    }
+
+    fn upstream() -> Upstream {
+        let cfg = crate::config::Config::from_toml_str(
+            r#"
+            [[source]]
+            name = "t"
+            kind = "crashplan"
+            url = "http://127.0.0.1:9"
+            username = "u"
+            password = "p"
+            "#,
+        )
+        .unwrap();
+        Upstream::new(&cfg.sources[0], Arc::new(SelfMetrics::new(&[]))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tokens_are_reused_renewed_when_old_and_dropped_when_refused() {
+        let up = upstream();
+        let cache = TokenCache::new(
+            Box::new(Counting(Default::default(), None)),
+            Duration::from_millis(200),
+        );
+        let (t1, g1) = cache.get(&up).await.unwrap();
+        let (t2, g2) = cache.get(&up).await.unwrap();
+        assert_eq!((t1.value.expose(), g1), (t2.value.expose(), g2));
+        assert_eq!(cache.sign_ins(), 1);
+        // Refused: dropped once; a second report for the same (old) token changes nothing.
+        cache.refused(g1).await;
+        let (t3, g3) = cache.get(&up).await.unwrap();
+        assert_eq!(t3.value.expose(), "Bearer t2");
+        cache.refused(g1).await;
+        assert_eq!(cache.get(&up).await.unwrap().1, g3);
+        // Older than max_age: renewed before use.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(cache.get(&up).await.unwrap().0.value.expose(), "Bearer t3");
+        assert_eq!(cache.sign_ins(), 3);
+        // A token within a minute of its announced expiry is renewed too.
+        let expiring = TokenCache::new(
+            Box::new(Counting(Default::default(), Some(Duration::from_secs(30)))),
+            Duration::from_secs(3600),
+        );
+        expiring.get(&up).await.unwrap();
+        expiring.get(&up).await.unwrap();
+        assert_eq!(expiring.sign_ins(), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_share_one_sign_in() {
+        let up = upstream();
+        let cache = TokenCache::new(
+            Box::new(Counting(Default::default(), None)),
+            Duration::from_secs(60),
+        );
+        let all = futures_util::future::join_all((0..8).map(|_| cache.get(&up))).await;
+        assert!(all.iter().all(|r| r.as_ref().unwrap().1 == 1));
+        assert_eq!(cache.sign_ins(), 1);
     }
 
     #[test]
