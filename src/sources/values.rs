@@ -170,6 +170,51 @@ pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
     d.deserialize_any(V)
 }
 
+/// A time read while decoding, so that no text is kept for it: its Unix seconds, or the text
+/// that could not be read (reported during mapping: one bad time makes one value absent).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Time {
+    At(f64),
+    Unreadable(String),
+}
+
+/// A time as [`parse_time`] reads it (ISO 8601 with an offset, or epoch seconds or
+/// milliseconds), string or number; `null` or an empty string → `None`.
+pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Time>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a time string, a number or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(match parse_time(v) {
+                Ok(t) => Time::At(t),
+                Err(_) => Time::Unreadable(v.to_owned()),
+            }))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// A list of strings that may come as a JSON list, one comma-separated string
 /// (`"Blocked,Active"`), or `null` (→ empty). Items are trimmed; empty items dropped.
 pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -301,6 +346,21 @@ impl Warnings {
         match parse(value) {
             Ok(v) => Some(v),
             Err(e) => {
+                self.push(|| format!("{}: {e}", field()));
+                None
+            }
+        }
+    }
+}
+
+impl Warnings {
+    /// A time read by [`opt_time`]; an unreadable one is recorded under `field`.
+    pub fn time(&mut self, field: impl FnOnce() -> String, value: &Option<Time>) -> Option<f64> {
+        match value {
+            None => None,
+            Some(Time::At(t)) => Some(*t),
+            Some(Time::Unreadable(text)) => {
+                let e = parse_time(text).err().unwrap_or_default();
                 self.push(|| format!("{}: {e}", field()));
                 None
             }

@@ -312,10 +312,9 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
         }
 
         let dl = Labels::new(&[("device", &name), ("device_id", &id)]);
-        let last_connected = w.read(
+        let last_connected = w.time(
             || format!("computers[{i}].lastConnected"),
-            c.last_connected.as_deref(),
-            parse_time,
+            &c.last_connected,
         );
         if let Some(t) = last_connected {
             set.add_labels(&m::C42_DEVICE_LAST_CONNECTED, &dl, t);
@@ -373,17 +372,9 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
                 }
             }
             device_targets.push(target.clone());
-            let last_success = w.read(
-                || at("lastCompletedBackup"),
-                u.last_completed_backup.as_deref(),
-                parse_time,
-            );
-            let last_activity = w.read(|| at("lastBackup"), u.last_backup.as_deref(), parse_time);
-            let target_connected = w.read(
-                || at("lastConnected"),
-                u.last_connected.as_deref(),
-                parse_time,
-            );
+            let last_success = w.time(|| at("lastCompletedBackup"), &u.last_completed_backup);
+            let last_activity = w.time(|| at("lastBackup"), &u.last_backup);
+            let target_connected = w.time(|| at("lastConnected"), &u.last_connected);
             let completion_ratio = u
                 .percent_complete
                 .filter(|p| p.is_finite())

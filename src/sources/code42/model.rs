@@ -6,8 +6,9 @@
 //!   by [`Envelope`], which skips every other key without building it.
 //! - `guid`s are strings of digits in the document and JSON integers above 2^53 elsewhere:
 //!   read as digit strings ([`values::opt_id`]), never as numbers.
-//! - Times are ISO 8601 strings with `-05:00` offsets and milliseconds, or `null`: kept as text
-//!   and read during mapping, so one bad time makes one value absent.
+//! - Times are ISO 8601 strings with `-05:00` offsets and milliseconds, or `null`: read while
+//!   decoding ([`Time`]), an unreadable one kept as text and reported during mapping, so one
+//!   bad time makes one value absent. Fields the mapping does not use are skipped unbuilt.
 //! - `version` is a build number (`1375333203614`); the client version is `productVersion`.
 //! - `alertStates` is a list (`["OK"]`), beside a numeric `alertState` (0 = OK).
 //! - `percentComplete` is a percent, 0 to 100, possibly fractional.
@@ -20,7 +21,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::sources::http::{decode_seed, Page, UpstreamError};
-use crate::sources::values::{opt_bool, opt_f64, opt_id, opt_text, string_list};
+use crate::sources::values::{opt_bool, opt_f64, opt_id, opt_text, opt_time, string_list, Time};
 
 /// An item of `GET /api/v1/Computer` (with `incBackupUsage=true`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,8 +33,6 @@ pub struct Computer {
     pub name: Option<String>,
     #[serde(deserialize_with = "opt_id")]
     pub guid: Option<String>,
-    #[serde(rename = "type", deserialize_with = "opt_text")]
-    pub kind: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub status: Option<String>,
     #[serde(deserialize_with = "opt_bool")]
@@ -50,10 +49,8 @@ pub struct Computer {
     pub user_uid: Option<String>,
     #[serde(deserialize_with = "opt_id")]
     pub org_id: Option<String>,
-    #[serde(deserialize_with = "opt_id")]
-    pub org_uid: Option<String>,
-    #[serde(deserialize_with = "opt_text")]
-    pub last_connected: Option<String>,
+    #[serde(deserialize_with = "opt_time")]
+    pub last_connected: Option<Time>,
     #[serde(deserialize_with = "opt_text")]
     pub os_name: Option<String>,
     #[serde(deserialize_with = "opt_text")]
@@ -84,8 +81,6 @@ pub struct BackupUsage {
     pub target_computer_guid: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub target_computer_name: Option<String>,
-    #[serde(deserialize_with = "opt_text")]
-    pub target_computer_type: Option<String>,
     #[serde(deserialize_with = "opt_f64")]
     pub selected_files: Option<f64>,
     #[serde(deserialize_with = "opt_f64")]
@@ -100,12 +95,12 @@ pub struct BackupUsage {
     pub billable_bytes: Option<f64>,
     #[serde(deserialize_with = "opt_f64")]
     pub send_rate_average: Option<f64>,
-    #[serde(deserialize_with = "opt_text")]
-    pub last_backup: Option<String>,
-    #[serde(deserialize_with = "opt_text")]
-    pub last_completed_backup: Option<String>,
-    #[serde(deserialize_with = "opt_text")]
-    pub last_connected: Option<String>,
+    #[serde(deserialize_with = "opt_time")]
+    pub last_backup: Option<Time>,
+    #[serde(deserialize_with = "opt_time")]
+    pub last_completed_backup: Option<Time>,
+    #[serde(deserialize_with = "opt_time")]
+    pub last_connected: Option<Time>,
     #[serde(deserialize_with = "opt_bool")]
     pub using: Option<bool>,
     #[serde(deserialize_with = "opt_f64")]
@@ -114,14 +109,8 @@ pub struct BackupUsage {
     pub alert_states: Vec<String>,
     #[serde(deserialize_with = "opt_f64")]
     pub percent_complete: Option<f64>,
-    #[serde(deserialize_with = "opt_id")]
-    pub store_point_id: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub store_point_name: Option<String>,
-    #[serde(deserialize_with = "opt_id")]
-    pub server_id: Option<String>,
-    #[serde(deserialize_with = "opt_text")]
-    pub server_name: Option<String>,
 }
 
 /// An item of `GET /api/v1/User`.
@@ -285,7 +274,7 @@ macro_rules! page_decoders {
         $(
             #[doc = concat!("Decodes one page of the `", $key, "` list envelope.")]
             pub fn $fn(endpoint: &'static str, body: &[u8]) -> Result<Page<$t>, UpstreamError> {
-                decode_seed(endpoint, body, Envelope::<$t> { key: $key, item: PhantomData })
+                decode_seed(endpoint, body, || Envelope::<$t> { key: $key, item: PhantomData })
             }
         )*
     };
@@ -449,10 +438,7 @@ pub(crate) mod tests {
             Some("647903643760066817")
         );
         assert_eq!(u.percent_complete, Some(100.0));
-        assert_eq!(
-            u.last_completed_backup.as_deref(),
-            Some("2014-08-07T15:14:12.802-05:00")
-        );
+        assert_eq!(u.last_completed_backup, Some(Time::At(1_407_442_452.802)));
         assert_eq!(u.store_point_name.as_deref(), Some("Default"));
         assert_eq!(u.using, Some(true));
     }

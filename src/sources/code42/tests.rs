@@ -268,7 +268,9 @@ fn destinations_of_one_name_stay_apart() {
 #[test]
 fn unreadable_values_are_absent_and_counted() {
     let mut c = computer(ALPHA);
-    c.backup_usage[0].last_completed_backup = Some("yesterday-ish".into());
+    c.backup_usage[0].last_completed_backup = Some(crate::sources::values::Time::Unreadable(
+        "yesterday-ish".into(),
+    ));
     c.backup_usage[0].percent_complete = Some(250.0);
     let raw = Raw {
         computers: vec![c],
