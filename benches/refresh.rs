@@ -13,6 +13,10 @@
 
 use std::time::{Duration, Instant};
 
+/// The exporter's allocator, as in the binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sim::crashplan::{Dataset, Fault, SimConfig, SimServer};
