@@ -1,0 +1,265 @@
+//! Code42 refresh cost at fleet scale, measured in one run on loopback
+//! (`bash scripts/bench.sh`).
+//!
+//! A simulated Code42 console serves `BENCH_DEVICES` computers (default 20 000), each backing
+//! up to `BENCH_TARGETS` destinations (default 2), in pages of 500.
+//!
+//! - "download, one at a time": every page a refresh reads (computers, users, orgs, store
+//!   points, servers), fetched in order with a bearer token, keeping only the bytes: what a
+//!   plain client pays to read the console.
+//! - "download, 4 at a time": the same pages, as many in flight as the exporter allows
+//!   (`concurrency`, default 4).
+//! - "refresh": the exporter's whole refresh: fetch, parse, map, render (plain and gzip).
+//! - peak memory: the most heap the refresh held beyond what was live before it (a counting
+//!   allocator wraps the system one), and the process's peak resident size (simulator
+//!   included).
+//! - the `/metrics` size, plain and gzip, and its series count.
+//!
+//! Each time is the best of five interleaved runs.
+
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use backup_exporter::config::Config;
+use backup_exporter::refresh::{Exporter, Outcome};
+use backup_exporter::sim::code42::{ConsoleConfig, LocalAccount, SimServer};
+use backup_exporter::sim::code42_fleet::large_console;
+use futures_util::StreamExt;
+
+const PAGE_SIZE: usize = 500;
+const CONCURRENCY: usize = 4;
+
+/// The exporter's allocator (mimalloc, as in the binary), counting live and peak bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { MiMalloc.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { MiMalloc.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grow = new_size - layout.size();
+                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn resident_peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn best(runs: &[Duration]) -> Duration {
+    runs.iter().copied().min().unwrap()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[tokio::main]
+async fn main() {
+    backup_exporter::tls::install_crypto_provider();
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let n = env("BENCH_DEVICES", 20_000);
+    let targets = env("BENCH_TARGETS", 2);
+    let t = Instant::now();
+    let dataset = large_console(n, targets, chrono::Utc::now());
+    let counts = [
+        (
+            "/api/v1/Computer?active=true&incBackupUsage=true",
+            dataset.computers.len(),
+        ),
+        ("/api/v1/User?active=true", dataset.users.len()),
+        ("/api/v1/Org?", dataset.orgs.len()),
+        ("/api/StorePoint?", dataset.store_points.len()),
+        ("/api/Server?", dataset.servers.len()),
+    ];
+    let server = SimServer::start(
+        dataset,
+        ConsoleConfig {
+            accounts: vec![LocalAccount {
+                username: "bench".into(),
+                password: "bench-password".into(),
+                totp_secret: None,
+                admin: true,
+            }],
+            ..ConsoleConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    println!(
+        "console: {n} devices x {targets} destinations, built and served in {:.0} ms",
+        ms(t.elapsed())
+    );
+    let url = server.url();
+    let config = Config::from_toml_str(&format!(
+        "[[source]]\nname = \"bench\"\nkind = \"code42\"\nurl = \"{url}\"\nusername = \"bench\"\npassword = \"bench-password\"\npage_size = {PAGE_SIZE}\nconcurrency = {CONCURRENCY}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n"
+    ))
+    .unwrap();
+
+    // The pages a refresh reads: until a page is shorter than the page size.
+    let mut urls = Vec::new();
+    for (path, len) in counts {
+        for page in 1..=len / PAGE_SIZE + 1 {
+            urls.push(format!("{url}{path}&pgNum={page}&pgSize={PAGE_SIZE}"));
+        }
+    }
+    let client = reqwest::Client::new();
+    let token: serde_json::Value = serde_json::from_slice(
+        &client
+            .get(format!("{url}/api/v3/auth/jwt?useBody=true"))
+            .basic_auth("bench", Some("bench-password"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        token["data"]["v3_user_token"].as_str().unwrap()
+    );
+    let fetch = |u: String| {
+        let c = client.clone();
+        let b = bearer.clone();
+        async move {
+            let body = c
+                .get(&u)
+                .header("authorization", b)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert!(!body.is_empty());
+            body.len()
+        }
+    };
+
+    let (exporter, mut sources) = Exporter::new(&config).unwrap();
+    let mut sequential = Vec::new();
+    let mut concurrent = Vec::new();
+    let mut refreshes = Vec::new();
+    let mut peak_heap = 0usize;
+    let mut bytes = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        bytes = 0;
+        for u in &urls {
+            bytes += fetch(u.clone()).await;
+        }
+        sequential.push(t.elapsed());
+
+        let t = Instant::now();
+        let _: Vec<usize> = futures_util::stream::iter(urls.iter().cloned().map(fetch))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        concurrent.push(t.elapsed());
+
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let t = Instant::now();
+        let outcome = exporter.refresh(0, &mut sources[0]).await;
+        refreshes.push(t.elapsed());
+        assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
+        peak_heap = peak_heap.max(PEAK.load(Ordering::Relaxed).saturating_sub(before));
+    }
+    let mut collects = Vec::new();
+    let mut renders = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let snapshot = sources[0].collect().await.unwrap();
+        collects.push(t.elapsed());
+        drop(snapshot);
+        let t = Instant::now();
+        exporter.render();
+        renders.push(t.elapsed());
+    }
+    let rendered = exporter.rendered();
+    let (seq, conc, refresh) = (best(&sequential), best(&concurrent), best(&refreshes));
+    println!(
+        "pages: {} requests, {:.1} MB of JSON",
+        urls.len(),
+        bytes as f64 / 1e6
+    );
+    println!(
+        "/metrics: {:.1} MB plain, {:.2} MB gzip, {} series",
+        rendered.text.len() as f64 / 1e6,
+        rendered.gzip.len() as f64 / 1e6,
+        rendered
+            .text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty() && l[0] != b'#')
+            .count()
+    );
+    println!("download, one at a time (best of 5): {:8.1} ms", ms(seq));
+    println!(
+        "download, {CONCURRENCY} at a time   (best of 5): {:8.1} ms",
+        ms(conc)
+    );
+    println!(
+        "full refresh            (best of 5): {:8.1} ms",
+        ms(refresh)
+    );
+    println!(
+        "  fetch + parse + map:             {:8.1} ms",
+        ms(best(&collects))
+    );
+    println!(
+        "  render + gzip:                   {:8.1} ms",
+        ms(best(&renders))
+    );
+    println!(
+        "refresh / download ratio: {:.2} (one at a time), {:.2} ({CONCURRENCY} at a time)",
+        refresh.as_secs_f64() / seq.as_secs_f64(),
+        refresh.as_secs_f64() / conc.as_secs_f64()
+    );
+    println!(
+        "peak heap held by a refresh beyond the live data: {:.1} MB; process peak resident size (simulator included): {:.0} MB",
+        peak_heap as f64 / 1e6,
+        resident_peak_mb()
+    );
+    server.shutdown().await;
+}
