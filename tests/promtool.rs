@@ -8,16 +8,43 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use backup_exporter::app;
-use backup_exporter::sim::crashplan_fleet;
+use backup_exporter::config::Config;
+use backup_exporter::sim::{code42, code42_fleet, crashplan_fleet};
 use common::*;
 
+/// Both demo fleets through one exporter, as the demo runs them.
 #[tokio::test]
 async fn demo_fleet_exposition_passes_promtool() {
-    let server = sim(crashplan_fleet::demo_fleet(chrono::Utc::now()), true).await;
-    let (text, ok) = app::once(&config(&server.url(), PASSWORD, ""))
-        .await
-        .unwrap();
-    assert!(ok);
+    let now = chrono::Utc::now();
+    let server = sim(crashplan_fleet::demo_fleet(now), true).await;
+    let console = code42::SimServer::start(
+        code42_fleet::demo_console(now),
+        code42::ConsoleConfig::default(),
+    )
+    .await
+    .unwrap();
+    let cfg = Config::from_toml_str(&format!(
+        r#"
+        [[source]]
+        name = "hq"
+        kind = "crashplan"
+        url = "{}"
+        username = "{USER}"
+        password = "{PASSWORD}"
+        [[source]]
+        name = "console"
+        kind = "code42"
+        url = "{}"
+        username = "admin"
+        password = "admin"
+        "#,
+        server.url(),
+        console.url()
+    ))
+    .unwrap();
+    let (text, ok) = app::once(&cfg).await.unwrap();
+    assert!(ok, "{text}");
+    assert!(text.contains("system=\"code42\""));
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
