@@ -65,8 +65,8 @@ pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Re
     served.map_err(|e| e.to_string())
 }
 
-/// The demo: a simulated CrashPlan PRO server on loopback, and the real exporter reading it
-/// over HTTP, exactly as it would read a production server.
+/// The demo: a simulated CrashPlan PRO server and a simulated Code42 console on loopback, and
+/// the real exporter reading them over HTTP, exactly as it would read production servers.
 pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     let sim_config = SimConfig {
         username: "demo".into(),
@@ -77,6 +77,20 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     let sim = SimServer::start(crate::sim::crashplan_fleet::demo_fleet(now), sim_config)
         .await
         .map_err(|e| format!("start the simulated CrashPlan PRO server: {e}"))?;
+    let console = crate::sim::code42::SimServer::start(
+        crate::sim::code42_fleet::demo_console(now),
+        crate::sim::code42::ConsoleConfig {
+            accounts: vec![crate::sim::code42::LocalAccount {
+                username: "demo@example.com".into(),
+                password: "demo-password".into(),
+                totp_secret: None,
+                admin: true,
+            }],
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| format!("start the simulated Code42 console: {e}"))?;
     let toml = format!(
         r#"
         listen = "{listen}"
@@ -90,15 +104,26 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         refresh_interval = "30s"
         timeout = "10s"
         page_size = 25
+        [[source]]
+        name = "demo-code42"
+        kind = "code42"
+        url = "{}"
+        username = "demo@example.com"
+        password = "demo-password"
+        refresh_interval = "30s"
+        timeout = "10s"
+        page_size = 10
         "#,
         match format {
             LogFormat::Json => "json",
             LogFormat::Human => "human",
         },
-        sim.url()
+        sim.url(),
+        console.url()
     );
     let config = Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
     let sim_url = sim.url();
+    let console_url = console.url();
     let result = serve(&config, |addr| {
         let shown = if addr.ip().is_unspecified() {
             SocketAddr::new([127, 0, 0, 1].into(), addr.port())
@@ -107,12 +132,14 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         };
         println!("backup_exporter demo");
         println!("  simulated CrashPlan PRO server: {sim_url}/rest/ (user demo)");
+        println!("  simulated Code42 console:       {console_url}/api/v1/Computer (user demo@example.com)");
         println!("  exporter status page:           http://{shown}/");
         println!("  metrics:                        http://{shown}/metrics");
         println!("  stop with Ctrl-C");
     })
     .await;
     sim.shutdown().await;
+    console.shutdown().await;
     result
 }
 
