@@ -37,7 +37,9 @@
 //! `devices` computers, each backing up to the first `targets_per_device` destinations, in 10
 //! orgs with one user per two devices; about 3 % stale (warning), 1 % stale (critical), 1 %
 //! never completed, 2 % in progress, 1 % connection alert, 0.5 % blocked and 2 % deactivated.
-//! Same shapes as the demo, built in a few tens of milliseconds for 20 000 × 2.
+//! Same shapes as the demo; deterministic (each device has its own seed). 20 000 × 2 builds
+//! in about 0.3 s on two cores (a release build; most of it is allocating the ~250 MB of
+//! `serde_json` values), on up to four threads.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};

@@ -1545,6 +1545,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn count_can_lie() {
+        let server = start(with_usages(5)).await;
+        server.faults.set_count_off_by(3);
+        let reply = get(&server, "/rest/usages?offset=0&limit=2").await;
+        assert_eq!(reply.json()["metadata"]["count"], json!(5));
+        assert_eq!(source_ids(&reply), vec![1, 2]);
+        server.faults.set_count_off_by(-10);
+        let reply = get(&server, "/rest/usages").await;
+        assert_eq!(reply.json()["metadata"]["count"], json!(0));
+        assert_eq!(source_ids(&reply).len(), 5);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn requests_are_recorded_and_data_can_change() {
         let server = start(with_usages(3)).await;
         get(&server, "/rest/usages?offset=0&limit=2").await;
