@@ -363,14 +363,22 @@ impl Upstream {
         query: &[(&str, String)],
         decode: impl Fn(&[u8]) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
-        let url = self.url(path, query);
-        match self.get_bytes(endpoint, &url).await {
+        decode(&self.get_retrying(endpoint, &self.url(path, query)).await?)
+    }
+
+    /// GETs `url`, trying transient failures (connection refused, 502-504) once more.
+    async fn get_retrying(
+        &self,
+        endpoint: &'static str,
+        url: &Url,
+    ) -> Result<bytes::Bytes, UpstreamError> {
+        match self.get_bytes(endpoint, url).await {
             Err(e) if e.is_transient() => {
                 tracing::debug!(source = %self.source, %endpoint, error = %e, "retrying once");
                 tokio::time::sleep(self.retry_delay).await;
-                decode(&self.get_bytes(endpoint, &url).await?)
+                self.get_bytes(endpoint, url).await
             }
-            result => decode(&result?),
+            result => result,
         }
     }
 
@@ -601,14 +609,7 @@ impl Upstream {
             q.push(("pgNum", num.to_string()));
             q.push(("pgSize", size.to_string()));
             async move {
-                let url = self.url(path, &q);
-                let body = match self.get_bytes(endpoint, &url).await {
-                    Err(e) if e.is_transient() => {
-                        tokio::time::sleep(self.retry_delay).await;
-                        self.get_bytes(endpoint, &url).await?
-                    }
-                    result => result?,
-                };
+                let body = self.get_retrying(endpoint, &self.url(path, &q)).await?;
                 tokio::task::spawn_blocking(move || decode(endpoint, &body))
                     .await
                     .map_err(|e| {
