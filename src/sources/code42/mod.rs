@@ -32,7 +32,7 @@ use crate::exposition::{Labels, MetricSet};
 use crate::metrics as m;
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::crashplan::{self, model::MountPoint};
-use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
+use crate::sources::http::{Auth, Page, TokenCache, Upstream, UpstreamError};
 use crate::sources::values::{parse_time, Warnings};
 use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot};
 use model::{Computer, Org, Server, StorePoint, User};
@@ -119,85 +119,89 @@ impl Code42 {
                 model::computers_page,
                 Computer::key,
             ),
-            async {
-                if !names {
-                    return Ok(None);
-                }
-                let r = up
-                    .get_numbered_pages(
-                        "users",
-                        "/api/v1/User",
-                        &active,
-                        ps,
-                        conc,
-                        model::users_page,
-                        User::key,
-                    )
-                    .await;
-                inner(r.map(|p| p.items)).map(Some)
-            },
-            async {
-                if !names {
-                    return Ok(None);
-                }
-                let r = up
-                    .get_numbered_pages(
-                        "orgs",
-                        "/api/v1/Org",
-                        &[],
-                        ps,
-                        conc,
-                        model::orgs_page,
-                        Org::key,
-                    )
-                    .await;
-                inner(r.map(|p| p.items)).map(Some)
-            },
-            async {
-                let r = up
-                    .get_numbered_pages(
-                        "storePoints",
-                        "/api/StorePoint",
-                        &[],
-                        ps,
-                        conc,
-                        model::store_points_page,
-                        |p: &StorePoint| p.store_point_id.clone().unwrap_or_default(),
-                    )
-                    .await;
-                inner(r.map(|p| p.items))
-            },
-            async {
-                let r = up
-                    .get_numbered_pages(
-                        "servers",
-                        "/api/Server",
-                        &[],
-                        ps,
-                        conc,
-                        model::servers_page,
-                        |s: &Server| s.server_id.clone().unwrap_or_default(),
-                    )
-                    .await;
-                inner(r.map(|p| p.items))
-            },
+            self.optional_list(
+                names,
+                "users",
+                "/api/v1/User",
+                &active,
+                model::users_page,
+                User::key
+            ),
+            self.optional_list(
+                names,
+                "orgs",
+                "/api/v1/Org",
+                &[],
+                model::orgs_page,
+                Org::key
+            ),
+            self.optional_list(
+                true,
+                "storePoints",
+                "/api/StorePoint",
+                &[],
+                model::store_points_page,
+                |p| { p.store_point_id.clone().unwrap_or_default() }
+            ),
+            self.optional_list(
+                true,
+                "servers",
+                "/api/Server",
+                &[],
+                model::servers_page,
+                |s| { s.server_id.clone().unwrap_or_default() }
+            ),
         )?;
-        let source = &self.source;
-        let opt = &mut self.optional;
         Ok(Raw {
             computers: computers.items,
             server_time: computers.server_time,
-            users: match users {
-                Some(r) => opt.take(source, "users", r)?,
-                None => None,
-            },
-            orgs: match orgs {
-                Some(r) => opt.take(source, "orgs", r)?,
-                None => None,
-            },
-            store_points: opt.take(source, "storePoints", store_points)?,
-            servers: opt.take(source, "servers", servers)?,
+            users: self.take("users", users)?,
+            orgs: self.take("orgs", orgs)?,
+            store_points: self.take("storePoints", store_points)?,
+            servers: self.take("servers", servers)?,
         })
+    }
+
+    /// An optional list's items; `None` when it was not read or is unavailable (logged once).
+    fn take<T>(
+        &mut self,
+        what: &'static str,
+        list: Option<Result<T, UpstreamError>>,
+    ) -> Result<Option<T>, UpstreamError> {
+        match list {
+            Some(r) => self.optional.take(&self.source, what, r),
+            None => Ok(None),
+        }
+    }
+
+    /// An optional list, read when `wanted`: its own result, which may make it absent (see
+    /// [`OptionalCalls`]), inside one that never fails, so `try_join!` runs it beside the
+    /// required list.
+    async fn optional_list<T: Send + 'static>(
+        &self,
+        wanted: bool,
+        endpoint: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        decode: fn(&'static str, &[u8]) -> Result<Page<T>, UpstreamError>,
+        id: fn(&T) -> String,
+    ) -> Result<Option<Result<Vec<T>, UpstreamError>>, UpstreamError> {
+        if !wanted {
+            return Ok(None);
+        }
+        let pages = self
+            .upstream
+            .get_numbered_pages(
+                endpoint,
+                path,
+                query,
+                self.page_size,
+                self.concurrency,
+                decode,
+                id,
+            )
+            .await;
+        Ok(Some(pages.map(|p| p.items)))
     }
 
     /// Sign-ins so far (tests).
@@ -207,12 +211,6 @@ impl Code42 {
             _ => 0,
         }
     }
-}
-
-/// An optional call's own result, inside the result that fails the refresh (never, here):
-/// `try_join!` then runs required and optional calls together.
-fn inner<T>(r: Result<T, UpstreamError>) -> Result<Result<T, UpstreamError>, UpstreamError> {
-    Ok(r)
 }
 
 /// Maps one refresh's payloads into a snapshot. `now` (Unix seconds) stands in for the
@@ -523,14 +521,7 @@ fn store_point_as_mount_point(p: &StorePoint) -> Option<MountPoint> {
         p.online
             .map(|o| if o { "ENABLED" } else { "OFFLINE" }.to_owned())
     });
-    let used = p.used_bytes.or(match (p.total_bytes, p.free_bytes) {
-        (Some(t), Some(f)) => Some(t - f),
-        _ => None,
-    });
-    let free = p.free_bytes.or(match (p.total_bytes, p.used_bytes) {
-        (Some(t), Some(u)) => Some(t - u),
-        _ => None,
-    });
+    let (used, free) = p.capacity.used_free();
     Some(MountPoint {
         id,
         name: p.store_point_name.clone(),
@@ -538,7 +529,7 @@ fn store_point_as_mount_point(p: &StorePoint) -> Option<MountPoint> {
         kind: p.kind.clone(),
         volume_label: p.server_name.clone(),
         bytes_per_second: p.write_bytes_per_second,
-        bytes_total: p.total_bytes,
+        bytes_total: p.capacity.total_bytes,
         bytes_used: used,
         bytes_free: free,
         percent_free: p.free_percentage.clone(),
@@ -567,15 +558,8 @@ fn map_servers(set: &mut MetricSet, servers: &[Server]) {
         if let Some(o) = s.online {
             set.add(&m::C42_SERVER_ONLINE, l, f64::from(u8::from(o)));
         }
-        let used = s.used_bytes.or(match (s.total_bytes, s.free_bytes) {
-            (Some(t), Some(f)) => Some(t - f),
-            _ => None,
-        });
-        let free = s.free_bytes.or(match (s.total_bytes, s.used_bytes) {
-            (Some(t), Some(u)) => Some(t - u),
-            _ => None,
-        });
-        set.add_opt(&m::C42_SERVER_TOTAL, l, s.total_bytes);
+        let (used, free) = s.capacity.used_free();
+        set.add_opt(&m::C42_SERVER_TOTAL, l, s.capacity.total_bytes);
         set.add_opt(&m::C42_SERVER_USED, l, used);
         set.add_opt(&m::C42_SERVER_FREE, l, free);
         set.add_opt(&m::C42_SERVER_SESSIONS, l, s.backup_session_count);

@@ -180,6 +180,23 @@ pub struct StorePoint {
     pub status: Option<String>,
     #[serde(deserialize_with = "opt_bool")]
     pub online: Option<bool>,
+    #[serde(flatten)]
+    pub capacity: Capacity,
+    /// A percent, as a number or text.
+    #[serde(
+        alias = "percentFree",
+        alias = "freePercent",
+        deserialize_with = "opt_text"
+    )]
+    pub free_percentage: Option<String>,
+    #[serde(alias = "bytesPerSecond", deserialize_with = "opt_f64")]
+    pub write_bytes_per_second: Option<f64>,
+}
+
+/// Store capacity, read under the names Code42 servers have used for it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Capacity {
     #[serde(
         alias = "bytesTotal",
         alias = "totalSpace",
@@ -195,15 +212,26 @@ pub struct StorePoint {
         deserialize_with = "opt_f64"
     )]
     pub free_bytes: Option<f64>,
-    /// A percent, as a number or text.
-    #[serde(
-        alias = "percentFree",
-        alias = "freePercent",
-        deserialize_with = "opt_text"
-    )]
-    pub free_percentage: Option<String>,
-    #[serde(alias = "bytesPerSecond", deserialize_with = "opt_f64")]
-    pub write_bytes_per_second: Option<f64>,
+}
+
+impl Capacity {
+    /// Used and free bytes, each derived from the total and the other when only two of the
+    /// three are given.
+    pub fn used_free(&self) -> (Option<f64>, Option<f64>) {
+        let used = self
+            .used_bytes
+            .or(match (self.total_bytes, self.free_bytes) {
+                (Some(t), Some(f)) => Some(t - f),
+                _ => None,
+            });
+        let free = self
+            .free_bytes
+            .or(match (self.total_bytes, self.used_bytes) {
+                (Some(t), Some(u)) => Some(t - u),
+                _ => None,
+            });
+        (used, free)
+    }
 }
 
 /// An item of `GET /api/Server` (administrators only): a storage server.
@@ -224,21 +252,8 @@ pub struct Server {
     pub primary_address: Option<String>,
     #[serde(deserialize_with = "opt_bool")]
     pub online: Option<bool>,
-    #[serde(
-        alias = "bytesTotal",
-        alias = "totalSpace",
-        deserialize_with = "opt_f64"
-    )]
-    pub total_bytes: Option<f64>,
-    #[serde(alias = "bytesUsed", alias = "usedSpace", deserialize_with = "opt_f64")]
-    pub used_bytes: Option<f64>,
-    #[serde(
-        alias = "bytesFree",
-        alias = "availableBytes",
-        alias = "freeSpace",
-        deserialize_with = "opt_f64"
-    )]
-    pub free_bytes: Option<f64>,
+    #[serde(flatten)]
+    pub capacity: Capacity,
     #[serde(deserialize_with = "opt_f64")]
     pub backup_session_count: Option<f64>,
 }
@@ -507,7 +522,11 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(
-            (p.total_bytes, p.free_bytes, p.used_bytes),
+            (
+                p.capacity.total_bytes,
+                p.capacity.free_bytes,
+                p.capacity.used_bytes
+            ),
             (Some(100.0), Some(7.0), Some(93.0))
         );
         let p: StorePoint = serde_json::from_str(
@@ -515,7 +534,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(p.store_point_id.as_deref(), Some("2"));
-        assert_eq!(p.free_bytes, Some(1.0));
+        assert_eq!(p.capacity.free_bytes, Some(1.0));
         assert_eq!(p.free_percentage.as_deref(), Some("10%"));
     }
 }
