@@ -16,7 +16,7 @@ use backup_exporter::sim::code42::{
     ApiClient, ConsoleConfig, Dataset, Fault, LocalAccount, SimServer,
 };
 use backup_exporter::sim::code42_fleet;
-use common::{data_lines, samples};
+use common::{assert_golden, samples};
 
 const USER: &str = "ops@example.com";
 const PASSWORD: &str = "correct horse battery staple";
@@ -149,19 +149,7 @@ async fn document_sample_matches_the_golden_exposition() {
     let server = console(code42_fleet::document_sample()).await;
     let (text, ok) = app::once(&config(&server.url(), "")).await.unwrap();
     assert!(ok, "{text}");
-    let golden_path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/code42_document.prom");
-    let data: String = data_lines(&text).iter().map(|l| format!("{l}\n")).collect();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden_path, &data).unwrap();
-    }
-    let golden = std::fs::read_to_string(&golden_path).expect("golden file exists");
-    let want: Vec<&str> = golden.lines().collect();
-    let got: Vec<&str> = data.lines().collect();
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(g, w, "line {} differs", i + 1);
-    }
-    assert_eq!(got.len(), want.len(), "number of lines");
+    assert_golden("code42_document.prom", &text);
 
     // The facts of the document, independent of the golden file.
     let s = samples(&text);

@@ -21,19 +21,7 @@ async fn document_examples_match_the_golden_exposition() {
         .await
         .unwrap();
     assert!(ok);
-    let golden_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/crashplan_document.prom");
-    let data: String = data_lines(&text).iter().map(|l| format!("{l}\n")).collect();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden_path, &data).unwrap();
-    }
-    let golden = std::fs::read_to_string(&golden_path).expect("golden file exists");
-    let want: Vec<&str> = golden.lines().collect();
-    let got: Vec<&str> = data.lines().collect();
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(g, w, "line {} differs", i + 1);
-    }
-    assert_eq!(got.len(), want.len(), "number of lines");
+    assert_golden("crashplan_document.prom", &text);
     let s = samples(&text);
     assert_eq!(
         s[r#"backup_exporter_source_up{source="hq",system="crashplan"}"#],

@@ -79,3 +79,22 @@ pub fn data_lines(text: &str) -> Vec<&str> {
         .filter(|l| !l.starts_with('#') && !l.starts_with("backup_exporter_"))
         .collect()
 }
+
+/// Compares the data lines of `text` with `tests/golden/<name>`, line by line. With
+/// `UPDATE_GOLDEN` set, writes the file first (then review the diff).
+pub fn assert_golden(name: &str, text: &str) {
+    let golden_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let data: String = data_lines(text).iter().map(|l| format!("{l}\n")).collect();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden_path, &data).unwrap();
+    }
+    let golden = std::fs::read_to_string(&golden_path).expect("golden file exists");
+    let want: Vec<&str> = golden.lines().collect();
+    let got: Vec<&str> = data.lines().collect();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "{name}: line {} differs", i + 1);
+    }
+    assert_eq!(got.len(), want.len(), "{name}: number of lines");
+}
