@@ -144,7 +144,6 @@ impl Exporter {
         m.last_attempt.with_label_values(&labels).set(unix(now));
         let outcome = {
             let mut st = entry.state.lock().expect("state lock");
-            st.attempted = true;
             st.last_attempt = Some(now);
             st.last_duration = Some(elapsed);
             match result {
@@ -202,6 +201,8 @@ impl Exporter {
             }
         };
         self.render();
+        // Only now is this attempt's result being served: `/ready` must not answer before.
+        entry.state.lock().expect("state lock").attempted = true;
         outcome
     }
 

@@ -236,7 +236,10 @@ async fn the_server_runs_from_a_config_file_and_stops_on_sigterm() {
         .text()
         .await
         .unwrap();
-    assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"));
+    assert!(
+        text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"),
+        "{text}"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
