@@ -51,6 +51,8 @@ pub enum SourceKind {
     Crashplan,
     /// Modern Code42 / CrashPlan console, `/api/v1` with v3 token authentication.
     Code42,
+    /// Rackspace Cloud Backup, `/v1.0/{tenant}` with Rackspace identity v2.0 tokens.
+    Rackspace,
 }
 
 impl SourceKind {
@@ -59,6 +61,7 @@ impl SourceKind {
         match self {
             SourceKind::Crashplan => "crashplan",
             SourceKind::Code42 => "code42",
+            SourceKind::Rackspace => "rackspace",
         }
     }
 }
@@ -69,8 +72,10 @@ pub struct SourceConfig {
     /// Becomes the `source` label; unique among sources.
     pub name: String,
     pub kind: SourceKind,
-    /// Base URL of the vendor API, e.g. `https://crashplan.example.com:4285`.
-    pub url: Url,
+    /// Base URL of the vendor API, e.g. `https://crashplan.example.com:4285` (crashplan,
+    /// code42; rackspace finds its endpoint in the identity service catalog).
+    #[serde(default)]
+    pub url: Option<Url>,
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
@@ -128,6 +133,34 @@ pub struct SourceConfig {
     /// Per-org roll-ups of devices and bytes (code42; default true).
     #[serde(default)]
     pub org_rollups: Option<bool>,
+
+    // ---- rackspace ----
+    /// Rackspace identity service (rackspace; default `https://identity.api.rackspacecloud.com`);
+    /// tokens come from `POST {identity_url}/v2.0/tokens`.
+    #[serde(default)]
+    pub identity_url: Option<Url>,
+    /// Rackspace API key of `username` (rackspace; or `password`).
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// Region whose Cloud Backup endpoint to use (rackspace; default: the account's default
+    /// region).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Use the catalog's region-less (global) Cloud Backup endpoint when the region has none
+    /// (rackspace; default false).
+    #[serde(default)]
+    pub allow_global_endpoint: Option<bool>,
+    /// Cloud Backup endpoint to use instead of the catalog's (rackspace): the catalog form
+    /// `https://dfw.backup.api.rackspacecloud.com/v1.0/{tenant}`, or only the host, to which
+    /// `/v1.0/{tenant}` of the token's tenant is added.
+    #[serde(default)]
+    pub endpoint: Option<Url>,
+    /// Read the report of each configuration's latest finished backup (errors, bytes,
+    /// duration) (rackspace; default true).
+    #[serde(default)]
+    pub read_reports: Option<bool>,
 }
 
 /// How a source authenticates (code42).
@@ -144,9 +177,13 @@ impl SourceConfig {
     pub fn auth_mode(&self) -> AuthMode {
         self.auth.unwrap_or(AuthMode::Local)
     }
-    /// See [`SourceConfig::token_max_age`]; 30 minutes by default.
+    /// See [`SourceConfig::token_max_age`]; by default 30 minutes for code42 (whose tokens
+    /// carry no lifetime) and 12 hours for rackspace (whose tokens say when they expire).
     pub fn token_max_age(&self) -> Duration {
-        self.token_max_age.unwrap_or(Duration::from_secs(30 * 60))
+        self.token_max_age.unwrap_or(match self.kind {
+            SourceKind::Rackspace => Duration::from_secs(12 * 3600),
+            _ => Duration::from_secs(30 * 60),
+        })
     }
     /// See [`SourceConfig::connected_within`]; 15 minutes by default.
     pub fn connected_within(&self) -> Duration {
@@ -159,7 +196,30 @@ impl SourceConfig {
     pub fn org_rollups(&self) -> bool {
         self.org_rollups.unwrap_or(true)
     }
+    /// The Rackspace identity service.
+    pub fn identity_url(&self) -> Url {
+        self.identity_url.clone().unwrap_or_else(|| {
+            Url::parse(DEFAULT_IDENTITY_URL).expect("the default identity URL parses")
+        })
+    }
+    pub fn allow_global_endpoint(&self) -> bool {
+        self.allow_global_endpoint.unwrap_or(false)
+    }
+    pub fn read_reports(&self) -> bool {
+        self.read_reports.unwrap_or(true)
+    }
+    /// Where requests go first: the vendor API (`url`, or rackspace's `endpoint`), else the
+    /// identity service that tells where the API is.
+    pub fn base_url(&self) -> Url {
+        self.url
+            .clone()
+            .or_else(|| self.endpoint.clone())
+            .unwrap_or_else(|| self.identity_url())
+    }
 }
+
+/// Rackspace's public identity service.
+pub const DEFAULT_IDENTITY_URL: &str = "https://identity.api.rackspacecloud.com";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,21 +349,14 @@ impl Config {
                     "another source has this name",
                 ));
             }
-            if !matches!(s.url.scheme(), "http" | "https") || s.url.host().is_none() {
-                return Err(ConfigError::at(
-                    s,
-                    i,
-                    "url",
-                    format!("{} is not an http(s) URL with a host", s.url),
-                ));
-            }
-            if !s.url.username().is_empty() || s.url.password().is_some() {
-                return Err(ConfigError::at(
-                    s,
-                    i,
-                    "url",
-                    "must not carry credentials: use username and password_file",
-                ));
+            for (key, url) in [
+                ("url", &s.url),
+                ("identity_url", &s.identity_url),
+                ("endpoint", &s.endpoint),
+            ] {
+                if let Some(url) = url {
+                    check_http_url(s, i, key, url)?;
+                }
             }
             if s.refresh_interval < Duration::from_secs(1) {
                 return Err(ConfigError::at(
@@ -339,6 +392,7 @@ impl Config {
             resolve_secret(s, i, "client_secret", |s| {
                 (&mut s.client_secret, &s.client_secret_file)
             })?;
+            resolve_secret(s, i, "api_key", |s| (&mut s.api_key, &s.api_key_file))?;
             validate_kind(s, i)?;
         }
         Ok(())
@@ -348,6 +402,27 @@ impl Config {
 fn env_provider() -> Env {
     // BACKUP_EXPORTER_CONFIG names the config file (see the CLI): it is not a key.
     Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
+}
+
+/// An upstream URL must be http(s), with a host, and carry no credentials.
+fn check_http_url(s: &SourceConfig, i: usize, key: &str, url: &Url) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::at(
+            s,
+            i,
+            key,
+            format!("{url} is not an http(s) URL with a host"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::at(
+            s,
+            i,
+            key,
+            "must not carry credentials: use username and password_file",
+        ));
+    }
+    Ok(())
 }
 
 /// Fills a secret (`key`) from its file (`key_file`); at most one of the two may be given.
@@ -380,10 +455,7 @@ fn resolve_secret(
 
 /// The keys each kind (and code42 auth mode) requires, and the ones it does not accept.
 fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
-    let kind = match s.kind {
-        SourceKind::Crashplan => "crashplan",
-        SourceKind::Code42 => "code42",
-    };
+    let kind = s.kind.system();
     let require = |present: bool, key: &str, what: &str| {
         if present {
             Ok(())
@@ -415,6 +487,21 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
         (s.resolve_names.is_some(), "resolve_names"),
         (s.org_rollups.is_some(), "org_rollups"),
     ];
+    let rackspace_keys = [
+        (s.identity_url.is_some(), "identity_url"),
+        (s.api_key.is_some(), "api_key"),
+        (s.region.is_some(), "region"),
+        (s.allow_global_endpoint.is_some(), "allow_global_endpoint"),
+        (s.endpoint.is_some(), "endpoint"),
+        (s.read_reports.is_some(), "read_reports"),
+    ];
+    if s.kind != SourceKind::Rackspace {
+        let what = format!("kind {kind:?}");
+        for (present, key) in rackspace_keys {
+            refuse(present, key, &what)?;
+        }
+        require(s.url.is_some(), "url", &what)?;
+    }
     match s.kind {
         SourceKind::Crashplan => {
             let what = format!("kind {kind:?}");
@@ -485,14 +572,6 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
             } else {
                 refuse(s.token_file.is_some(), "token_file", what)?;
             }
-            if s.token_max_age.is_some_and(|a| a < Duration::from_secs(10)) {
-                return Err(ConfigError::at(
-                    s,
-                    i,
-                    "token_max_age",
-                    "must be at least 10s",
-                ));
-            }
             if s.connected_within.is_some_and(|d| d.is_zero()) {
                 return Err(ConfigError::at(
                     s,
@@ -502,6 +581,57 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
                 ));
             }
         }
+        SourceKind::Rackspace => {
+            let what = "kind \"rackspace\"";
+            if s.url.is_some() {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "url",
+                    "does not apply to kind \"rackspace\": the Cloud Backup endpoint comes from \
+                     the identity service catalog (identity_url, region), or set `endpoint`",
+                ));
+            }
+            for (present, key) in code42_keys {
+                if key != "token_max_age" {
+                    refuse(present, key, what)?;
+                }
+            }
+            refuse(s.include_deactivated, "include_deactivated", what)?;
+            require(has_user, "username", what)?;
+            match (s.api_key.is_some(), s.password.is_some()) {
+                (true, true) => {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        "api_key",
+                        "give either an API key (api_key, api_key_file) or a password \
+                         (password, password_file), not both",
+                    ))
+                }
+                (false, false) => {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        "api_key",
+                        "required for kind \"rackspace\" (give api_key or api_key_file, or \
+                         password or password_file)",
+                    ))
+                }
+                _ => {}
+            }
+            if s.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+                return Err(ConfigError::at(s, i, "region", "must not be empty"));
+            }
+        }
+    }
+    if s.token_max_age.is_some_and(|a| a < Duration::from_secs(10)) {
+        return Err(ConfigError::at(
+            s,
+            i,
+            "token_max_age",
+            "must be at least 10s",
+        ));
     }
     Ok(())
 }
@@ -713,6 +843,83 @@ mod tests {
             )
             .replace("password = \"s3cret\"", "");
         assert_eq!(load(&tok).unwrap().sources[0].auth_mode(), AuthMode::Token);
+    }
+
+    #[test]
+    fn rackspace_keys() {
+        let base = "[[source]]\nname = \"rax\"\nkind = \"rackspace\"\nusername = \"u\"\n";
+        let c = load(&format!("{base}api_key = \"k\"\nregion = \"ORD\"")).unwrap();
+        let s = &c.sources[0];
+        assert_eq!(
+            s.identity_url().as_str(),
+            "https://identity.api.rackspacecloud.com/"
+        );
+        assert_eq!(s.base_url(), s.identity_url());
+        assert!(s.read_reports());
+        assert!(!s.allow_global_endpoint());
+        assert_eq!(s.token_max_age(), Duration::from_secs(12 * 3600));
+        let c = load(&format!(
+            "{base}password = \"p\"\nendpoint = \"http://127.0.0.1:9/v1.0/1\"\nread_reports = false"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.sources[0].base_url().as_str(),
+            "http://127.0.0.1:9/v1.0/1"
+        );
+        for (extra, key, words) in [
+            ("", "api_key", "required for kind \"rackspace\""),
+            ("api_key = \"k\"\npassword = \"p\"", "api_key", "not both"),
+            (
+                "api_key = \"k\"\nurl = \"https://x.example\"",
+                "url",
+                "identity_url",
+            ),
+            (
+                "api_key = \"k\"\nregion = \" \"",
+                "region",
+                "must not be empty",
+            ),
+            (
+                "api_key = \"k\"\nauth = \"local\"",
+                "auth",
+                "does not apply",
+            ),
+            (
+                "api_key = \"k\"\ninclude_deactivated = true",
+                "include_deactivated",
+                "does not apply",
+            ),
+            (
+                "api_key = \"k\"\nendpoint = \"ftp://x\"",
+                "endpoint",
+                "http(s) URL",
+            ),
+        ] {
+            let err = load(&format!("{base}{extra}")).unwrap_err();
+            assert!(
+                err.contains(&format!("`{key}`")) && err.contains(words),
+                "{extra}: {err}"
+            );
+        }
+        let mut key = tempfile::NamedTempFile::new().unwrap();
+        writeln!(key, "from-file").unwrap();
+        let c = load(&format!(
+            "{base}api_key_file = {:?}",
+            key.path().display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(c.sources[0].api_key.as_ref().unwrap().expose(), "from-file");
+        // Rackspace keys on another kind, and a missing url, are named.
+        let err = load(&format!("{MINIMAL}\nregion = \"DFW\"")).unwrap_err();
+        assert!(
+            err.contains("`region`") && err.contains("does not apply"),
+            "{err}"
+        );
+        let err = load(
+            "[[source]]\nname = \"a\"\nkind = \"crashplan\"\nusername = \"u\"\npassword = \"p\"",
+        )
+        .unwrap_err();
+        assert!(err.contains("`url`") && err.contains("required"), "{err}");
     }
 
     #[test]

@@ -87,7 +87,12 @@ fn main() -> ExitCode {
                             config
                                 .sources
                                 .iter()
-                                .map(|s| format!("\n  {} ({}, {})", s.name, s.kind.system(), s.url))
+                                .map(|s| format!(
+                                    "\n  {} ({}, {})",
+                                    s.name,
+                                    s.kind.system(),
+                                    s.base_url()
+                                ))
                                 .collect::<String>()
                         );
                         Ok(true)

@@ -95,7 +95,7 @@ impl Exporter {
             entries.push(SourceEntry {
                 name: cfg.name.clone(),
                 system: cfg.kind.system(),
-                url: cfg.url.to_string(),
+                url: cfg.base_url().to_string(),
                 refresh_interval: cfg.refresh_interval,
                 state: Mutex::new(SourceState::default()),
             });
@@ -170,9 +170,31 @@ impl Exporter {
                         .set(snapshot.metrics.samples() as i64);
                     m.source_up.with_label_values(&labels).set(1);
                     m.last_success.with_label_values(&labels).set(unix(now));
+                    m.stale_items
+                        .with_label_values(&labels)
+                        .set(snapshot.errors.len() as i64);
+                    for e in &snapshot.errors {
+                        m.item_errors
+                            .with_label_values(&[labels[0], labels[1], e.reason()])
+                            .inc();
+                    }
                     st.up = true;
                     st.last_success = Some(now);
-                    st.last_error = None;
+                    st.last_error = snapshot.errors.first().map(|first| {
+                        let message = format!(
+                            "{} item(s) could not be read and keep their last known values; first: {first}",
+                            snapshot.errors.len()
+                        );
+                        tracing::warn!(
+                            source = %entry.name,
+                            system = entry.system,
+                            failed_items = snapshot.errors.len(),
+                            reason = first.reason(),
+                            error = %first,
+                            "refresh partly failed; those items keep their last known values"
+                        );
+                        message
+                    });
                     st.consecutive_failures = 0;
                     st.snapshot = Some(Arc::new(snapshot));
                     Outcome::Ok

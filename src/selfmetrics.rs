@@ -17,6 +17,8 @@ pub struct SelfMetrics {
     pub upstream_requests: IntCounterVec,
     pub samples: IntGaugeVec,
     pub value_errors: IntCounterVec,
+    pub item_errors: IntCounterVec,
+    pub stale_items: IntGaugeVec,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -92,6 +94,22 @@ impl SelfMetrics {
             sl,
         )
         .unwrap();
+        let item_errors = IntCounterVec::new(
+            opts(
+                "backup_exporter_item_errors_total",
+                "Calls for single items (a Rackspace agent's details, a backup report) that failed in a refresh that otherwise succeeded, by reason; those items keep their last known values.",
+            ),
+            &["source", "system", "reason"],
+        )
+        .unwrap();
+        let stale_items = IntGaugeVec::new(
+            opts(
+                "backup_exporter_source_stale_items",
+                "Items of the last successful refresh that could not be read and are served from their last known values (see backup_exporter_item_errors_total).",
+            ),
+            sl,
+        )
+        .unwrap();
         let build_info = GaugeVec::new(
             opts(
                 "backup_exporter_build_info",
@@ -116,6 +134,8 @@ impl SelfMetrics {
             Box::new(upstream_requests.clone()),
             Box::new(samples.clone()),
             Box::new(value_errors.clone()),
+            Box::new(item_errors.clone()),
+            Box::new(stale_items.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("self-metric names are unique");
@@ -125,8 +145,12 @@ impl SelfMetrics {
                 .with_label_values(&[source.as_str(), system])
                 .set(0);
             value_errors.with_label_values(&[source.as_str(), system]);
+            stale_items
+                .with_label_values(&[source.as_str(), system])
+                .set(0);
             for reason in UpstreamError::REASONS {
                 refresh_errors.with_label_values(&[source.as_str(), system, reason]);
+                item_errors.with_label_values(&[source.as_str(), system, reason]);
             }
         }
         SelfMetrics {
@@ -139,6 +163,8 @@ impl SelfMetrics {
             upstream_requests,
             samples,
             value_errors,
+            item_errors,
+            stale_items,
         }
     }
 

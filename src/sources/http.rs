@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 use reqwest::header::HeaderName;
@@ -134,6 +135,9 @@ pub struct Token {
     pub value: Secret,
     /// When the server says the token stops being valid, if it says.
     pub expires: Option<Instant>,
+    /// Where the API lives, when signing in tells it (an identity service catalog): becomes
+    /// the base URL of the upstream's requests.
+    pub endpoint: Option<Url>,
 }
 
 impl fmt::Debug for Token {
@@ -141,6 +145,7 @@ impl fmt::Debug for Token {
         f.debug_struct("Token")
             .field("header", &self.header)
             .field("expires", &self.expires)
+            .field("endpoint", &self.endpoint.as_ref().map(Url::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -157,7 +162,7 @@ pub trait TokenSource: Send + Sync {
 pub enum Auth {
     None,
     Basic { username: String, password: Secret },
-    Token(TokenCache),
+    Token(Box<TokenCache>),
 }
 
 /// The current token of a [`TokenSource`]: fetched on first use, renewed once older than
@@ -207,6 +212,9 @@ impl TokenCache {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         tracing::debug!(source = %upstream.source, generation, "signed in");
+        if let Some(endpoint) = &token.endpoint {
+            upstream.base.store(Arc::new(endpoint.clone()));
+        }
         *current = Some(Issued {
             token: token.clone(),
             at: Instant::now(),
@@ -252,7 +260,8 @@ pub struct Pages<T> {
 /// A configured vendor endpoint: base URL, credentials, client and limits.
 pub struct Upstream {
     client: reqwest::Client,
-    base: Url,
+    /// The config's URL, or the endpoint the last sign-in found.
+    base: ArcSwap<Url>,
     auth: Auth,
     timeout: Duration,
     permits: Arc<Semaphore>,
@@ -302,7 +311,7 @@ impl Upstream {
         };
         Ok(Upstream {
             client,
-            base: cfg.url.clone(),
+            base: ArcSwap::from_pointee(cfg.base_url()),
             auth,
             timeout: cfg.timeout,
             permits: Arc::new(Semaphore::new(cfg.concurrency)),
@@ -329,10 +338,25 @@ impl Upstream {
         &self.client
     }
 
+    /// Signs in unless a fresh token is at hand (nothing to do without token authentication).
+    /// A source whose sign-in finds the API endpoint calls this before building URLs.
+    pub async fn sign_in(&self) -> Result<(), UpstreamError> {
+        if let Auth::Token(cache) = &self.auth {
+            cache.get(self).await?;
+        }
+        Ok(())
+    }
+
+    /// The base URL requests go to now.
+    pub fn base(&self) -> Arc<Url> {
+        self.base.load_full()
+    }
+
     /// The URL of `path` below the base URL (a base path such as a proxy prefix is kept).
     pub fn url(&self, path: &str, query: &[(&str, String)]) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        let base = self.base.load();
+        let mut url = Url::clone(&base);
+        let joined = format!("{}{}", base.path().trim_end_matches('/'), path);
         url.set_path(&joined);
         url.set_query(None);
         if !query.is_empty() {
@@ -356,7 +380,9 @@ impl Upstream {
             .await
     }
 
-    async fn get_with<T>(
+    /// GETs `path` and decodes the body with `decode` (for bodies plain JSON decoding cannot
+    /// read). Retries like [`Upstream::get_json`].
+    pub async fn get_with<T>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -909,6 +935,7 @@ mod tests {
                     header: reqwest::header::AUTHORIZATION,
                     value: Secret::new(format!("Bearer t{n}")),
                     expires,
+                    endpoint: None,
                 })
             })
         }

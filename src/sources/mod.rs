@@ -7,6 +7,7 @@
 pub mod code42;
 pub mod crashplan;
 pub mod http;
+pub mod rackspace;
 pub mod values;
 
 use std::collections::HashSet;
@@ -58,6 +59,9 @@ pub struct Snapshot {
     pub metrics: MetricSet,
     /// Values that could not be read (left absent).
     pub warnings: Warnings,
+    /// Calls for single items (one agent's details, one report) that failed in this refresh:
+    /// their items keep their last known values, everything else is fresh.
+    pub errors: Vec<UpstreamError>,
 }
 
 impl Snapshot {
@@ -75,7 +79,14 @@ impl Snapshot {
             targets,
             metrics,
             warnings,
+            errors: Vec::new(),
         }
+    }
+
+    /// The snapshot, with the item calls that failed (see [`Snapshot::errors`]).
+    pub fn with_errors(mut self, errors: Vec<UpstreamError>) -> Snapshot {
+        self.errors = errors;
+        self
     }
 }
 
@@ -138,6 +149,7 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
 pub enum Source {
     CrashPlan(Box<crashplan::CrashPlan>),
     Code42(Box<code42::Code42>),
+    Rackspace(Box<rackspace::Rackspace>),
 }
 
 impl Source {
@@ -147,15 +159,20 @@ impl Source {
                 cfg, metrics,
             )?))),
             SourceKind::Code42 => Ok(Source::Code42(Box::new(code42::Code42::new(cfg, metrics)?))),
+            SourceKind::Rackspace => Ok(Source::Rackspace(Box::new(rackspace::Rackspace::new(
+                cfg, metrics,
+            )?))),
         }
     }
 
-    /// Reads the vendor API once. Either every call needed succeeded, or the refresh fails:
-    /// a partial read never replaces a complete snapshot.
+    /// Reads the vendor API once. Either every list call succeeded, or the refresh fails: a
+    /// partial list never replaces a complete snapshot. Calls for single items may fail
+    /// alone; the snapshot says which ([`Snapshot::errors`]) and serves what is known of them.
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         match self {
             Source::CrashPlan(s) => s.collect().await,
             Source::Code42(s) => s.collect().await,
+            Source::Rackspace(s) => s.collect().await,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Readers for the value quirks vendor APIs share: ids beyond 2^53, ISO 8601 times with
-//! offsets, sizes as text (`"35.3 MB"`), percents as text (`"29%"`), numbers and booleans
-//! sent as strings, and human durations (`"1.5 hrs"`).
+//! offsets, .NET times (`"/Date(1357817400000-0600)/"`), sizes as text (`"35.3 MB"`), percents
+//! as text (`"29%"`), numbers and booleans sent as strings, human durations (`"1.5 hrs"`) and
+//! .NET time spans (`"00:04:33"`).
 //!
 //! A value that cannot be read makes that one value absent and is reported through
 //! [`Warnings`]; it never fails a whole refresh (structural problems do, in the parsers).
@@ -178,8 +179,9 @@ pub enum Time {
     Unreadable(String),
 }
 
-/// A time as [`parse_time`] reads it (ISO 8601 with an offset, or epoch seconds or
-/// milliseconds), string or number; `null` or an empty string → `None`.
+/// A time as [`parse_time`] reads it (ISO 8601 with an offset, .NET `/Date(ms)/`, or epoch
+/// seconds or milliseconds), string or number; `null` or an empty string → `None`. A time at or
+/// before the Unix epoch is a "never" placeholder (.NET's `DateTime.MinValue`, a zero) → `None`.
 pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
@@ -191,10 +193,11 @@ pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Erro
             if v.trim().is_empty() {
                 return Ok(None);
             }
-            Ok(Some(match parse_time(v) {
-                Ok(t) => Time::At(t),
-                Err(_) => Time::Unreadable(v.to_owned()),
-            }))
+            Ok(match parse_time(v) {
+                Ok(t) if t > 0.0 => Some(Time::At(t)),
+                Ok(_) => None,
+                Err(_) => Some(Time::Unreadable(v.to_owned())),
+            })
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
             self.visit_str(&v.to_string())
@@ -257,9 +260,15 @@ pub fn split_list(text: &str) -> Vec<String> {
 /// `2010-03-30T18:36:10.221Z`, `...-0500`) into Unix seconds.
 ///
 /// A bare integer is taken as Unix time: milliseconds when it has more than 11 digits, seconds
-/// otherwise.
+/// otherwise. The .NET form `/Date(1357817400000)/` holds Unix milliseconds; an offset after
+/// them (`/Date(1357817400000-0600)/`) only names the writer's time zone and does not move the
+/// instant.
 pub fn parse_time(text: &str) -> Result<f64, String> {
     let t = text.trim();
+    if let Some(inner) = t.strip_prefix("/Date(").and_then(|r| r.strip_suffix(")/")) {
+        return parse_dotnet_date(inner)
+            .ok_or_else(|| format!("{text:?} is not a /Date(ms)/ time"));
+    }
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
         let n: f64 = t.parse().map_err(|_| format!("{text:?} is not a time"))?;
         return Ok(if t.len() > 11 { n / 1000.0 } else { n });
@@ -268,6 +277,63 @@ pub fn parse_time(text: &str) -> Result<f64, String> {
         .or_else(|_| chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map_err(|_| format!("{text:?} is not an ISO 8601 time with an offset"))?;
     Ok(parsed.timestamp() as f64 + f64::from(parsed.timestamp_subsec_millis()) / 1000.0)
+}
+
+/// The inside of `/Date(...)/`: signed milliseconds, then an optional `+hhmm`/`-hhmm`.
+fn parse_dotnet_date(inner: &str) -> Option<f64> {
+    let digits_from = usize::from(inner.starts_with('-'));
+    let end = inner[digits_from..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(inner.len(), |n| n + digits_from);
+    let (ms, offset) = inner.split_at(end);
+    if end == digits_from {
+        return None;
+    }
+    let offset_ok = offset.is_empty()
+        || (offset.len() == 5
+            && offset.starts_with(['+', '-'])
+            && offset[1..].bytes().all(|b| b.is_ascii_digit()));
+    if !offset_ok {
+        return None;
+    }
+    ms.parse::<i64>().ok().map(|ms| ms as f64 / 1000.0)
+}
+
+/// Parses a .NET time span (`"00:04:33"`, `"1.02:03:04"`, `"00:00:14.5230000"`: optional days
+/// and a dot, hours, minutes, seconds with an optional fraction) into seconds.
+pub fn parse_timespan(text: &str) -> Result<f64, String> {
+    let bad = || format!("{text:?} is not a time span like \"00:04:33\"");
+    let t = text.trim();
+    let mut parts = t.split(':');
+    let (Some(first), Some(minutes), Some(seconds), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    let (days, hours) = match first.split_once('.') {
+        Some((d, h)) => (d, h),
+        None => ("0", first),
+    };
+    let whole = |s: &str| -> Option<f64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<f64>().ok())
+            .flatten()
+    };
+    let (Some(d), Some(h), Some(m)) = (whole(days), whole(hours), whole(minutes)) else {
+        return Err(bad());
+    };
+    let s = match seconds.split_once('.') {
+        Some((w, f)) if whole(f).is_some() => {
+            whole(w).map(|w| w + format!("0.{f}").parse::<f64>().unwrap_or(0.0))
+        }
+        Some(_) => None,
+        None => whole(seconds),
+    }
+    .ok_or_else(bad)?;
+    if m >= 60.0 || s >= 60.0 {
+        return Err(bad());
+    }
+    Ok(d * 86_400.0 + h * 3600.0 + m * 60.0 + s)
 }
 
 /// Parses a size written for humans (`"7.9 GB"`, `"44.3 MB"`, `"512 B"`, `"1,024 KB"`) into
@@ -335,6 +401,13 @@ impl Warnings {
         }
     }
 
+    /// Adds the warnings of another part of the same refresh.
+    pub fn merge(&mut self, other: Warnings) {
+        self.count += other.count;
+        let room = Self::KEEP.saturating_sub(self.first.len());
+        self.first.extend(other.first.into_iter().take(room));
+    }
+
     /// Reads an optional text value with `parse`; a failure is recorded under `field`.
     pub fn read(
         &mut self,
@@ -389,6 +462,73 @@ mod tests {
         a: String,
         #[serde(default, deserialize_with = "opt_id")]
         b: Option<String>,
+    }
+
+    #[test]
+    fn dotnet_dates_are_utc_milliseconds_whatever_the_offset() {
+        for text in [
+            "/Date(1357817400000)/",
+            "/Date(1357817400000+0000)/",
+            "/Date(1357817400000-0600)/",
+            " /Date(1357817400000+0530)/ ",
+        ] {
+            assert_eq!(parse_time(text), Ok(1_357_817_400.0), "{text}");
+        }
+        assert_eq!(parse_time("/Date(1358535352123)/"), Ok(1_358_535_352.123));
+        assert_eq!(parse_time("/Date(-62135578800000)/"), Ok(-62_135_578_800.0));
+        for bad in [
+            "/Date()/",
+            "/Date(abc)/",
+            "/Date(135781740000-06)/",
+            "/Date(1357817400000",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Times {
+        #[serde(default, deserialize_with = "opt_time")]
+        t: Option<Time>,
+    }
+
+    #[test]
+    fn never_placeholders_are_absent_times() {
+        let read = |json: &str| serde_json::from_str::<Times>(json).unwrap().t;
+        // JSON's escaped slashes, as .NET writes them.
+        assert_eq!(
+            read(r#"{"t": "\/Date(1357817400000)\/"}"#),
+            Some(Time::At(1_357_817_400.0))
+        );
+        // .NET's DateTime.MinValue and zero mean "never".
+        assert_eq!(read(r#"{"t": "\/Date(-62135578800000)\/"}"#), None);
+        assert_eq!(read(r#"{"t": "/Date(0)/"}"#), None);
+        assert_eq!(read(r#"{"t": 0}"#), None);
+        assert_eq!(read(r#"{"t": null}"#), None);
+        assert_eq!(
+            read(r#"{"t": "/Date(soon)/"}"#),
+            Some(Time::Unreadable("/Date(soon)/".into()))
+        );
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(parse_timespan("00:04:33"), Ok(273.0));
+        assert_eq!(parse_timespan("01:12:09"), Ok(4329.0));
+        assert_eq!(parse_timespan("1.02:03:04"), Ok(93_784.0));
+        assert_eq!(parse_timespan("00:00:14.5"), Ok(14.5));
+        assert_eq!(parse_timespan("00:00:14.5230000"), Ok(14.523));
+        for bad in [
+            "",
+            "4:33",
+            "00:61:00",
+            "aa:bb:cc",
+            "00:04:33:00",
+            "-00:04:33",
+            "00:04:3x",
+        ] {
+            assert!(parse_timespan(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -180,6 +180,7 @@ fn bearer(token: &str, expires: Option<Instant>) -> Token {
         header: AUTHORIZATION,
         value: Secret::new(value),
         expires,
+        endpoint: None,
     }
 }
 

@@ -72,9 +72,8 @@ pub struct Code42 {
 impl Code42 {
     pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Code42, UpstreamError> {
         let sign_in = auth::SignIn::from_config(cfg)?;
-        let upstream = Upstream::new(cfg, metrics)?.with_auth(Auth::Token(TokenCache::new(
-            Box::new(sign_in),
-            cfg.token_max_age(),
+        let upstream = Upstream::new(cfg, metrics)?.with_auth(Auth::Token(Box::new(
+            TokenCache::new(Box::new(sign_in), cfg.token_max_age()),
         )));
         Ok(Code42 {
             upstream,

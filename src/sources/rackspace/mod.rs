@@ -1,0 +1,617 @@
+//! Rackspace Cloud Backup, `/v1.0/{tenant}` (`kind = "rackspace"`).
+//!
+//! One refresh signs in (see [`auth`]: identity v2.0 token, Cloud Backup endpoint from the
+//! service catalog) and reads, read-only:
+//! - `GET /user/agents`: the agents (its `Status` is always `Offline` and its
+//!   `TimeOfLastSuccessfulBackup` unreliable, so neither is used);
+//! - `GET /agent/{machineAgentId}` per agent, `concurrency` at a time: status, last successful
+//!   backup, vault size. An agent whose detail call fails keeps its last known details (the
+//!   refresh records the error; `rackspace_backup_agent_details_timestamp_seconds` says how old
+//!   they are); only when every detail call fails does the refresh fail;
+//! - `GET /backup-configuration`: every configuration (deleted ones are left out);
+//! - `GET /activity`: the backup runs; per configuration the latest one gives the last state,
+//!   the newest `Completed` one the last success;
+//! - `GET /backup/report/{backupId}` (`read_reports`, default on) for each configuration's
+//!   latest finished run (`Completed`, `CompletedWithErrors` or `Failed`): errors, bytes, files
+//!   and duration. A finished run's report never changes, so each is read once and kept.
+//!
+//! The exporter never calls an operation that changes anything (wake-up, enable, start...):
+//! only the GETs above exist here.
+//!
+//! Each agent is a device (`device` = MachineName, `device_id` = MachineAgentId). The agent
+//! as a whole is the target `""` (last successful backup from the agent details, vault size as
+//! archive bytes); each configuration is the target named after it.
+
+pub mod auth;
+pub mod model;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use futures_util::{stream, StreamExt};
+
+use crate::config::SourceConfig;
+use crate::exposition::{Labels, MetricSet};
+use crate::metrics as m;
+use crate::selfmetrics::SelfMetrics;
+use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
+use crate::sources::values::{parse_size, parse_timespan, Time, Warnings};
+use crate::sources::{BackupTarget, Device, Snapshot};
+use model::{Activity, Agent, Configuration, Report};
+
+const SYSTEM: &str = "rackspace";
+
+/// The states of a finished run (one with a report).
+const FINISHED: &[&str] = &["Completed", "CompletedWithErrors", "Failed"];
+
+/// How fresh an agent's details are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Details {
+    /// Read in this refresh, at this Unix time.
+    Fresh(f64),
+    /// This refresh could not read them: the last ones read, at this Unix time.
+    LastKnown(f64),
+    /// Never read: only the agent list's values (no status, no last success).
+    Missing,
+}
+
+/// One agent as exported: its details (or list entry) and how fresh they are.
+#[derive(Debug, Clone)]
+pub struct AgentRead {
+    pub agent: Agent,
+    pub details: Details,
+}
+
+/// Everything one refresh read.
+#[derive(Debug, Default)]
+pub struct Raw {
+    pub agents: Vec<AgentRead>,
+    pub configurations: Vec<Configuration>,
+    pub activity: Vec<Activity>,
+    /// Reports by backup id.
+    pub reports: HashMap<String, Report>,
+    /// Items that could not be read.
+    pub warnings: Warnings,
+}
+
+pub struct Rackspace {
+    upstream: Upstream,
+    source: String,
+    concurrency: usize,
+    read_reports: bool,
+    /// The last details read of each agent, with their Unix time.
+    known_agents: HashMap<String, (Agent, f64)>,
+    /// Reports by backup id; `None`: the service has none (403/404), not asked again.
+    known_reports: HashMap<String, Option<Report>>,
+}
+
+impl Rackspace {
+    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Rackspace, UpstreamError> {
+        let identity = auth::Identity::from_config(cfg)?;
+        let upstream = Upstream::new(cfg, metrics)?.with_auth(Auth::Token(Box::new(
+            TokenCache::new(Box::new(identity), cfg.token_max_age()),
+        )));
+        Ok(Rackspace {
+            upstream,
+            source: cfg.name.clone(),
+            concurrency: cfg.concurrency,
+            read_reports: cfg.read_reports(),
+            known_agents: HashMap::new(),
+            known_reports: HashMap::new(),
+        })
+    }
+
+    pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
+        let mut errors = Vec::new();
+        let raw = self.fetch(&mut errors).await?;
+        Ok(map(raw, &self.source).with_errors(errors))
+    }
+
+    /// Reads everything; calls for one item (an agent's details, a report) that fail are put
+    /// in `errors` and their items served from what is known.
+    async fn fetch(&mut self, errors: &mut Vec<UpstreamError>) -> Result<Raw, UpstreamError> {
+        // The endpoint comes with the token: sign in before building any URL.
+        self.upstream.sign_in().await?;
+        let up = &self.upstream;
+        let ((list, w1), (configurations, w2), (activity, w3)) = tokio::try_join!(
+            get_items::<Agent>(up, "agents", "/user/agents"),
+            get_items::<Configuration>(up, "configurations", "/backup-configuration"),
+            get_items::<Activity>(up, "activity", "/activity"),
+        )?;
+        let mut warnings = Warnings::default();
+        for w in [w1, w2, w3] {
+            warnings.merge(w);
+        }
+
+        let agents = self.agent_details(list, &mut warnings, errors).await?;
+        let configurations: Vec<Configuration> = configurations
+            .into_iter()
+            .filter(|c| !c.deleted())
+            .collect();
+        let reports = if self.read_reports {
+            self.reports(&configurations, &activity, errors).await
+        } else {
+            HashMap::new()
+        };
+        Ok(Raw {
+            agents,
+            configurations,
+            activity,
+            reports,
+            warnings,
+        })
+    }
+
+    /// Each listed agent's details, read `concurrency` at a time.
+    async fn agent_details(
+        &mut self,
+        list: Vec<Agent>,
+        warnings: &mut Warnings,
+        errors: &mut Vec<UpstreamError>,
+    ) -> Result<Vec<AgentRead>, UpstreamError> {
+        let up = &self.upstream;
+        let ids: Vec<String> = list.iter().map(|a| a.machine_agent_id.clone()).collect();
+        let results: Vec<Option<Result<Agent, UpstreamError>>> = stream::iter(ids)
+            .map(|id| async move {
+                if !path_safe(&id) {
+                    return None;
+                }
+                Some(
+                    up.get_with("agent", &format!("/agent/{id}"), &[], |body| {
+                        model::decode::<Agent>("agent", body)
+                    })
+                    .await,
+                )
+            })
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        let now = unix_now();
+        let mut agents = Vec::with_capacity(list.len());
+        let mut failed = Vec::new();
+        for (listed, result) in list.into_iter().zip(results) {
+            let id = listed.machine_agent_id.clone();
+            let read = match result {
+                None => {
+                    warnings.push(|| format!("agents: MachineAgentId {id:?} cannot be a path"));
+                    AgentRead {
+                        agent: listed,
+                        details: Details::Missing,
+                    }
+                }
+                Some(Ok(mut detail)) => {
+                    // The list's id is the one the agent was asked by.
+                    detail.machine_agent_id = id.clone();
+                    self.known_agents.insert(id, (detail.clone(), now));
+                    AgentRead {
+                        agent: detail,
+                        details: Details::Fresh(now),
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(source = %self.source, agent = %id, error = %e, "agent details unavailable; serving the last known ones");
+                    let read = match self.known_agents.get(&id) {
+                        Some((agent, at)) => AgentRead {
+                            agent: agent.clone(),
+                            details: Details::LastKnown(*at),
+                        },
+                        None => AgentRead {
+                            agent: listed,
+                            details: Details::Missing,
+                        },
+                    };
+                    failed.push(e);
+                    read
+                }
+            };
+            agents.push(read);
+        }
+        if !failed.is_empty() && failed.len() == agents.len() {
+            // Nothing was read fresh: the service is down for details, not one agent.
+            return Err(failed.swap_remove(0));
+        }
+        errors.extend(failed);
+        let listed: HashSet<&str> = agents
+            .iter()
+            .map(|a| a.agent.machine_agent_id.as_str())
+            .collect();
+        self.known_agents
+            .retain(|id, _| listed.contains(id.as_str()));
+        Ok(agents)
+    }
+
+    /// The reports of each configuration's latest finished run: kept ones, and the others read
+    /// `concurrency` at a time.
+    async fn reports(
+        &mut self,
+        configurations: &[Configuration],
+        activity: &[Activity],
+        errors: &mut Vec<UpstreamError>,
+    ) -> HashMap<String, Report> {
+        let wanted: Vec<String> = report_ids(configurations, activity)
+            .into_iter()
+            .filter(|id| path_safe(id))
+            .collect();
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|id| !self.known_reports.contains_key(*id))
+            .cloned()
+            .collect();
+        let up = &self.upstream;
+        let read: Vec<(String, Result<Report, UpstreamError>)> = stream::iter(missing)
+            .map(|id| async move {
+                let r = up
+                    .get_with("report", &format!("/backup/report/{id}"), &[], |body| {
+                        model::decode::<Report>("report", body)
+                    })
+                    .await;
+                (id, r)
+            })
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        for (id, result) in read {
+            match result {
+                Ok(report) => {
+                    self.known_reports.insert(id, Some(report));
+                }
+                Err(e) if e.is_unavailable() => {
+                    tracing::debug!(source = %self.source, backup = %id, error = %e, "no report for the backup");
+                    self.known_reports.insert(id, None);
+                }
+                Err(e) => {
+                    tracing::warn!(source = %self.source, backup = %id, error = %e, "backup report unavailable; read again next refresh");
+                    errors.push(e);
+                }
+            }
+        }
+        let wanted: HashSet<&String> = wanted.iter().collect();
+        self.known_reports.retain(|id, _| wanted.contains(id));
+        self.known_reports
+            .iter()
+            .filter_map(|(id, r)| r.clone().map(|r| (id.clone(), r)))
+            .collect()
+    }
+}
+
+/// GETs a list and decodes it item by item.
+async fn get_items<T: serde::de::DeserializeOwned>(
+    up: &Upstream,
+    endpoint: &'static str,
+    path: &str,
+) -> Result<(Vec<T>, Warnings), UpstreamError> {
+    up.get_with(endpoint, path, &[], |body| {
+        let mut warnings = Warnings::default();
+        model::decode_items(endpoint, body, &mut warnings).map(|items| (items, warnings))
+    })
+    .await
+}
+
+/// Ids go into URL paths: only plain ones (the API's are integers).
+fn path_safe(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn unix_now() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+/// What the activity says about one configuration's runs.
+#[derive(Debug, Default, PartialEq)]
+pub struct Runs<'a> {
+    /// The latest backup run (by time, then id).
+    pub latest: Option<&'a Activity>,
+    /// The latest finished run (Completed, CompletedWithErrors, Failed).
+    pub latest_finished: Option<&'a Activity>,
+    /// Unix time of the newest `Completed` run.
+    pub last_completed: Option<f64>,
+    /// Unix time of the newest run of any state.
+    pub newest: Option<f64>,
+}
+
+/// The backup runs of each configuration, by configuration id (activity of deleted
+/// configurations and of other types left out).
+pub fn runs_by_configuration(activity: &[Activity]) -> HashMap<&str, Runs<'_>> {
+    let mut by: HashMap<&str, Runs<'_>> = HashMap::new();
+    for a in activity {
+        let Some(parent) = a.parent_id.as_deref() else {
+            continue;
+        };
+        if !a.is_backup() || a.is_backup_configuration_deleted == Some(true) {
+            continue;
+        }
+        let runs = by.entry(parent).or_default();
+        let at = match a.time_of_activity {
+            Some(Time::At(t)) => Some(t),
+            _ => None,
+        };
+        let state = a.current_state.as_deref().map(model::backup_state);
+        if is_later(a, runs.latest) {
+            runs.latest = Some(a);
+        }
+        if state.as_deref().is_some_and(|s| FINISHED.contains(&s))
+            && is_later(a, runs.latest_finished)
+        {
+            runs.latest_finished = Some(a);
+        }
+        if let Some(t) = at {
+            runs.newest = Some(runs.newest.map_or(t, |n| n.max(t)));
+            if state.as_deref() == Some("Completed") {
+                runs.last_completed = Some(runs.last_completed.map_or(t, |n| n.max(t)));
+            }
+        }
+    }
+    by
+}
+
+/// Whether `a` is later than `than`: by time of activity (a run without a readable time is
+/// the earliest), then by id (numerically when both are numbers).
+fn is_later(a: &Activity, than: Option<&Activity>) -> bool {
+    let Some(b) = than else {
+        return true;
+    };
+    let time = |x: &Activity| match x.time_of_activity {
+        Some(Time::At(t)) => t,
+        _ => f64::NEG_INFINITY,
+    };
+    match time(a).total_cmp(&time(b)) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => match (a.id.parse::<u128>(), b.id.parse::<u128>()) {
+            (Ok(x), Ok(y)) => x > y,
+            _ => a.id > b.id,
+        },
+    }
+}
+
+/// The backup id whose report describes each configuration's latest finished run: that run's
+/// id, else the configuration's `LastRunBackupReportId`.
+pub fn report_ids(configurations: &[Configuration], activity: &[Activity]) -> Vec<String> {
+    let runs = runs_by_configuration(activity);
+    let mut ids: Vec<String> = configurations
+        .iter()
+        .filter(|c| !c.deleted())
+        .filter_map(|c| {
+            runs.get(c.backup_configuration_id.as_str())
+                .and_then(|r| r.latest_finished)
+                .map(|a| a.id.clone())
+                .or_else(|| c.last_run_backup_report_id.clone())
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The snapshot of one refresh.
+pub fn map(raw: Raw, source: &str) -> Snapshot {
+    let Raw {
+        agents,
+        configurations,
+        activity,
+        reports,
+        mut warnings,
+    } = raw;
+    let mut set = MetricSet::new(SYSTEM, source);
+    let mut devices = Vec::with_capacity(agents.len());
+    let mut targets = Vec::with_capacity(agents.len() + configurations.len());
+    let mut names: HashMap<&str, &str> = HashMap::new();
+
+    for read in &agents {
+        let a = &read.agent;
+        let (name, id) = (a.name(), a.machine_agent_id.as_str());
+        names.insert(id, name);
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let info: Vec<(&'static str, String)> = [
+            ("os", text(&a.operating_system)),
+            ("os_version", text(&a.operating_system_version)),
+            ("version", text(&a.agent_version)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        devices.push(Device {
+            name: name.to_owned(),
+            id: id.to_owned(),
+            info,
+        });
+
+        let l = Labels::new(&[("device", name), ("device_id", id)]);
+        let mut agent_info: Vec<(&str, &str)> = vec![("device", name), ("device_id", id)];
+        for (k, v) in [
+            ("datacenter", &a.datacenter),
+            ("backup_datacenter", &a.backup_data_center),
+            ("architecture", &a.architecture),
+            ("flavor", &a.flavor),
+            ("host_server_id", &a.host_server_id),
+            ("ip_address", &a.ip_address),
+        ] {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                agent_info.push((k, v));
+            }
+        }
+        set.add(&m::RAX_AGENT_INFO, &agent_info, 1.0);
+        let detailed = read.details != Details::Missing;
+        if detailed {
+            if let Some(online) = a.online() {
+                set.add_labels(&m::RAX_AGENT_ONLINE, &l, bool01(online));
+            } else if let Some(s) = &a.status {
+                warnings.push(|| format!("agent {id}: Status {s:?} is neither Online nor Offline"));
+            }
+        }
+        if let Some(disabled) = a.is_disabled {
+            set.add_labels(&m::RAX_AGENT_ENABLED, &l, bool01(!disabled));
+        }
+        if let Some(encrypted) = a.is_encrypted {
+            set.add_labels(&m::RAX_AGENT_ENCRYPTED, &l, bool01(encrypted));
+        }
+        let vault = warnings.read(
+            || format!("agent {id}: BackupVaultSize"),
+            a.backup_vault_size.as_deref(),
+            model::vault_size,
+        );
+        if let Some(v) = vault {
+            set.add_labels(&m::RAX_AGENT_VAULT_SIZE, &l, v);
+        }
+        if let Details::Fresh(at) | Details::LastKnown(at) = read.details {
+            set.add_labels(&m::RAX_AGENT_DETAILS_TIMESTAMP, &l, at);
+        }
+        let last_success = if detailed {
+            warnings.time(
+                || format!("agent {id}: TimeOfLastSuccessfulBackup"),
+                &a.time_of_last_successful_backup,
+            )
+        } else {
+            None
+        };
+        targets.push(BackupTarget {
+            device: name.to_owned(),
+            device_id: id.to_owned(),
+            target: String::new(),
+            last_success,
+            archive_bytes: vault,
+            ..Default::default()
+        });
+    }
+
+    let runs = runs_by_configuration(&activity);
+    let mut seen_names: HashMap<(&str, &str), usize> = HashMap::new();
+    for c in &configurations {
+        *seen_names
+            .entry((c.machine_agent_id.as_str(), c.name()))
+            .or_default() += 1;
+    }
+    for c in configurations.iter().filter(|c| !c.deleted()) {
+        let (device_id, config_id) = (
+            c.machine_agent_id.as_str(),
+            c.backup_configuration_id.as_str(),
+        );
+        let device = names
+            .get(device_id)
+            .copied()
+            .or(c
+                .machine_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty()))
+            .unwrap_or(device_id);
+        // Two configurations of one agent with one name are told apart by id.
+        let target = if seen_names[&(device_id, c.name())] > 1 {
+            format!("{} #{config_id}", c.name())
+        } else {
+            c.name().to_owned()
+        };
+        let l = Labels::new(&[
+            ("device", device),
+            ("device_id", device_id),
+            ("target", &target),
+        ]);
+        let mut info: Vec<(&str, &str)> = vec![
+            ("device", device),
+            ("device_id", device_id),
+            ("target", &target),
+            ("configuration_id", config_id),
+        ];
+        for (k, v) in [("frequency", &c.frequency), ("time_zone", &c.time_zone_id)] {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                info.push((k, v));
+            }
+        }
+        set.add(&m::RAX_CONFIG_INFO, &info, 1.0);
+        if let Some(active) = c.is_active {
+            set.add_labels(&m::RAX_CONFIG_ACTIVE, &l, bool01(active));
+        }
+        let field = |f: &'static str| move || format!("configuration {config_id}: {f}");
+        let last_run = warnings.time(field("LastRunTime"), &c.last_run_time);
+        if let Some(t) = last_run {
+            set.add_labels(&m::RAX_CONFIG_LAST_RUN, &l, t);
+        }
+        if let Some(t) = warnings.time(field("NextScheduledRunTime"), &c.next_scheduled_run_time) {
+            set.add_labels(&m::RAX_CONFIG_NEXT_RUN, &l, t);
+        }
+
+        let r = runs.get(config_id);
+        if let Some(latest) = r.and_then(|r| r.latest) {
+            if let Some(state) = latest.current_state.as_deref() {
+                let state = model::backup_state(state);
+                set.add_states_labels(
+                    &m::RAX_LAST_STATE,
+                    &l,
+                    m::RACKSPACE_BACKUP_STATES,
+                    &[&state],
+                );
+            }
+        }
+        // The newest Completed run; with no backup activity at all, the last run when the
+        // configuration says it succeeded (it then names that run's report).
+        let last_success = match r {
+            Some(r) => r.last_completed,
+            None => last_run.filter(|_| c.last_run_backup_report_id.is_some()),
+        };
+        let last_activity = match (r.and_then(|r| r.newest), last_run) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+
+        let report_id = r
+            .and_then(|r| r.latest_finished)
+            .map(|a| a.id.as_str())
+            .or(c.last_run_backup_report_id.as_deref());
+        let report = report_id.and_then(|id| reports.get(id));
+        let mut selected_bytes = None;
+        let mut selected_files = None;
+        if let Some(rep) = report {
+            let rfield =
+                |f: &'static str| move || format!("report of configuration {config_id}: {f}");
+            if let Some(n) = rep.num_errors {
+                set.add_labels(&m::RAX_LAST_ERRORS, &l, n);
+            }
+            if let Some(d) =
+                warnings.read(rfield("Duration"), rep.duration.as_deref(), parse_timespan)
+            {
+                set.add_labels(&m::RAX_LAST_DURATION, &l, d);
+            }
+            if let Some(b) = warnings.read(
+                rfield("BytesBackedUp"),
+                rep.bytes_backed_up.as_deref(),
+                parse_size,
+            ) {
+                set.add_labels(&m::RAX_LAST_BYTES, &l, b);
+            }
+            if let Some(f) = rep.files_backed_up {
+                set.add_labels(&m::RAX_LAST_FILES, &l, f);
+            }
+            selected_bytes = warnings.read(
+                rfield("BytesSearched"),
+                rep.bytes_searched.as_deref(),
+                parse_size,
+            );
+            selected_files = rep.files_searched;
+        }
+        targets.push(BackupTarget {
+            device: device.to_owned(),
+            device_id: device_id.to_owned(),
+            target,
+            last_success,
+            last_activity,
+            selected_bytes,
+            selected_files,
+            ..Default::default()
+        });
+    }
+    Snapshot::new(devices, targets, set, warnings)
+}
+
+fn bool01(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}

@@ -1,0 +1,456 @@
+use super::model::*;
+use super::*;
+use crate::exposition::assemble;
+
+fn text(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    assemble(&mut out, &[&snapshot.metrics]);
+    out
+}
+
+fn line(out: &str, family: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{family}{{{labels}}} ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.parse().unwrap())
+}
+
+const SRC: &str = "system=\"rackspace\",source=\"rax\",";
+
+#[test]
+fn repair_quotes_leading_zero_numbers_and_drops_invalid_escapes() {
+    let body = br#"{"a": 09528, "b": [0, -0.5, 10, 1e5, -012], "c": "keep 09528 \" and \\ \/", "d": "x\_y\_z"}"#;
+    let fixed = repair(body).expect("needs repair");
+    let v: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+    assert_eq!(v["a"], "09528");
+    assert_eq!(v["b"], serde_json::json!([0, -0.5, 10, 1e5, "-012"]));
+    assert_eq!(v["c"], "keep 09528 \" and \\ /");
+    assert_eq!(v["d"], "x_y_z");
+    // Valid JSON is left alone.
+    assert_eq!(repair(br#"{"a": 0, "b": "\u00e9\n", "c": 0.5}"#), None);
+    // A string that ends the body with a stray backslash does not panic.
+    assert!(repair(b"\"abc\\").is_none());
+}
+
+/// The agent list as the document shows it: a number with a leading zero and `\_` escapes.
+const AGENT_LIST: &str = r#"[
+{
+"AgentVersion": "1.05.005848",
+"Architecture": "64-bit",
+"BackupVaultSize": "35.3 MB",
+"BackupContainer": "https://storage101.DC.clouddrive.com/v1/yourAccount/CloudBackup\_v2\_0_yourUUID",
+"CleanupAllowed": true,
+"Datacenter": "DFW",
+"Flavor": "RaxCloudServer",
+"IPAddress": "192.168.1.1",
+"IsDisabled": false,
+"IsEncrypted": true,
+"MachineAgentId": 213563,
+"MachineName": "Web Server2",
+"OperatingSystem": "Windows Server 2012",
+"OperatingSystemVersion": "",
+"PublicKey": {
+"ExponentHex": 09528,
+"ModulusHex": "a5261939156948bb7a58dffe5ff89e65f0498f9175f5a"
+},
+"Status": "Online",
+"TimeOfLastSuccessfulBackup": null,
+"UseServiceNet": true
+},
+{
+"BackupVaultSize": "0 B",
+"IsDisabled": "true",
+"IsEncrypted": "false",
+"MachineAgentId": "213564",
+"MachineName": "Web Server",
+"Status": "Offline",
+"TimeOfLastSuccessfulBackup": "\/Date(1357817400000)\/"
+},
+{"MachineName": "no id"}
+]"#;
+
+#[test]
+fn the_documents_agent_list_decodes_and_a_bad_item_is_skipped_alone() {
+    let mut w = Warnings::default();
+    let agents: Vec<Agent> = decode_items("agents", AGENT_LIST.as_bytes(), &mut w).unwrap();
+    assert_eq!(agents.len(), 2);
+    assert_eq!(agents[0].machine_agent_id, "213563");
+    assert_eq!(agents[0].is_disabled, Some(false));
+    assert_eq!(agents[1].machine_agent_id, "213564");
+    assert_eq!(agents[1].is_disabled, Some(true));
+    assert_eq!(agents[1].is_encrypted, Some(false));
+    assert_eq!(w.count, 1);
+    assert!(w.first[0].contains("agents[2] skipped"), "{w}");
+    assert!(w.first[0].contains("MachineAgentId"), "{w}");
+    // Not an array at all: the call fails.
+    let err = decode_items::<Agent>("agents", b"{\"error\": 1}", &mut w).unwrap_err();
+    assert_eq!(err.reason(), "parse");
+}
+
+#[test]
+fn states_sizes_and_spellings() {
+    assert_eq!(backup_state("Completed WithErrors"), "CompletedWithErrors");
+    assert_eq!(backup_state("completedwitherrors"), "CompletedWithErrors");
+    assert_eq!(backup_state(" startRequested"), "StartRequested");
+    assert_eq!(backup_state("Stoprequested"), "StopRequested");
+    assert_eq!(backup_state("In Progress"), "InProgress");
+    assert_eq!(backup_state("Not Available "), "Not Available");
+    assert_eq!(vault_size("35.3 MB"), Ok((35.3 * 1_048_576.0_f64).round()));
+    assert_eq!(vault_size("0 B"), Ok(0.0));
+    assert_eq!(
+        vault_size("3.7 GB"),
+        Ok((3.7 * 1_073_741_824.0_f64).round())
+    );
+    // The document gives the field's unit as MB: a bare number is megabytes.
+    assert_eq!(vault_size("12"), Ok(12.0 * 1_048_576.0));
+    assert!(vault_size("lots").is_err());
+}
+
+fn agent(json: &str) -> Agent {
+    decode("agent", json.as_bytes()).unwrap()
+}
+
+fn configuration(json: &str) -> Configuration {
+    decode("configurations", json.as_bytes()).unwrap()
+}
+
+fn activity(id: u64, config: u64, state: &str, ms: i64) -> Activity {
+    decode(
+        "activity",
+        format!(
+            r#"{{"ID": {id}, "Type": "Backup", "ParentId": {config}, "DisplayName": "x",
+                "IsBackupConfigurationDeleted": false, "SourceMachineAgentId": 213564,
+                "CurrentState": "{state}", "TimeOfActivity": "\/Date({ms})\/", "BackupId": 0}}"#
+        )
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+const DETAIL: &str = r#"{
+"AgentVersion": "1.05.005848", "Architecture": "64-bit", "Flavor": "RaxCloudServer",
+"BackupVaultSize": "35.3 MB", "CleanupAllowed": true, "Datacenter": "DFW",
+"IPAddress": "192.168.1.1", "IsDisabled": false, "IsEncrypted": true,
+"MachineAgentId": 213564, "MachineName": "Web Server",
+"OperatingSystem": "Windows Server 2012", "OperatingSystemVersion": "",
+"PublicKey": {"ModulusHex": "a5261939", "ExponentHex": "09528"},
+"Status": "Online", "TimeOfLastSuccessfulBackup": "\/Date(1357817400000)\/",
+"UseServiceNet": true, "HostServerId" : "87c3b6e1-fb1a-41f9-91e5-313ae35a5a06"
+}"#;
+
+fn config_json(id: u64, name: &str, extra: &str) -> String {
+    let mut v = serde_json::json!({
+        "BackupConfigurationId": id, "MachineAgentId": 213564, "MachineName": "Web Server",
+        "BackupConfigurationName": name, "IsActive": true, "IsDeleted": false,
+        "Frequency": "Daily", "TimeZoneId": "Eastern Standard Time",
+        "NextScheduledRunTime": "/Date(1357817400000)/", "LastRunTime": null,
+        "LastRunBackupReportId": null
+    });
+    let extra: serde_json::Value = serde_json::from_str(&format!("{{{extra}}}")).unwrap();
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v.to_string()
+}
+
+const REPORT: &str = r#"{
+"BackupId": 92500, "BackupConfigurationId": 101145, "BackupConfigurationName": "Database Server Backup",
+"BackupConfigurationIsDeleted": false, "ComputerName": "Database Server", "MachineAgentId": 95874,
+"State": "CompletedWithErrors", "CanRestore": true,
+"StartTime": "\/Date(1351118760000)\/", "CompletedTime": "\/Date(1351119033000)\/",
+"Duration": "00:04:33", "FilesSearched": "11936", "BytesSearched": "3.7 GB",
+"FilesBackedUp": "6", "BytesBackedUp": "178.1 MB", "NumErrors": 2,
+"Reason": "Success", "Diagnostics": "Completed With Errors", "ErrorList": []
+}"#;
+
+#[test]
+fn an_agent_with_its_configurations_runs_and_report() {
+    let raw = Raw {
+        agents: vec![AgentRead {
+            agent: agent(DETAIL),
+            details: Details::Fresh(1_700_000_000.0),
+        }],
+        configurations: vec![
+            configuration(&config_json(1, "Weekly Website Backup", "")),
+            configuration(&config_json(
+                2,
+                "Nightly DB",
+                r#""LastRunTime": "/Date(1357900000000-0600)/", "IsActive": "false""#,
+            )),
+            configuration(&config_json(3, "Gone", r#""IsDeleted": true"#)),
+        ],
+        activity: vec![
+            activity(10, 1, "Completed", 1_357_000_000_000),
+            activity(11, 1, "Completed", 1_357_500_000_000),
+            // The latest run finished with errors (spelled with a space); the success stays.
+            activity(12, 1, "Completed WithErrors", 1_357_600_000_000),
+            activity(20, 2, "Completed", 1_357_100_000_000),
+            activity(21, 2, "Failed", 1_357_900_000_000),
+            activity(30, 3, "Completed", 1_357_900_000_000),
+        ],
+        reports: HashMap::from([(
+            "12".to_owned(),
+            decode::<Report>("report", REPORT.as_bytes()).unwrap(),
+        )]),
+        warnings: Warnings::default(),
+    };
+    assert_eq!(
+        report_ids(&raw.configurations, &raw.activity),
+        vec!["12".to_owned(), "21".to_owned()]
+    );
+    let snap = map(raw, "rax");
+    let out = text(&snap);
+    let dev = "device=\"Web Server\",device_id=\"213564\"";
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_agent_online",
+            &format!("source=\"rax\",{dev}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_agent_enabled",
+            &format!("source=\"rax\",{dev}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_agent_encrypted",
+            &format!("source=\"rax\",{dev}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_agent_vault_size_bytes",
+            &format!("source=\"rax\",{dev}")
+        ),
+        Some((35.3 * 1_048_576.0_f64).round())
+    );
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_success_timestamp_seconds",
+            &format!("{SRC}{dev},target=\"\"")
+        ),
+        Some(1_357_817_400.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "backup_archive_bytes",
+            &format!("{SRC}{dev},target=\"\"")
+        ),
+        Some((35.3 * 1_048_576.0_f64).round())
+    );
+    assert!(out.contains("backup_device_info{system=\"rackspace\",source=\"rax\",device=\"Web Server\",device_id=\"213564\",os=\"Windows Server 2012\",version=\"1.05.005848\"} 1\n"), "{out}");
+    assert!(out.contains("rackspace_backup_agent_info{source=\"rax\",device=\"Web Server\",device_id=\"213564\",datacenter=\"DFW\",architecture=\"64-bit\",flavor=\"RaxCloudServer\",host_server_id=\"87c3b6e1-fb1a-41f9-91e5-313ae35a5a06\",ip_address=\"192.168.1.1\"} 1\n"), "{out}");
+
+    let web = format!("{dev},target=\"Weekly Website Backup\"");
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_success_timestamp_seconds",
+            &format!("{SRC}{web}")
+        ),
+        Some(1_357_500_000.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_activity_timestamp_seconds",
+            &format!("{SRC}{web}")
+        ),
+        Some(1_357_600_000.0)
+    );
+    let st = |state: &str| {
+        line(
+            &out,
+            "rackspace_backup_last_state",
+            &format!("source=\"rax\",{web},state=\"{state}\""),
+        )
+    };
+    assert_eq!(st("CompletedWithErrors"), Some(1.0));
+    assert_eq!(st("Completed"), Some(0.0));
+    assert_eq!(st("Failed"), Some(0.0));
+    let rep = |family: &str| line(&out, family, &format!("source=\"rax\",{web}"));
+    assert_eq!(rep("rackspace_backup_last_errors"), Some(2.0));
+    assert_eq!(rep("rackspace_backup_last_duration_seconds"), Some(273.0));
+    assert_eq!(
+        rep("rackspace_backup_last_bytes"),
+        Some((178.1 * 1_048_576.0_f64).round())
+    );
+    assert_eq!(rep("rackspace_backup_last_files"), Some(6.0));
+    assert_eq!(rep("rackspace_backup_configuration_active"), Some(1.0));
+    assert_eq!(
+        rep("rackspace_backup_configuration_next_run_timestamp_seconds"),
+        Some(1_357_817_400.0)
+    );
+    assert_eq!(
+        rep("rackspace_backup_configuration_last_run_timestamp_seconds"),
+        None
+    );
+    assert_eq!(
+        line(&out, "backup_selected_bytes", &format!("{SRC}{web}")),
+        Some((3.7 * 1_073_741_824.0_f64).round())
+    );
+    assert_eq!(
+        line(&out, "backup_selected_files", &format!("{SRC}{web}")),
+        Some(11936.0)
+    );
+
+    let db = format!("{dev},target=\"Nightly DB\"");
+    let dbv = |family: &str| line(&out, family, &format!("source=\"rax\",{db}"));
+    assert_eq!(dbv("rackspace_backup_configuration_active"), Some(0.0));
+    // The offset names the zone; the milliseconds are UTC.
+    assert_eq!(
+        dbv("rackspace_backup_configuration_last_run_timestamp_seconds"),
+        Some(1_357_900_000.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_last_state",
+            &format!("source=\"rax\",{db},state=\"Failed\"")
+        ),
+        Some(1.0)
+    );
+    // The failed run has no report here: no report values.
+    assert_eq!(dbv("rackspace_backup_last_errors"), None);
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_success_timestamp_seconds",
+            &format!("{SRC}{db}")
+        ),
+        Some(1_357_100_000.0)
+    );
+    // The deleted configuration is not exported.
+    assert!(!out.contains("target=\"Gone\""), "{out}");
+    assert_eq!(snap.warnings.count, 0, "{}", snap.warnings);
+}
+
+#[test]
+fn agents_without_fresh_details() {
+    let mut stale = agent(DETAIL);
+    stale.machine_agent_id = "1".into();
+    stale.machine_name = Some("stale".into());
+    let mut missing = agent(DETAIL);
+    missing.machine_agent_id = "2".into();
+    missing.machine_name = Some("missing".into());
+    let raw = Raw {
+        agents: vec![
+            AgentRead {
+                agent: stale,
+                details: Details::LastKnown(1_600_000_000.0),
+            },
+            AgentRead {
+                agent: missing,
+                details: Details::Missing,
+            },
+        ],
+        ..Default::default()
+    };
+    let out = text(&map(raw, "rax"));
+    let s = "source=\"rax\",device=\"stale\",device_id=\"1\"";
+    let mi = "source=\"rax\",device=\"missing\",device_id=\"2\"";
+    assert_eq!(line(&out, "rackspace_backup_agent_online", s), Some(1.0));
+    assert_eq!(
+        line(&out, "rackspace_backup_agent_details_timestamp_seconds", s),
+        Some(1_600_000_000.0)
+    );
+    // Only the list's values: its Status and last success are not to be trusted.
+    assert_eq!(line(&out, "rackspace_backup_agent_online", mi), None);
+    assert_eq!(
+        line(&out, "rackspace_backup_agent_details_timestamp_seconds", mi),
+        None
+    );
+    assert!(
+        !out.contains(&format!(
+            "backup_last_success_timestamp_seconds{{system=\"rackspace\",{mi}"
+        )),
+        "{out}"
+    );
+    assert_eq!(line(&out, "rackspace_backup_agent_enabled", mi), Some(1.0));
+}
+
+#[test]
+fn never_run_configurations_and_twin_names() {
+    let raw = Raw {
+        configurations: vec![
+            configuration(&config_json(
+                158485,
+                "Manual Log Backup",
+                r#""Frequency": "Manually", "NextScheduledRunTime": "\/Date(-62135578800000)\/""#,
+            )),
+            configuration(&config_json(7, "Twin", "")),
+            configuration(&config_json(8, "Twin", "")),
+            configuration(&config_json(
+                9,
+                "Old",
+                r#""LastRunTime": "\/Date(1343226053000)\/", "LastRunBackupReportId": 80071"#,
+            )),
+        ],
+        ..Default::default()
+    };
+    assert_eq!(
+        report_ids(&raw.configurations, &raw.activity),
+        vec!["80071".to_owned()]
+    );
+    let out = text(&map(raw, "rax"));
+    let manual =
+        "source=\"rax\",device=\"Web Server\",device_id=\"213564\",target=\"Manual Log Backup\"";
+    // .NET's minimum date: no next run.
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_configuration_next_run_timestamp_seconds",
+            manual
+        ),
+        None
+    );
+    assert!(
+        out.contains("configuration_id=\"158485\",frequency=\"Manually\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("rackspace_backup_last_state{{{manual}")),
+        "{out}"
+    );
+    assert!(out.contains("target=\"Twin #7\""), "{out}");
+    assert!(out.contains("target=\"Twin #8\""), "{out}");
+    // No activity at all: the last run counts as a success when it names its report.
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_success_timestamp_seconds",
+            &format!("{SRC}device=\"Web Server\",device_id=\"213564\",target=\"Old\"")
+        ),
+        Some(1_343_226_053.0)
+    );
+}
+
+#[test]
+fn latest_run_ties_break_by_id_and_other_activity_is_ignored() {
+    let mut restore = activity(99, 1, "Completed", 1_400_000_000_000);
+    restore.kind = Some("Restore".into());
+    let mut deleted = activity(98, 1, "Failed", 1_400_000_000_000);
+    deleted.is_backup_configuration_deleted = Some(true);
+    let acts = vec![
+        activity(9, 1, "Completed", 1_357_000_000_000),
+        activity(10, 1, "InProgress", 1_357_000_000_000),
+        restore,
+        deleted,
+    ];
+    let runs = runs_by_configuration(&acts);
+    let r = &runs["1"];
+    assert_eq!(r.latest.unwrap().id, "10");
+    assert_eq!(r.latest_finished.unwrap().id, "9");
+    assert_eq!(r.last_completed, Some(1_357_000_000.0));
+}
