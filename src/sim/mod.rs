@@ -5,3 +5,5 @@ pub mod code42_fleet;
 pub mod common;
 pub mod crashplan;
 pub mod crashplan_fleet;
+pub mod rackspace;
+pub mod rackspace_fleet;
