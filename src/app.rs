@@ -65,8 +65,9 @@ pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Re
     served.map_err(|e| e.to_string())
 }
 
-/// The demo: a simulated CrashPlan PRO server and a simulated Code42 console on loopback, and
-/// the real exporter reading them over HTTP, exactly as it would read production servers.
+/// The demo: a simulated CrashPlan PRO server, Code42 console and Rackspace Cloud Backup
+/// account (identity service included) on loopback, and the real exporter reading them over
+/// HTTP, exactly as it would read production servers.
 pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     let sim_config = SimConfig {
         username: "demo".into(),
@@ -91,6 +92,13 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("start the simulated Code42 console: {e}"))?;
+    let rackspace = crate::sim::rackspace::SimServer::start(
+        crate::sim::rackspace_fleet::demo_account(now),
+        crate::sim::rackspace::AccountConfig::default(),
+    )
+    .await
+    .map_err(|e| format!("start the simulated Rackspace account: {e}"))?;
+    let rackspace_account = crate::sim::rackspace::AccountConfig::default();
     let toml = format!(
         r#"
         listen = "{listen}"
@@ -113,17 +121,30 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         refresh_interval = "30s"
         timeout = "10s"
         page_size = 10
+        [[source]]
+        name = "demo-rackspace"
+        kind = "rackspace"
+        identity_url = "{}"
+        username = "{}"
+        api_key = "{}"
+        region = "DFW"
+        refresh_interval = "30s"
+        timeout = "10s"
         "#,
         match format {
             LogFormat::Json => "json",
             LogFormat::Human => "human",
         },
         sim.url(),
-        console.url()
+        console.url(),
+        rackspace.url(),
+        rackspace_account.username,
+        rackspace_account.api_key,
     );
     let config = Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
     let sim_url = sim.url();
     let console_url = console.url();
+    let rackspace_url = rackspace.url();
     let result = serve(&config, |addr| {
         let shown = if addr.ip().is_unspecified() {
             SocketAddr::new([127, 0, 0, 1].into(), addr.port())
@@ -133,6 +154,7 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         println!("backup_exporter demo");
         println!("  simulated CrashPlan PRO server: {sim_url}/rest/ (user demo)");
         println!("  simulated Code42 console:       {console_url}/api/v1/Computer (user demo@example.com)");
+        println!("  simulated Rackspace account:    {rackspace_url}/v2.0/tokens (user {})", rackspace_account.username);
         println!("  exporter status page:           http://{shown}/");
         println!("  metrics:                        http://{shown}/metrics");
         println!("  stop with Ctrl-C");
@@ -140,6 +162,7 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     .await;
     sim.shutdown().await;
     console.shutdown().await;
+    rackspace.shutdown().await;
     result
 }
 

@@ -9,10 +9,10 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::app;
 use backup_exporter::config::Config;
-use backup_exporter::sim::{code42, code42_fleet, crashplan_fleet};
+use backup_exporter::sim::{code42, code42_fleet, crashplan_fleet, rackspace, rackspace_fleet};
 use common::*;
 
-/// Both demo fleets through one exporter, as the demo runs them.
+/// Every demo fleet through one exporter, as the demo runs them.
 #[tokio::test]
 async fn demo_fleet_exposition_passes_promtool() {
     let now = chrono::Utc::now();
@@ -23,6 +23,13 @@ async fn demo_fleet_exposition_passes_promtool() {
     )
     .await
     .unwrap();
+    let account = rackspace::SimServer::start(
+        rackspace_fleet::demo_account(now),
+        rackspace::AccountConfig::default(),
+    )
+    .await
+    .unwrap();
+    let rax = rackspace::AccountConfig::default();
     let cfg = Config::from_toml_str(&format!(
         r#"
         [[source]]
@@ -37,14 +44,24 @@ async fn demo_fleet_exposition_passes_promtool() {
         url = "{}"
         username = "admin"
         password = "admin"
+        [[source]]
+        name = "rax"
+        kind = "rackspace"
+        identity_url = "{}"
+        username = "{}"
+        api_key = "{}"
         "#,
         server.url(),
-        console.url()
+        console.url(),
+        account.url(),
+        rax.username,
+        rax.api_key
     ))
     .unwrap();
     let (text, ok) = app::once(&cfg).await.unwrap();
     assert!(ok, "{text}");
     assert!(text.contains("system=\"code42\""));
+    assert!(text.contains("system=\"rackspace\""));
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
