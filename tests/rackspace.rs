@@ -357,6 +357,59 @@ async fn reports_are_read_once_and_can_be_switched_off() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_missing_report_falls_back_to_the_configurations_last_report() {
+    // The latest finished run of "Manual Website Backup" (100850) has no report; the one its
+    // configuration names (LastRunBackupReportId 80071) has.
+    let mut data = document_sample();
+    data.reports
+        .retain(|r| !matches!(r.get("BackupId").as_deref(), Some("134692" | "134693")));
+    data.reports.push(
+        serde_json::json!({
+            "BackupId": 80071, "BackupConfigurationId": 100850,
+            "BackupConfigurationName": "Manual Website Backup", "State": "Completed",
+            "Duration": "00:01:05", "FilesSearched": "12", "BytesSearched": "1.5 MB",
+            "FilesBackedUp": "2", "BytesBackedUp": "0 B", "NumErrors": "5"
+        })
+        .into(),
+    );
+    let server = account(data).await;
+    let mut run = Run::new(&config(&server, ""));
+    assert!(matches!(run.refresh().await, Outcome::Ok));
+    let s = run.samples();
+    let web = |f: &str| {
+        s.get(&config_series(
+            f,
+            "Web Server",
+            213564,
+            "Manual Website Backup",
+        ))
+        .copied()
+    };
+    assert_eq!(web("rackspace_backup_last_errors"), Some(5.0));
+    assert_eq!(web("rackspace_backup_last_duration_seconds"), Some(65.0));
+    assert_eq!(web("rackspace_backup_last_bytes"), Some(0.0));
+    // 404 for the run's report, then the configuration's; no error for the 404.
+    assert!(server
+        .requested_paths()
+        .iter()
+        .any(|p| p.ends_with("/backup/report/80071")));
+    assert_eq!(
+        s["backup_exporter_source_stale_items{source=\"rax\",system=\"rackspace\"}"],
+        0.0
+    );
+    // Both answers are remembered: the next refresh reads no report.
+    let reports = server.request_count("report");
+    assert!(matches!(run.refresh().await, Outcome::Ok));
+    assert_eq!(server.request_count("report"), reports);
+    // The same values (only self-metrics and the details' read time move).
+    let data = |mut m: BTreeMap<String, f64>| {
+        m.retain(|k, _| !k.starts_with("backup_exporter_") && !k.contains("details_timestamp"));
+        m
+    };
+    assert_eq!(data(run.samples()), data(s));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_token_that_expires_mid_refresh_is_renewed_once() {
     let server = account(fleet::demo_account(chrono::Utc::now())).await;
     let mut run = Run::new(&config(&server, "concurrency = 4"));

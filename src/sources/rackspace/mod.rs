@@ -12,8 +12,9 @@
 //! - `GET /activity`: the backup runs; per configuration the latest one gives the last state,
 //!   the newest `Completed` one the last success;
 //! - `GET /backup/report/{backupId}` (`read_reports`, default on) for each configuration's
-//!   latest finished run (`Completed`, `CompletedWithErrors` or `Failed`): errors, bytes, files
-//!   and duration. A finished run's report never changes, so each is read once and kept.
+//!   latest finished run (`Completed`, `CompletedWithErrors` or `Failed`; the run's `ID`, else
+//!   the configuration's `LastRunBackupReportId`): errors, bytes, files and duration. A
+//!   finished run's report never changes, so each is read once and kept.
 //!
 //! The exporter never calls an operation that changes anything (wake-up, enable, start...):
 //! only the GETs above exist here.
@@ -70,7 +71,7 @@ pub struct Raw {
     pub agents: Vec<AgentRead>,
     pub configurations: Vec<Configuration>,
     pub activity: Vec<Activity>,
-    /// Reports by backup id.
+    /// The report of each configuration's latest finished run, by configuration id.
     pub reports: HashMap<String, Report>,
     /// Items that could not be read.
     pub warnings: Warnings,
@@ -222,57 +223,79 @@ impl Rackspace {
         Ok(agents)
     }
 
-    /// The reports of each configuration's latest finished run: kept ones, and the others read
-    /// `concurrency` at a time.
+    /// The report of each configuration's latest finished run, by configuration id: kept ones,
+    /// and the others read `concurrency` at a time. A configuration's candidates (see
+    /// [`report_candidates`]) are tried in order; one the service has no report for (403, 404)
+    /// is remembered as such and the next one tried.
     async fn reports(
         &mut self,
         configurations: &[Configuration],
         activity: &[Activity],
         errors: &mut Vec<UpstreamError>,
     ) -> HashMap<String, Report> {
-        let wanted: Vec<String> = report_ids(configurations, activity)
-            .into_iter()
-            .filter(|id| path_safe(id))
-            .collect();
-        let missing: Vec<String> = wanted
-            .iter()
-            .filter(|id| !self.known_reports.contains_key(*id))
-            .cloned()
-            .collect();
-        let up = &self.upstream;
-        let read: Vec<(String, Result<Report, UpstreamError>)> = stream::iter(missing)
-            .map(|id| async move {
-                let r = up
-                    .get_with("report", &format!("/backup/report/{id}"), &[], |body| {
-                        model::decode::<Report>("report", body)
-                    })
-                    .await;
-                (id, r)
-            })
-            .buffered(self.concurrency)
-            .collect()
-            .await;
-        for (id, result) in read {
-            match result {
-                Ok(report) => {
-                    self.known_reports.insert(id, Some(report));
-                }
-                Err(e) if e.is_unavailable() => {
-                    tracing::debug!(source = %self.source, backup = %id, error = %e, "no report for the backup");
-                    self.known_reports.insert(id, None);
-                }
-                Err(e) => {
-                    tracing::warn!(source = %self.source, backup = %id, error = %e, "backup report unavailable; read again next refresh");
-                    errors.push(e);
+        let candidates = report_candidates(configurations, activity);
+        let mut failed: HashSet<String> = HashSet::new();
+        // Each round reads, for every configuration, its first candidate not known yet (when
+        // the ones before it are known to have no report); a round per candidate at most.
+        loop {
+            let mut wanted: Vec<String> = candidates
+                .iter()
+                .filter_map(|(_, ids)| {
+                    ids.iter()
+                        .find(|id| !matches!(self.known_reports.get(*id), Some(None)))
+                        .filter(|id| !self.known_reports.contains_key(*id) && !failed.contains(*id))
+                        .cloned()
+                })
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            if wanted.is_empty() {
+                break;
+            }
+            let up = &self.upstream;
+            let read: Vec<(String, Result<Report, UpstreamError>)> = stream::iter(wanted)
+                .map(|id| async move {
+                    let r = up
+                        .get_with("report", &format!("/backup/report/{id}"), &[], |body| {
+                            model::decode::<Report>("report", body)
+                        })
+                        .await;
+                    (id, r)
+                })
+                .buffered(self.concurrency)
+                .collect()
+                .await;
+            for (id, result) in read {
+                match result {
+                    Ok(report) => {
+                        self.known_reports.insert(id, Some(report));
+                    }
+                    Err(e) if e.is_unavailable() => {
+                        tracing::debug!(source = %self.source, backup = %id, error = %e, "no report for the backup");
+                        self.known_reports.insert(id, None);
+                    }
+                    Err(e) => {
+                        tracing::warn!(source = %self.source, backup = %id, error = %e, "backup report unavailable; read again next refresh");
+                        failed.insert(id);
+                        errors.push(e);
+                    }
                 }
             }
         }
-        let wanted: HashSet<&String> = wanted.iter().collect();
-        self.known_reports.retain(|id, _| wanted.contains(id));
-        self.known_reports
-            .iter()
-            .filter_map(|(id, r)| r.clone().map(|r| (id.clone(), r)))
-            .collect()
+        let mut by_configuration = HashMap::new();
+        for (config_id, ids) in &candidates {
+            let found = ids
+                .iter()
+                .map(|id| self.known_reports.get(id))
+                .take_while(|known| known.is_some())
+                .find_map(|known| known.cloned().flatten());
+            if let Some(report) = found {
+                by_configuration.insert(config_id.clone(), report);
+            }
+        }
+        let still: HashSet<&String> = candidates.iter().flat_map(|(_, ids)| ids).collect();
+        self.known_reports.retain(|id, _| still.contains(id));
+        by_configuration
     }
 }
 
@@ -369,23 +392,36 @@ fn is_later(a: &Activity, than: Option<&Activity>) -> bool {
     }
 }
 
-/// The backup id whose report describes each configuration's latest finished run: that run's
-/// id, else the configuration's `LastRunBackupReportId`.
-pub fn report_ids(configurations: &[Configuration], activity: &[Activity]) -> Vec<String> {
+/// Per configuration (not deleted), the backup ids whose report may describe its latest
+/// finished run, in the order to try them: the latest finished run's `ID` (from the activity),
+/// then the configuration's `LastRunBackupReportId` (the report of its last successful run).
+pub fn report_candidates(
+    configurations: &[Configuration],
+    activity: &[Activity],
+) -> Vec<(String, Vec<String>)> {
     let runs = runs_by_configuration(activity);
-    let mut ids: Vec<String> = configurations
+    configurations
         .iter()
         .filter(|c| !c.deleted())
         .filter_map(|c| {
-            runs.get(c.backup_configuration_id.as_str())
-                .and_then(|r| r.latest_finished)
-                .map(|a| a.id.clone())
-                .or_else(|| c.last_run_backup_report_id.clone())
+            let mut ids: Vec<String> = Vec::with_capacity(2);
+            let finished = runs
+                .get(c.backup_configuration_id.as_str())
+                .and_then(|r| r.latest_finished);
+            for id in [
+                finished.map(|a| &a.id),
+                c.last_run_backup_report_id.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if path_safe(id) && !ids.contains(id) {
+                    ids.push(id.clone());
+                }
+            }
+            (!ids.is_empty()).then(|| (c.backup_configuration_id.clone(), ids))
         })
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
+        .collect()
 }
 
 /// The snapshot of one refresh.
@@ -541,16 +577,23 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
         }
 
         let r = runs.get(config_id);
-        if let Some(latest) = r.and_then(|r| r.latest) {
-            if let Some(state) = latest.current_state.as_deref() {
-                let state = model::backup_state(state);
-                set.add_states_labels(
-                    &m::RAX_LAST_STATE,
-                    &l,
-                    m::RACKSPACE_BACKUP_STATES,
-                    &[&state],
-                );
-            }
+        // The latest run's state; without activity, the configuration's own BackupState
+        // ("Not Available" says nothing).
+        let last_state = match r.and_then(|r| r.latest) {
+            Some(latest) => latest.current_state.as_deref(),
+            None => c
+                .backup_state
+                .as_deref()
+                .filter(|s| !s.trim().eq_ignore_ascii_case("not available")),
+        };
+        if let Some(state) = last_state {
+            let state = model::backup_state(state);
+            set.add_states_labels(
+                &m::RAX_LAST_STATE,
+                &l,
+                m::RACKSPACE_BACKUP_STATES,
+                &[&state],
+            );
         }
         // The newest Completed run; with no backup activity at all, the last run when the
         // configuration says it succeeded (it then names that run's report).
@@ -563,11 +606,7 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             (a, b) => a.or(b),
         };
 
-        let report_id = r
-            .and_then(|r| r.latest_finished)
-            .map(|a| a.id.as_str())
-            .or(c.last_run_backup_report_id.as_deref());
-        let report = report_id.and_then(|id| reports.get(id));
+        let report = reports.get(config_id);
         let mut selected_bytes = None;
         let mut selected_files = None;
         if let Some(rep) = report {

@@ -107,6 +107,9 @@ pub struct Configuration {
     pub last_run_time: Option<Time>,
     #[serde(default, deserialize_with = "opt_time")]
     pub next_scheduled_run_time: Option<Time>,
+    /// `InProgress`, `Skipped`, `Queued` or `Not Available`.
+    #[serde(default, deserialize_with = "opt_text")]
+    pub backup_state: Option<String>,
     /// Set when the last run succeeded: the report of that run.
     #[serde(default, deserialize_with = "opt_id")]
     pub last_run_backup_report_id: Option<String>,

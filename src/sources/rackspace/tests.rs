@@ -189,14 +189,17 @@ fn an_agent_with_its_configurations_runs_and_report() {
             activity(30, 3, "Completed", 1_357_900_000_000),
         ],
         reports: HashMap::from([(
-            "12".to_owned(),
+            "1".to_owned(),
             decode::<Report>("report", REPORT.as_bytes()).unwrap(),
         )]),
         warnings: Warnings::default(),
     };
     assert_eq!(
-        report_ids(&raw.configurations, &raw.activity),
-        vec!["12".to_owned(), "21".to_owned()]
+        report_candidates(&raw.configurations, &raw.activity),
+        vec![
+            ("1".to_owned(), vec!["12".to_owned()]),
+            ("2".to_owned(), vec!["21".to_owned()])
+        ]
     );
     let snap = map(raw, "rax");
     let out = text(&snap);
@@ -400,8 +403,8 @@ fn never_run_configurations_and_twin_names() {
         ..Default::default()
     };
     assert_eq!(
-        report_ids(&raw.configurations, &raw.activity),
-        vec!["80071".to_owned()]
+        report_candidates(&raw.configurations, &raw.activity),
+        vec![("9".to_owned(), vec!["80071".to_owned()])]
     );
     let out = text(&map(raw, "rax"));
     let manual =
@@ -434,6 +437,37 @@ fn never_run_configurations_and_twin_names() {
         ),
         Some(1_343_226_053.0)
     );
+}
+
+#[test]
+fn without_activity_the_configurations_backup_state_is_the_last_state() {
+    let raw = Raw {
+        configurations: vec![
+            configuration(&config_json(1, "Running", r#""BackupState": "InProgress""#)),
+            configuration(&config_json(
+                2,
+                "Unknown",
+                r#""BackupState": "Not Available""#,
+            )),
+            configuration(&config_json(3, "Queued", r#""BackupState": "queued""#)),
+        ],
+        // Activity wins over BackupState.
+        activity: vec![activity(30, 3, "Missed", 1_357_000_000_000)],
+        ..Default::default()
+    };
+    let out = text(&map(raw, "rax"));
+    let st = |target: &str, state: &str| {
+        line(
+            &out,
+            "rackspace_backup_last_state",
+            &format!("source=\"rax\",device=\"Web Server\",device_id=\"213564\",target=\"{target}\",state=\"{state}\""),
+        )
+    };
+    assert_eq!(st("Running", "InProgress"), Some(1.0));
+    assert_eq!(st("Unknown", "InProgress"), None);
+    assert!(!out.contains("Not Available"), "{out}");
+    assert_eq!(st("Queued", "Missed"), Some(1.0));
+    assert_eq!(st("Queued", "Queued"), Some(0.0));
 }
 
 #[test]
