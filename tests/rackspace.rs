@@ -417,7 +417,7 @@ async fn a_token_that_expires_mid_refresh_is_renewed_once() {
     server.faults.set(
         "configurations",
         Fault {
-            delay: Some(Duration::from_millis(400)),
+            delay: Some(Duration::from_millis(1000)),
             ..Fault::default()
         },
     );
@@ -426,7 +426,11 @@ async fn a_token_that_expires_mid_refresh_is_renewed_once() {
         let o = exporter.refresh(0, &mut sources[0]).await;
         (o, sources)
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Signed in and reading the lists: now the token expires.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.auth_count() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(server.auth_count(), 1);
     server.expire_tokens();
     let (outcome, sources) = refresh.await.unwrap();
