@@ -2,8 +2,12 @@
 # Measures refresh cost against download cost, and /metrics cost against upstream latency:
 # a simulated 20 000-device CrashPlan PRO server (BENCH_DEVICES to change the size), then a
 # simulated 20 000-device Code42 console with 2 destinations each (BENCH_DEVICES,
-# BENCH_TARGETS), with peak memory and /metrics size.
+# BENCH_TARGETS), with peak memory and /metrics size, then a simulated Rackspace Cloud Backup
+# account of 500 agents with 2 configurations each (BENCH_AGENTS, BENCH_CONFIGS) answering
+# after 20 ms per request (BENCH_LATENCY), cold and warm refresh against download, and the
+# warm refresh at concurrency 1, 4 and 8 (BENCH_CONCURRENCY, default 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench refresh
 cargo bench --locked --bench code42
+cargo bench --locked --bench rackspace
