@@ -17,11 +17,11 @@
 //!
 //! Each time is the best of five interleaved runs.
 
-use std::alloc::{GlobalAlloc, Layout};
+mod support;
 
-use mimalloc::MiMalloc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use support::{best, ms, resident_peak_mb};
+
+use std::time::Instant;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
@@ -32,61 +32,8 @@ use futures_util::StreamExt;
 const PAGE_SIZE: usize = 500;
 const CONCURRENCY: usize = 4;
 
-/// The exporter's allocator (mimalloc, as in the binary), counting live and peak bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { MiMalloc.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { MiMalloc.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn resident_peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn best(runs: &[Duration]) -> Duration {
-    runs.iter().copied().min().unwrap()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+static ALLOCATOR: support::Counting = support::Counting;
 
 #[tokio::main]
 async fn main() {
@@ -198,13 +145,12 @@ async fn main() {
             .await;
         concurrent.push(t.elapsed());
 
-        let before = LIVE.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
+        let before = support::heap_mark();
         let t = Instant::now();
         let outcome = exporter.refresh(0, &mut sources[0]).await;
         refreshes.push(t.elapsed());
         assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
-        peak_heap = peak_heap.max(PEAK.load(Ordering::Relaxed).saturating_sub(before));
+        peak_heap = peak_heap.max(support::heap_peak_since(before));
     }
     let mut collects = Vec::new();
     let mut renders = Vec::new();

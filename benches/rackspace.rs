@@ -39,8 +39,10 @@
 //! ceil(reports / c)` cold, `1 + ceil(agents / c)` warm) times the latency. Any refresh that does
 //! not return `Outcome::Ok`, or that records an item error, panics.
 
-use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support;
+
+use support::{best, ms, resident_peak_mb};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +55,6 @@ use backup_exporter::sources::rackspace::report_candidates;
 use backup_exporter::sources::values::Warnings;
 use backup_exporter::sources::Source;
 use futures_util::StreamExt;
-use mimalloc::MiMalloc;
 use serde_json::{json, Value};
 
 /// The simulator endpoints a refresh calls, in the order of a refresh.
@@ -66,61 +67,8 @@ const ENDPOINTS: &[&str] = &[
     "report",
 ];
 
-/// The exporter's allocator (mimalloc, as in the binary), counting live and peak bytes.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { MiMalloc.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { MiMalloc.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { MiMalloc.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let grow = new_size - layout.size();
-                let live = LIVE.fetch_add(grow, Ordering::Relaxed) + grow;
-                PEAK.fetch_max(live, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn resident_peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn best(runs: &[Duration]) -> Duration {
-    runs.iter().copied().min().expect("at least one run")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+static ALLOCATOR: support::Counting = support::Counting;
 
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
@@ -301,12 +249,11 @@ impl Bench {
     /// One refresh: its time and the most heap it held beyond what was live before it.
     /// Panics unless it ends `Ok` without item errors.
     async fn refresh(&mut self) -> (Duration, usize) {
-        let before = LIVE.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
+        let before = support::heap_mark();
         let t = Instant::now();
         let outcome = self.exporter.refresh(0, &mut self.sources[0]).await;
         let elapsed = t.elapsed();
-        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+        let peak = support::heap_peak_since(before);
         assert!(
             matches!(outcome, Outcome::Ok),
             "refresh failed: {outcome:?}"
