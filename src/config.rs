@@ -31,9 +31,102 @@ pub struct Config {
     /// A tracing filter: `info` (default), `debug`, `backup_exporter=debug,warn`, ...
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// Default age of a target's last successful backup past which it counts as stale
+    /// (`backup_stale_threshold_seconds`); a source's own `stale_threshold` replaces it.
+    #[serde(default = "default_stale_threshold")]
+    pub stale_threshold: StaleThreshold,
     /// The backup systems to read, one `[[source]]` table each.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+}
+
+/// How old a target's last successful backup may get before it counts as stale: a duration
+/// (`"3d"`, `"36h"`) or `"off"` (never: no threshold is exported, so no staleness alert).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleThreshold {
+    After(Duration),
+    Off,
+}
+
+impl StaleThreshold {
+    /// The threshold in seconds; `None` when off.
+    pub fn seconds(self) -> Option<f64> {
+        match self {
+            StaleThreshold::After(d) => Some(d.as_secs_f64()),
+            StaleThreshold::Off => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StaleThreshold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().eq_ignore_ascii_case("off") {
+            return Ok(StaleThreshold::Off);
+        }
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if !d.is_zero() => Ok(StaleThreshold::After(d)),
+            Ok(_) => Err(serde::de::Error::custom(
+                "a stale threshold must be more than 0s (or \"off\")",
+            )),
+            Err(e) => Err(serde::de::Error::custom(format!(
+                "{text:?} is not a duration such as \"3d\" or \"36h\", nor \"off\": {e}"
+            ))),
+        }
+    }
+}
+
+/// A `[[source.stale_override]]`: the threshold of the targets it matches. The first matching
+/// override of a source wins; every pattern given must match.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleOverride {
+    /// Matches the device name (the `device` label).
+    #[serde(default)]
+    pub device: Option<Pattern>,
+    /// Matches the device id (the `device_id` label).
+    #[serde(default)]
+    pub device_id: Option<Pattern>,
+    /// Matches the target (the `target` label).
+    #[serde(default)]
+    pub target: Option<Pattern>,
+    pub threshold: StaleThreshold,
+}
+
+/// A regular expression matched against a whole label value, anchored at both ends as in
+/// PromQL (`db-.*` matches `db-01`, not `old-db-01`).
+#[derive(Clone)]
+pub struct Pattern {
+    text: String,
+    regex: regex::Regex,
+}
+
+impl Pattern {
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        regex::Regex::new(&format!("^(?:{text})$"))
+            .map(|regex| Pattern {
+                text: text.to_owned(),
+                regex,
+            })
+            .map_err(|e| format!("{text:?} is not a valid regular expression: {e}"))
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        self.regex.is_match(value)
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({:?})", self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Pattern::new(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -161,6 +254,12 @@ pub struct SourceConfig {
     /// duration) (rackspace; default true).
     #[serde(default)]
     pub read_reports: Option<bool>,
+    /// This source's stale threshold (default: the top-level `stale_threshold`).
+    #[serde(default)]
+    pub stale_threshold: Option<StaleThreshold>,
+    /// Thresholds for the targets that match, checked in order before `stale_threshold`.
+    #[serde(default, rename = "stale_override")]
+    pub stale_overrides: Vec<StaleOverride>,
 }
 
 /// How a source authenticates (code42).
@@ -260,6 +359,10 @@ fn default_listen() -> SocketAddr {
 fn default_log_level() -> String {
     "info".into()
 }
+/// Three days: a daily backup may miss two runs.
+pub(crate) fn default_stale_threshold() -> StaleThreshold {
+    StaleThreshold::After(Duration::from_secs(3 * 86_400))
+}
 fn default_refresh_interval() -> Duration {
     Duration::from_secs(300)
 }
@@ -337,7 +440,19 @@ impl Config {
             )));
         }
         let mut names = std::collections::HashSet::new();
+        let stale_threshold = self.stale_threshold;
         for (i, s) in self.sources.iter_mut().enumerate() {
+            s.stale_threshold.get_or_insert(stale_threshold);
+            for (j, o) in s.stale_overrides.iter().enumerate() {
+                if o.device.is_none() && o.device_id.is_none() && o.target.is_none() {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        &format!("stale_override[{j}]"),
+                        "give at least one of `device`, `device_id`, `target` (a regular expression)",
+                    ));
+                }
+            }
             if s.name.trim().is_empty() {
                 return Err(ConfigError::at(s, i, "name", "must not be empty"));
             }

@@ -12,4 +12,5 @@ pub mod selfmetrics;
 pub mod server;
 pub mod sim;
 pub mod sources;
+pub mod stale;
 pub mod tls;

@@ -91,6 +91,21 @@ families! {
     ALERT_STATE: Gauge Neutral "backup_alert_state"
         ["device", "device_id", "target", "state"]
         "Vendor alert state of the device's backup to the target: 1 for each state that holds, 0 for each known state that does not.";
+    LAST_RUN_FAILED: Gauge Neutral "backup_last_run_failed"
+        ["device", "device_id", "target"]
+        "1 when the latest finished backup run of the device to the target failed (or completed with errors), 0 when it succeeded. Absent where the system reports no runs, or none finished.";
+    STALE_THRESHOLD: Gauge Neutral "backup_stale_threshold_seconds"
+        ["device", "device_id", "target"]
+        "Age of the last successful backup past which the target counts as stale (exporter config: stale_threshold, stale_override). Absent for targets not expected to back up (paused, disabled, inactive, deactivated) and overrides set to off.";
+    FIRST_SEEN: Gauge Neutral "backup_first_seen_timestamp_seconds"
+        ["device", "device_id", "target"]
+        "Unix time since which the device's backup to the target is known: the vendor's creation time where the API gives one, else when this exporter process first read it.";
+    DEVICE_CONNECTED: Gauge Neutral "backup_device_connected"
+        ["device", "device_id"]
+        "1 when the device (backup agent) is connected to its backup service now, 0 when not. Absent where the system does not say.";
+    DEVICE_LAST_CONNECTED: Gauge Neutral "backup_device_last_connected_timestamp_seconds"
+        ["device", "device_id"]
+        "Unix time the device (backup agent) last checked in with its backup service. Absent where the system does not say.";
 
     // ---- CrashPlan PRO: devices and usages ----
     CP_DEVICE_CONNECTED: Gauge Vendor "crashplan_device_connected"

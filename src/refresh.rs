@@ -21,6 +21,7 @@ use crate::exposition;
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::http::UpstreamError;
 use crate::sources::{Snapshot, Source};
+use crate::stale::{self, FirstSeen, StalePolicy};
 
 /// The exposition as served: plain text and its gzip form.
 #[derive(Debug)]
@@ -51,6 +52,8 @@ pub struct SourceEntry {
     pub system: &'static str,
     pub url: String,
     pub refresh_interval: Duration,
+    stale: StalePolicy,
+    first_seen: Mutex<FirstSeen>,
     state: Mutex<SourceState>,
 }
 
@@ -97,6 +100,8 @@ impl Exporter {
                 system: cfg.kind.system(),
                 url: cfg.base_url().to_string(),
                 refresh_interval: cfg.refresh_interval,
+                stale: StalePolicy::of(cfg),
+                first_seen: Mutex::new(FirstSeen::default()),
                 state: Mutex::new(SourceState::default()),
             });
         }
@@ -147,7 +152,13 @@ impl Exporter {
             st.last_attempt = Some(now);
             st.last_duration = Some(elapsed);
             match result {
-                Ok(snapshot) => {
+                Ok(mut snapshot) => {
+                    stale::annotate(
+                        &mut snapshot,
+                        &entry.stale,
+                        &mut entry.first_seen.lock().expect("first-seen lock"),
+                        unix(now),
+                    );
                     let warnings = &snapshot.warnings;
                     if warnings.count > 0 {
                         m.value_errors

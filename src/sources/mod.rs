@@ -21,12 +21,16 @@ use http::UpstreamError;
 use values::Warnings;
 
 /// A backed-up machine.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Device {
     pub name: String,
     pub id: String,
     /// Descriptive labels for `backup_device_info`, in the family's declared label order.
     pub info: Vec<(&'static str, String)>,
+    /// Connected to its backup service now (unknown: absent).
+    pub connected: Option<bool>,
+    /// When it last checked in with its backup service.
+    pub last_connected: Option<f64>,
 }
 
 /// The state of one device's backup to one target (destination).
@@ -48,6 +52,18 @@ pub struct BackupTarget {
     pub alert_states: Vec<String>,
     /// The states that always get a 0/1 series.
     pub known_alert_states: &'static [&'static str],
+    /// The latest finished run failed (`Some(false)`: it succeeded; `None`: no run known).
+    pub last_run_failed: Option<bool>,
+    /// Since when the vendor knows the target (its creation time). Without it, the exporter
+    /// counts from when it first read the target (see `crate::stale`).
+    pub first_seen: Option<f64>,
+    /// The vendor says the target is not expected to back up now (archive hold, inactive
+    /// configuration, disabled agent, blocked or deactivated device, manual-only schedule):
+    /// it gets no stale threshold, so staleness alerts leave it alone.
+    pub paused: bool,
+    /// Seconds between scheduled runs, where the vendor says (a weekly schedule must not look
+    /// stale after three days).
+    pub schedule_period: Option<f64>,
 }
 
 /// One successful refresh of a source.
@@ -99,6 +115,15 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
         labels.push(("device_id", &d.id));
         labels.extend(d.info.iter().map(|(k, v)| (*k, v.as_str())));
         set.add(&m::DEVICE_INFO, &labels, 1.0);
+        if d.connected.is_some() || d.last_connected.is_some() {
+            let l = &labels[..2];
+            if let Some(c) = d.connected {
+                set.add(&m::DEVICE_CONNECTED, l, f64::from(u8::from(c)));
+            }
+            if let Some(t) = d.last_connected {
+                set.add(&m::DEVICE_LAST_CONNECTED, l, t);
+            }
+        }
     }
     if let Some(first) = targets.first() {
         let label_bytes = 40 + first.device.len() + first.device_id.len() + first.target.len();
@@ -133,6 +158,10 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
             (&m::TODO_FILES, t.todo_files),
             (&m::ARCHIVE_BYTES, t.archive_bytes),
             (&m::COMPLETION_RATIO, t.completion_ratio),
+            (
+                &m::LAST_RUN_FAILED,
+                t.last_run_failed.map(|f| f64::from(u8::from(f))),
+            ),
         ] {
             if let Some(v) = value {
                 set.add_labels(desc, &l, v);

@@ -313,14 +313,14 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
             || format!("computers[{i}].lastConnected"),
             &c.last_connected,
         );
-        if let Some(t) = last_connected {
+        let connected = last_connected.map(|t| reference - t <= within);
+        if let (Some(t), Some(c)) = (last_connected, connected) {
             set.add_labels(&m::C42_DEVICE_LAST_CONNECTED, &dl, t);
-            set.add_labels(
-                &m::C42_DEVICE_CONNECTED,
-                &dl,
-                f64::from(u8::from(reference - t <= within)),
-            );
+            set.add_labels(&m::C42_DEVICE_CONNECTED, &dl, f64::from(u8::from(c)));
         }
+        let created = w.time(|| format!("computers[{i}].creationDate"), &c.creation_date);
+        // Blocked or deactivated devices, and destinations no longer used, do not back up.
+        let device_paused = deactivated || c.blocked == Some(true);
         if let Some(b) = c.blocked {
             set.add_labels(&m::C42_DEVICE_BLOCKED, &dl, f64::from(u8::from(b)));
         }
@@ -372,6 +372,7 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
             let last_success = w.time(|| at("lastCompletedBackup"), &u.last_completed_backup);
             let last_activity = w.time(|| at("lastBackup"), &u.last_backup);
             let target_connected = w.time(|| at("lastConnected"), &u.last_connected);
+            let target_created = w.time(|| at("creationDate"), &u.creation_date);
             let completion_ratio = u
                 .percent_complete
                 .filter(|p| p.is_finite())
@@ -419,6 +420,10 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
                 completion_ratio,
                 alert_states: alerts.iter().map(|s| (*s).to_owned()).collect(),
                 known_alert_states: m::CODE42_ALERT_STATES,
+                last_run_failed: None,
+                first_seen: target_created.or(created),
+                paused: device_paused || u.using == Some(false),
+                schedule_period: None,
             });
         }
         if options.org_rollups {
@@ -433,7 +438,13 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
                 }
             }
         }
-        devices.push(Device { name, id, info });
+        devices.push(Device {
+            name,
+            id,
+            info,
+            connected,
+            last_connected,
+        });
     }
 
     if options.org_rollups {

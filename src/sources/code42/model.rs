@@ -51,6 +51,8 @@ pub struct Computer {
     pub org_id: Option<String>,
     #[serde(deserialize_with = "opt_time")]
     pub last_connected: Option<Time>,
+    #[serde(deserialize_with = "opt_time")]
+    pub creation_date: Option<Time>,
     #[serde(deserialize_with = "opt_text")]
     pub os_name: Option<String>,
     #[serde(deserialize_with = "opt_text")]
@@ -101,6 +103,8 @@ pub struct BackupUsage {
     pub last_completed_backup: Option<Time>,
     #[serde(deserialize_with = "opt_time")]
     pub last_connected: Option<Time>,
+    #[serde(deserialize_with = "opt_time")]
+    pub creation_date: Option<Time>,
     #[serde(deserialize_with = "opt_bool")]
     pub using: Option<bool>,
     #[serde(deserialize_with = "opt_f64")]

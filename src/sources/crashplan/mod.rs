@@ -244,9 +244,14 @@ pub fn map(
     // ---- devices: the computers list ----
     let mut devices = Vec::new();
     let mut device_org: HashMap<&str, &str> = HashMap::new(); // computer id -> org id (usages)
+                                                              // computer id -> its first usage, which carries the computer's connection to the server.
+    let mut device_usage: HashMap<&str, &Usage> = HashMap::new();
     for u in &raw.usages {
         if let (Some(sid), Some(org)) = (u.source_id.as_deref(), u.source_org_id.as_deref()) {
             device_org.entry(sid).or_insert(org);
+        }
+        if let Some(sid) = u.source_id.as_deref() {
+            device_usage.entry(sid).or_insert(u);
         }
     }
     // A computer is deactivated when its own status or its usages' sourceStatus says so.
@@ -332,7 +337,18 @@ pub fn map(
             m::CRASHPLAN_ALERT_STATES,
             &states,
         );
-        devices.push(Device { name, id, info });
+        let usage = device_usage.get(c.id.as_str());
+        let connected = usage.and_then(|u| u.source_connected_to_server);
+        let last_connected = usage
+            .and_then(|u| u.source_last_connected_to_server.as_deref())
+            .and_then(|t| parse_time(t).ok());
+        devices.push(Device {
+            name,
+            id,
+            info,
+            connected,
+            last_connected,
+        });
     }
 
     // ---- targets: the usages list ----
@@ -417,14 +433,7 @@ pub fn map(
                 parse_time,
             );
             set.add_opt(&m::CP_DEVICE_LAST_CONNECTED, dl, seen);
-            let statuses: Vec<&str> = if u.source_status.is_empty() {
-                computer
-                    .and_then(|c| c.status.as_deref())
-                    .map(|s| s.split(',').map(str::trim).collect())
-                    .unwrap_or_default()
-            } else {
-                u.source_status.iter().map(String::as_str).collect()
-            };
+            let statuses = device_statuses(u, computer);
             if !statuses.is_empty() {
                 set.add_states(
                     &m::CP_DEVICE_STATUS,
@@ -450,6 +459,18 @@ pub fn map(
             completion_ratio,
             alert_states: alerts,
             known_alert_states: m::CRASHPLAN_ALERT_STATES,
+            // usages report no run results.
+            last_run_failed: None,
+            // `last_success` is what this exporter saw complete, so "known since" is what it
+            // saw too (the default), not the computer's creation: after a restart, a backup
+            // in progress must not look like one that never completed.
+            first_seen: None,
+            paused: u.is_using == Some(false)
+                || is_deactivated
+                || device_statuses(u, computer)
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case("Blocked")),
+            schedule_period: None,
         });
     }
     // Forget targets that are gone, so the carried state does not grow without bound.
@@ -493,6 +514,18 @@ fn device_name(c: &Computer) -> String {
 
 /// Store capacity families, shared with the Code42 source's store points. `what` names the
 /// list in warnings.
+/// The computer's status flags: the usage's `sourceStatus`, else the computer's `status`.
+fn device_statuses<'a>(u: &'a Usage, computer: Option<&'a Computer>) -> Vec<&'a str> {
+    if u.source_status.is_empty() {
+        computer
+            .and_then(|c| c.status.as_deref())
+            .map(|s| s.split(',').map(str::trim).collect())
+            .unwrap_or_default()
+    } else {
+        u.source_status.iter().map(String::as_str).collect()
+    }
+}
+
 pub(crate) fn map_mount_points(
     set: &mut MetricSet,
     what: &str,

@@ -40,7 +40,7 @@ use crate::selfmetrics::SelfMetrics;
 use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
 use crate::sources::values::{parse_size, parse_timespan, Time, Warnings};
 use crate::sources::{BackupTarget, Device, Snapshot};
-use model::{Activity, Agent, Configuration, Report};
+use model::{Activity, Agent, Configuration, Report, Schedule};
 
 const SYSTEM: &str = "rackspace";
 
@@ -437,6 +437,7 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
     let mut devices = Vec::with_capacity(agents.len());
     let mut targets = Vec::with_capacity(agents.len() + configurations.len());
     let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut disabled: HashSet<&str> = HashSet::new();
 
     for read in &agents {
         let a = &read.agent;
@@ -456,10 +457,13 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect();
+        let detailed = read.details != Details::Missing;
         devices.push(Device {
             name: name.to_owned(),
             id: id.to_owned(),
             info,
+            connected: a.online().filter(|_| detailed),
+            last_connected: None,
         });
 
         let l = Labels::new(&[("device", name), ("device_id", id)]);
@@ -477,7 +481,6 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             }
         }
         set.add(&m::RAX_AGENT_INFO, &agent_info, 1.0);
-        let detailed = read.details != Details::Missing;
         if detailed {
             if let Some(online) = a.online() {
                 set.add_labels(&m::RAX_AGENT_ONLINE, &l, bool01(online));
@@ -510,12 +513,16 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
         } else {
             None
         };
+        if a.is_disabled == Some(true) {
+            disabled.insert(id);
+        }
         targets.push(BackupTarget {
             device: name.to_owned(),
             device_id: id.to_owned(),
             target: String::new(),
             last_success,
             archive_bytes: vault,
+            paused: a.is_disabled == Some(true),
             ..Default::default()
         });
     }
@@ -595,6 +602,17 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
                 &[&state],
             );
         }
+        // The latest finished run; without activity, the configuration's own state.
+        let last_run_failed = match r {
+            Some(r) => r.latest_finished.and_then(|run| {
+                let report = reports.get(config_id);
+                let errors = report
+                    .filter(|rep| rep.backup_id.as_deref() == Some(run.id.as_str()))
+                    .and_then(|rep| rep.num_errors);
+                model::run_failed(run.current_state.as_deref().unwrap_or(""), errors)
+            }),
+            None => last_state.and_then(|state| model::run_failed(state, None)),
+        };
         // The newest Completed run; with no backup activity at all, the last run when the
         // configuration says it succeeded (it then names that run's report).
         let last_success = match r {
@@ -645,6 +663,14 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             last_activity,
             selected_bytes,
             selected_files,
+            last_run_failed,
+            paused: c.is_active == Some(false)
+                || disabled.contains(device_id)
+                || c.schedule() == Schedule::Manual,
+            schedule_period: match c.schedule() {
+                Schedule::Every(seconds) => Some(seconds),
+                Schedule::Manual | Schedule::Unknown => None,
+            },
             ..Default::default()
         });
     }

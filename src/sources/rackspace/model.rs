@@ -101,6 +101,9 @@ pub struct Configuration {
     /// `Manually`, `Hourly`, `Daily`, `Weekly`.
     #[serde(default, deserialize_with = "opt_text")]
     pub frequency: Option<String>,
+    /// Hours between runs of an `Hourly` configuration (1 to 23).
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub hour_interval: Option<f64>,
     #[serde(default, deserialize_with = "opt_text")]
     pub time_zone_id: Option<String>,
     #[serde(default, deserialize_with = "opt_time")]
@@ -120,6 +123,22 @@ impl Configuration {
         self.is_deleted == Some(true)
     }
 
+    /// How often the configuration runs, from `Frequency` (and `HourInterval`).
+    pub fn schedule(&self) -> Schedule {
+        let frequency = self.frequency.as_deref().map(str::trim).unwrap_or("");
+        let hours = match frequency.to_ascii_lowercase().as_str() {
+            "manually" | "manual" => return Schedule::Manual,
+            "hourly" => self
+                .hour_interval
+                .filter(|h| h.is_finite() && *h >= 1.0)
+                .unwrap_or(1.0),
+            "daily" => 24.0,
+            "weekly" => 7.0 * 24.0,
+            _ => return Schedule::Unknown,
+        };
+        Schedule::Every(hours * 3600.0)
+    }
+
     /// The configuration's name, else its id.
     pub fn name(&self) -> &str {
         self.backup_configuration_name
@@ -128,6 +147,17 @@ impl Configuration {
             .filter(|n| !n.is_empty())
             .unwrap_or(&self.backup_configuration_id)
     }
+}
+
+/// A configuration's schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Schedule {
+    /// Runs only when started by hand: no cadence to be late for.
+    Manual,
+    /// Runs every so many seconds.
+    Every(f64),
+    /// No or an unknown `Frequency`.
+    Unknown,
 }
 
 /// One activity (`GET /activity`): a backup, restore or cleanup, in progress or finished.
@@ -202,6 +232,18 @@ pub fn backup_state(text: &str) -> String {
         .iter()
         .find(|s| s.eq_ignore_ascii_case(&squashed))
         .map_or_else(|| text.trim().to_owned(), |s| (*s).to_owned())
+}
+
+/// Whether a finished run in `state` (any spelling [`backup_state`] reads) failed: `Failed`
+/// did, `CompletedWithErrors` did unless the run's own report counts no errors, `Completed`
+/// did not. Other states are not finished runs: `None`.
+pub fn run_failed(state: &str, report_errors: Option<f64>) -> Option<bool> {
+    match backup_state(state).as_str() {
+        "Completed" => Some(false),
+        "Failed" => Some(true),
+        "CompletedWithErrors" => Some(report_errors != Some(0.0)),
+        _ => None,
+    }
 }
 
 /// A vault size: text with a unit (binary, as [`parse_size`] reads it), or a bare number of

@@ -488,3 +488,15 @@ fn latest_run_ties_break_by_id_and_other_activity_is_ignored() {
     assert_eq!(r.latest_finished.unwrap().id, "9");
     assert_eq!(r.last_completed, Some(1_357_000_000.0));
 }
+
+#[test]
+fn finished_runs_fail_or_succeed() {
+    use super::model::run_failed;
+    assert_eq!(run_failed("Completed", None), Some(false));
+    assert_eq!(run_failed("Failed", None), Some(true));
+    assert_eq!(run_failed("Completed WithErrors", None), Some(true));
+    assert_eq!(run_failed("CompletedWithErrors", Some(3.0)), Some(true));
+    assert_eq!(run_failed("CompletedWithErrors", Some(0.0)), Some(false));
+    assert_eq!(run_failed("InProgress", None), None);
+    assert_eq!(run_failed("Missed", None), None);
+}

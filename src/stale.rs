@@ -1,0 +1,312 @@
+//! Staleness: the two families the BackupStale and BackupNeverCompleted rules compare
+//! against, added to every source's snapshot after it is read.
+//!
+//! - `backup_stale_threshold_seconds`: how old a target's last successful backup may get. It
+//!   comes from the configuration ([`StalePolicy`]), so one alert rule serves every device
+//!   (`time() - backup_last_success_timestamp_seconds > on(...) group_left
+//!   backup_stale_threshold_seconds`). A target the vendor says is paused gets none.
+//! - `backup_first_seen_timestamp_seconds`: since when the target is known, the vendor's
+//!   creation time where the API gives one, else when this process first read it
+//!   ([`FirstSeen`]). After a restart, the latter starts again: a never-completed alert is
+//!   then delayed by up to one threshold, never raised early.
+
+use std::collections::HashMap;
+
+use crate::config::{SourceConfig, StaleOverride, StaleThreshold};
+use crate::exposition::Labels;
+use crate::metrics as m;
+use crate::sources::{BackupTarget, Snapshot};
+
+/// A target not read for this long is forgotten by [`FirstSeen`]; one that is missing from a
+/// few refreshes (an upstream hiccup) keeps its first-seen time.
+const FORGET_AFTER_SECONDS: f64 = 7.0 * 86_400.0;
+
+/// Added to a target's schedule period to make its least default threshold.
+const SCHEDULE_SLACK_SECONDS: f64 = 86_400.0;
+
+/// The stale thresholds of one source: its overrides in order, then its own threshold.
+#[derive(Debug, Clone)]
+pub struct StalePolicy {
+    threshold: StaleThreshold,
+    overrides: Vec<StaleOverride>,
+}
+
+impl StalePolicy {
+    /// The policy of a validated source configuration.
+    pub fn of(cfg: &SourceConfig) -> StalePolicy {
+        StalePolicy {
+            threshold: cfg
+                .stale_threshold
+                .unwrap_or_else(crate::config::default_stale_threshold),
+            overrides: cfg.stale_overrides.clone(),
+        }
+    }
+
+    /// The threshold of a target in seconds; `None` when it has none (paused, or off).
+    pub fn threshold(&self, t: &BackupTarget) -> Option<f64> {
+        if t.paused {
+            return None;
+        }
+        let matching = self.overrides.iter().find(|o| {
+            o.device.as_ref().is_none_or(|p| p.matches(&t.device))
+                && o.device_id.as_ref().is_none_or(|p| p.matches(&t.device_id))
+                && o.target.as_ref().is_none_or(|p| p.matches(&t.target))
+        });
+        match matching {
+            Some(o) => o.threshold.seconds(),
+            // A schedule longer than the threshold allows: one missed run, plus a day.
+            None => self.threshold.seconds().map(|threshold| {
+                t.schedule_period.map_or(threshold, |period| {
+                    threshold.max(period + SCHEDULE_SLACK_SECONDS)
+                })
+            }),
+        }
+    }
+}
+
+/// When this process first read each target of one source (device id, then target).
+#[derive(Debug, Default)]
+pub struct FirstSeen {
+    devices: HashMap<String, HashMap<String, Seen>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    first: f64,
+    last: f64,
+}
+
+impl FirstSeen {
+    /// The first time the target was read, recording it as read at `now`.
+    pub fn touch(&mut self, device_id: &str, target: &str, now: f64) -> f64 {
+        let targets = match self.devices.get_mut(device_id) {
+            Some(t) => t,
+            None => self.devices.entry(device_id.to_owned()).or_default(),
+        };
+        match targets.get_mut(target) {
+            Some(seen) => {
+                seen.last = now;
+                seen.first
+            }
+            None => {
+                targets.insert(
+                    target.to_owned(),
+                    Seen {
+                        first: now,
+                        last: now,
+                    },
+                );
+                now
+            }
+        }
+    }
+
+    /// Forgets targets not read since `FORGET_AFTER_SECONDS` before `now`.
+    pub fn forget_old(&mut self, now: f64) {
+        self.devices.retain(|_, targets| {
+            targets.retain(|_, seen| now - seen.last <= FORGET_AFTER_SECONDS);
+            !targets.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.devices.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+}
+
+/// Adds the staleness families of every target of `snapshot`, read at `now`.
+pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstSeen, now: f64) {
+    let Snapshot {
+        targets, metrics, ..
+    } = snapshot;
+    if let Some(first) = targets.first() {
+        let label_bytes = 40 + first.device.len() + first.device_id.len() + first.target.len();
+        metrics.reserve(&m::FIRST_SEEN, targets.len(), label_bytes);
+        metrics.reserve(&m::STALE_THRESHOLD, targets.len(), label_bytes);
+    }
+    for t in targets.iter() {
+        let l = Labels::new(&[
+            ("device", &t.device),
+            ("device_id", &t.device_id),
+            ("target", &t.target),
+        ]);
+        // Recorded even when the vendor gives a creation time, so a target whose creation
+        // time turns unreadable keeps a first-seen time.
+        let first_seen = seen.touch(&t.device_id, &t.target, now);
+        metrics.add_labels(&m::FIRST_SEEN, &l, t.first_seen.unwrap_or(first_seen));
+        if let Some(threshold) = policy.threshold(t) {
+            metrics.add_labels(&m::STALE_THRESHOLD, &l, threshold);
+        }
+    }
+    seen.forget_old(now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::exposition::{assemble, MetricSet};
+    use crate::sources::values::Warnings;
+
+    fn policy(extra: &str) -> StalePolicy {
+        let cfg = Config::from_toml_str(&format!(
+            "[[source]]\nname = \"hq\"\nkind = \"crashplan\"\nurl = \"https://cp.example\"\nusername = \"u\"\npassword = \"p\"\n{extra}"
+        ))
+        .unwrap();
+        StalePolicy::of(&cfg.sources[0])
+    }
+
+    fn target(device: &str, target: &str) -> BackupTarget {
+        BackupTarget {
+            device: device.into(),
+            device_id: format!("id-{device}"),
+            target: target.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn first_matching_override_wins_then_the_source_then_the_default() {
+        let p = policy("");
+        assert_eq!(p.threshold(&target("web01", "cloud")), Some(259_200.0));
+
+        let p = policy(
+            r#"stale_threshold = "36h"
+[[source.stale_override]]
+device = "db-.*"
+target = "offsite"
+threshold = "8h"
+[[source.stale_override]]
+device = "db-.*"
+threshold = "1d"
+[[source.stale_override]]
+device_id = "id-laptop-\\d+"
+threshold = "off"
+"#,
+        );
+        assert_eq!(p.threshold(&target("db-01", "offsite")), Some(28_800.0));
+        assert_eq!(p.threshold(&target("db-01", "local")), Some(86_400.0));
+        // Anchored: a name that only contains the pattern does not match.
+        assert_eq!(p.threshold(&target("old-db-01", "local")), Some(129_600.0));
+        assert_eq!(p.threshold(&target("laptop-7", "cloud")), None);
+        assert_eq!(p.threshold(&target("laptop-x", "cloud")), Some(129_600.0));
+        let mut paused = target("web01", "cloud");
+        paused.paused = true;
+        assert_eq!(p.threshold(&paused), None);
+    }
+
+    #[test]
+    fn a_long_schedule_raises_the_default_not_an_override() {
+        let p = policy("[[source.stale_override]]\ntarget = \"strict\"\nthreshold = \"2d\"\n");
+        let mut weekly = target("web01", "weekly");
+        weekly.schedule_period = Some(7.0 * 86_400.0);
+        assert_eq!(p.threshold(&weekly), Some(8.0 * 86_400.0));
+        let mut daily = target("web01", "daily");
+        daily.schedule_period = Some(86_400.0);
+        assert_eq!(p.threshold(&daily), Some(3.0 * 86_400.0));
+        let mut strict = target("web01", "strict");
+        strict.schedule_period = Some(7.0 * 86_400.0);
+        assert_eq!(p.threshold(&strict), Some(2.0 * 86_400.0));
+    }
+
+    #[test]
+    fn the_top_level_threshold_is_every_source_default() {
+        let cfg = Config::from_toml_str(
+            "stale_threshold = \"2d\"\n[[source]]\nname = \"a\"\nkind = \"crashplan\"\nurl = \"https://cp.example\"\nusername = \"u\"\npassword = \"p\"\n[[source]]\nname = \"b\"\nkind = \"crashplan\"\nurl = \"https://cp.example\"\nusername = \"u\"\npassword = \"p\"\nstale_threshold = \"off\"\n",
+        )
+        .unwrap();
+        let t = target("web01", "cloud");
+        assert_eq!(
+            StalePolicy::of(&cfg.sources[0]).threshold(&t),
+            Some(172_800.0)
+        );
+        assert_eq!(StalePolicy::of(&cfg.sources[1]).threshold(&t), None);
+    }
+
+    #[test]
+    fn bad_thresholds_and_patterns_are_named() {
+        let base = "[[source]]\nname = \"hq\"\nkind = \"crashplan\"\nurl = \"https://cp.example\"\nusername = \"u\"\npassword = \"p\"\n";
+        for (extra, wants) in [
+            ("stale_threshold = \"3 fortnights\"", "stale_threshold"),
+            ("stale_threshold = \"0s\"", "more than 0s"),
+            (
+                "[[source.stale_override]]\ndevice = \"db-(\"\nthreshold = \"1d\"",
+                "not a valid regular expression",
+            ),
+            (
+                "[[source.stale_override]]\nthreshold = \"1d\"",
+                "stale_override[0]",
+            ),
+            (
+                "[[source.stale_override]]\ndevice = \"x\"\nthreshold = \"1d\"\ncolour = \"red\"",
+                "colour",
+            ),
+            ("[[source.stale_override]]\ndevice = \"x\"", "threshold"),
+        ] {
+            let err = Config::from_toml_str(&format!("{base}{extra}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(wants), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn first_seen_is_kept_across_refreshes_and_forgotten_after_a_week() {
+        let mut seen = FirstSeen::default();
+        assert_eq!(seen.touch("1", "cloud", 100.0), 100.0);
+        assert_eq!(seen.touch("1", "cloud", 200.0), 100.0);
+        assert_eq!(seen.touch("1", "local", 200.0), 200.0);
+        seen.forget_old(200.0 + FORGET_AFTER_SECONDS);
+        assert_eq!(seen.len(), 2);
+        seen.touch("1", "cloud", 300.0 + FORGET_AFTER_SECONDS);
+        seen.forget_old(300.0 + FORGET_AFTER_SECONDS);
+        assert_eq!(seen.len(), 1, "local was not read for over a week");
+        assert_eq!(
+            seen.touch("1", "local", 400.0 + FORGET_AFTER_SECONDS),
+            400.0 + FORGET_AFTER_SECONDS
+        );
+    }
+
+    #[test]
+    fn annotate_writes_thresholds_and_first_seen() {
+        let mut created = target("web01", "cloud");
+        created.first_seen = Some(50.0);
+        let mut paused = target("ci01", "cloud");
+        paused.paused = true;
+        let targets = vec![created, paused, target("new01", "cloud")];
+        let mut snapshot = Snapshot::new(
+            Vec::new(),
+            targets,
+            MetricSet::new("code42", "console"),
+            Warnings::default(),
+        );
+        let mut seen = FirstSeen::default();
+        annotate(&mut snapshot, &policy(""), &mut seen, 1000.0);
+        let mut out = String::new();
+        assemble(&mut out, &[&snapshot.metrics]);
+        let l = |d: &str| {
+            format!("system=\"code42\",source=\"console\",device=\"{d}\",device_id=\"id-{d}\",target=\"cloud\"")
+        };
+        for line in [
+            format!("backup_first_seen_timestamp_seconds{{{}}} 50\n", l("web01")),
+            format!(
+                "backup_first_seen_timestamp_seconds{{{}}} 1000\n",
+                l("ci01")
+            ),
+            format!(
+                "backup_first_seen_timestamp_seconds{{{}}} 1000\n",
+                l("new01")
+            ),
+            format!("backup_stale_threshold_seconds{{{}}} 259200\n", l("web01")),
+            format!("backup_stale_threshold_seconds{{{}}} 259200\n", l("new01")),
+        ] {
+            assert!(out.contains(&line), "{line} missing from\n{out}");
+        }
+        assert!(!out.contains(&format!("backup_stale_threshold_seconds{{{}}}", l("ci01"))));
+        assert_eq!(seen.len(), 3);
+    }
+}
