@@ -1,5 +1,6 @@
 //! The program's modes: serve, one refresh (`once`), and the demo.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -41,6 +42,15 @@ pub async fn once(config: &Config) -> Result<(String, bool), String> {
 
 /// Serves until SIGINT or SIGTERM. `on_listening` is told the bound address.
 pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
+    serve_until(config, on_listening, shutdown_signal()).await
+}
+
+/// Serves until `shutdown` completes.
+async fn serve_until(
+    config: &Config,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     if config.sources.is_empty() {
         return Err(
             "no [[source]] configured: give --config FILE (see README), or try `backup_exporter demo`"
@@ -56,7 +66,7 @@ pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Re
     let tasks = exporter.spawn(sources, stop_rx);
     tracing::info!(listen = %addr, sources = config.sources.len(), "serving /metrics");
     on_listening(addr);
-    let served = crate::server::serve(listener, Arc::clone(&exporter), shutdown_signal()).await;
+    let served = crate::server::serve(listener, Arc::clone(&exporter), shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     for t in tasks {
@@ -69,6 +79,7 @@ pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Re
 /// account (identity service included) on loopback, and the real exporter reading them over
 /// HTTP, exactly as it would read production servers.
 pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
+    let shutdown = shutdown_signal();
     let sim_config = SimConfig {
         username: "demo".into(),
         password: "demo-password".into(),
@@ -141,11 +152,14 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         rackspace_account.username,
         rackspace_account.api_key,
     );
-    let config = Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
+    let mut config =
+        Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
+    // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.
+    config.listen = listen;
     let sim_url = sim.url();
     let console_url = console.url();
     let rackspace_url = rackspace.url();
-    let result = serve(&config, |addr| {
+    let result = serve_until(&config, |addr| {
         let shown = if addr.ip().is_unspecified() {
             SocketAddr::new([127, 0, 0, 1].into(), addr.port())
         } else {
@@ -158,7 +172,7 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         println!("  exporter status page:           http://{shown}/");
         println!("  metrics:                        http://{shown}/metrics");
         println!("  stop with Ctrl-C");
-    })
+    }, shutdown)
     .await;
     sim.shutdown().await;
     console.shutdown().await;
@@ -166,23 +180,32 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     result
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled: a SIGTERM during start-up (the exporter may be PID 1 of a
+/// container, which ignores unhandled signals) then stops the server as soon as it runs.
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut int = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term.take()) => {}
+                () = wait(int.take()) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

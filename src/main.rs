@@ -42,10 +42,11 @@ enum Command {
     CheckConfig,
     /// Refresh every source once and print the exposition to stdout; exit 1 if any failed.
     Once,
-    /// Run the exporter against a simulated CrashPlan PRO server on loopback.
+    /// Run the exporter against a simulated CrashPlan PRO server, Code42 console and
+    /// Rackspace Cloud Backup account on loopback.
     Demo {
-        /// Address of the exporter.
-        #[arg(long, default_value = "127.0.0.1:9871")]
+        /// Address of the exporter (default: BACKUP_EXPORTER_LISTEN, else 127.0.0.1:9871).
+        #[arg(long, env = "BACKUP_EXPORTER_LISTEN", default_value = "127.0.0.1:9871")]
         listen: SocketAddr,
     },
 }
