@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of backup_exporter: unit tests, integration tests against the simulated
 # vendor servers, the promtool checks of the exposition, and the alert rule unit tests.
-# Installs what the tests need when it is missing (promtool, from Debian's prometheus package).
+# Installs what the tests need when it is missing: promtool and the Prometheus server (Debian's
+# prometheus package) and Alertmanager (Debian's prometheus-alertmanager package), which the
+# dashboard and end-to-end tests run for real (tests/common/stack.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+{ command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 ||
+  need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]} (Debian packages)"
   sudo=""

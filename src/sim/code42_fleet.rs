@@ -604,7 +604,9 @@ fn computer(
 
     // Ages in seconds.
     let created = match d.state {
-        State::NeverCompleted => 2.0 * DAY,
+        // Enrolled five days ago, its first backup still not done: past the default
+        // three-day threshold (BackupNeverCompleted).
+        State::NeverCompleted => 5.0 * DAY,
         _ => between(rng, 60.0, 900.0) * DAY,
     };
     let connected = match d.state {

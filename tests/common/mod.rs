@@ -2,6 +2,8 @@
 //! demo uses, here fed with fixture payloads and injected faults) and exposition parsing.
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
