@@ -272,6 +272,27 @@ pub enum AuthMode {
 }
 
 impl SourceConfig {
+    /// "stale after 3d, 2 overrides", for `check-config`.
+    pub fn stale_summary(&self) -> String {
+        let threshold = match self.stale_threshold.unwrap_or_else(default_stale_threshold) {
+            StaleThreshold::After(d) => {
+                let secs = d.as_secs();
+                let shown = match (d.subsec_nanos(), secs % 86_400, secs % 3600) {
+                    (0, 0, _) => format!("{}d", secs / 86_400),
+                    (0, _, 0) => format!("{}h", secs / 3600),
+                    _ => humantime::format_duration(d).to_string(),
+                };
+                format!("stale after {shown}")
+            }
+            StaleThreshold::Off => "never stale".to_owned(),
+        };
+        match self.stale_overrides.len() {
+            0 => threshold,
+            1 => format!("{threshold}, 1 override"),
+            n => format!("{threshold}, {n} overrides"),
+        }
+    }
+
     /// The authentication mode, with the kind's default.
     pub fn auth_mode(&self) -> AuthMode {
         self.auth.unwrap_or(AuthMode::Local)

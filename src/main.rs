@@ -89,10 +89,11 @@ fn main() -> ExitCode {
                                 .sources
                                 .iter()
                                 .map(|s| format!(
-                                    "\n  {} ({}, {})",
+                                    "\n  {} ({}, {}), {}",
                                     s.name,
                                     s.kind.system(),
-                                    s.base_url()
+                                    s.base_url(),
+                                    s.stale_summary()
                                 ))
                                 .collect::<String>()
                         );

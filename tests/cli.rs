@@ -48,7 +48,9 @@ fn check_config_accepts_a_good_file_and_names_a_bad_key() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("configuration OK: 1 source(s)") && stdout.contains("hq (crashplan"),
+        stdout.contains("configuration OK: 1 source(s)")
+            && stdout.contains("hq (crashplan")
+            && stdout.contains("stale after 3d"),
         "{stdout}"
     );
     assert!(!stdout.contains(PASSWORD));
