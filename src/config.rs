@@ -146,6 +146,8 @@ pub enum SourceKind {
     Code42,
     /// Rackspace Cloud Backup, `/v1.0/{tenant}` with Rackspace identity v2.0 tokens.
     Rackspace,
+    /// OpenStack Freezer, `/v2/{project_id}` (or `/v1`) with keystone v3 tokens.
+    Freezer,
 }
 
 impl SourceKind {
@@ -155,6 +157,7 @@ impl SourceKind {
             SourceKind::Crashplan => "crashplan",
             SourceKind::Code42 => "code42",
             SourceKind::Rackspace => "rackspace",
+            SourceKind::Freezer => "freezer",
         }
     }
 }
@@ -196,6 +199,9 @@ pub struct SourceConfig {
     // ---- code42 ----
     /// How a code42 source signs in: `local` (username, password, optional TOTP),
     /// `api_client` (client_id, client_secret) or `token` (a bearer token read from token_file).
+    /// How a freezer source signs in to keystone: `password` (default),
+    /// `application_credential`, `token` (token_file) or `none` (no credentials: a trusted
+    /// proxy in front of Freezer, or a test server).
     #[serde(default)]
     pub auth: Option<AuthMode>,
     /// Base32 TOTP secret of a two-factor local account (code42, auth `local`).
@@ -210,8 +216,8 @@ pub struct SourceConfig {
     pub client_secret: Option<Secret>,
     #[serde(default)]
     pub client_secret_file: Option<PathBuf>,
-    /// File holding a bearer token (code42, auth `token`); read again whenever the token is
-    /// refused, so an external process may rotate it.
+    /// File holding a token (code42 and freezer, auth `token`); read again whenever the token
+    /// is refused, so an external process may rotate it.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
     /// A token older than this is renewed before use (the API publishes no lifetime).
@@ -229,7 +235,8 @@ pub struct SourceConfig {
 
     // ---- rackspace ----
     /// Rackspace identity service (rackspace; default `https://identity.api.rackspacecloud.com`);
-    /// tokens come from `POST {identity_url}/v2.0/tokens`.
+    /// tokens come from `POST {identity_url}/v2.0/tokens`. Keystone (freezer), e.g.
+    /// `https://keystone.example.com:5000/v3`; tokens come from `POST .../v3/auth/tokens`.
     #[serde(default)]
     pub identity_url: Option<Url>,
     /// Rackspace API key of `username` (rackspace; or `password`).
@@ -238,7 +245,7 @@ pub struct SourceConfig {
     #[serde(default)]
     pub api_key_file: Option<PathBuf>,
     /// Region whose Cloud Backup endpoint to use (rackspace; default: the account's default
-    /// region).
+    /// region), or whose Freezer endpoint to use (freezer; needed when the catalog has several).
     #[serde(default)]
     pub region: Option<String>,
     /// Use the catalog's region-less (global) Cloud Backup endpoint when the region has none
@@ -247,13 +254,51 @@ pub struct SourceConfig {
     pub allow_global_endpoint: Option<bool>,
     /// Cloud Backup endpoint to use instead of the catalog's (rackspace): the catalog form
     /// `https://dfw.backup.api.rackspacecloud.com/v1.0/{tenant}`, or only the host, to which
-    /// `/v1.0/{tenant}` of the token's tenant is added.
+    /// `/v1.0/{tenant}` of the token's tenant is added. The Freezer API's root (freezer),
+    /// e.g. `http://freezer.example.com:9090`, instead of the keystone catalog's.
     #[serde(default)]
     pub endpoint: Option<Url>,
     /// Read the report of each configuration's latest finished backup (errors, bytes,
     /// duration) (rackspace; default true).
     #[serde(default)]
     pub read_reports: Option<bool>,
+
+    // ---- freezer (keystone v3) ----
+    /// Domain of `username` by name (freezer; default `Default` unless user_domain_id is given).
+    #[serde(default)]
+    pub user_domain_name: Option<String>,
+    #[serde(default)]
+    pub user_domain_id: Option<String>,
+    /// Project to scope the token to, by name (with project_domain_name or _id) or by id
+    /// (freezer, auth `password`).
+    #[serde(default)]
+    pub project_name: Option<String>,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub project_domain_name: Option<String>,
+    #[serde(default)]
+    pub project_domain_id: Option<String>,
+    /// Keystone application credential, by id, or by name with username (freezer, auth
+    /// `application_credential`).
+    #[serde(default)]
+    pub application_credential_id: Option<String>,
+    #[serde(default)]
+    pub application_credential_name: Option<String>,
+    #[serde(default)]
+    pub application_credential_secret: Option<Secret>,
+    #[serde(default)]
+    pub application_credential_secret_file: Option<PathBuf>,
+    /// Catalog interface of the Freezer endpoint: `public` (default), `internal` or `admin`.
+    #[serde(default)]
+    pub interface: Option<String>,
+    /// Catalog service type of Freezer (default `backup`).
+    #[serde(default)]
+    pub service_type: Option<String>,
+    /// Project ids to read (freezer; default: the token's project).
+    #[serde(default)]
+    pub projects: Option<Vec<String>>,
+
     /// This source's stale threshold (default: the top-level `stale_threshold`).
     #[serde(default)]
     pub stale_threshold: Option<StaleThreshold>,
@@ -262,13 +307,30 @@ pub struct SourceConfig {
     pub stale_overrides: Vec<StaleOverride>,
 }
 
-/// How a source authenticates (code42).
+/// How a source authenticates: code42 `local`, `api_client`, `token`; freezer `password`,
+/// `application_credential`, `token`, `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     Local,
     ApiClient,
     Token,
+    Password,
+    ApplicationCredential,
+    None,
+}
+
+impl AuthMode {
+    fn name(self) -> &'static str {
+        match self {
+            AuthMode::Local => "local",
+            AuthMode::ApiClient => "api_client",
+            AuthMode::Token => "token",
+            AuthMode::Password => "password",
+            AuthMode::ApplicationCredential => "application_credential",
+            AuthMode::None => "none",
+        }
+    }
 }
 
 impl SourceConfig {
@@ -295,13 +357,17 @@ impl SourceConfig {
 
     /// The authentication mode, with the kind's default.
     pub fn auth_mode(&self) -> AuthMode {
-        self.auth.unwrap_or(AuthMode::Local)
+        self.auth.unwrap_or(match self.kind {
+            SourceKind::Freezer => AuthMode::Password,
+            _ => AuthMode::Local,
+        })
     }
     /// See [`SourceConfig::token_max_age`]; by default 30 minutes for code42 (whose tokens
-    /// carry no lifetime) and 12 hours for rackspace (whose tokens say when they expire).
+    /// carry no lifetime) and 12 hours for rackspace and freezer (whose tokens say when they
+    /// expire).
     pub fn token_max_age(&self) -> Duration {
         self.token_max_age.unwrap_or(match self.kind {
-            SourceKind::Rackspace => Duration::from_secs(12 * 3600),
+            SourceKind::Rackspace | SourceKind::Freezer => Duration::from_secs(12 * 3600),
             _ => Duration::from_secs(30 * 60),
         })
     }
@@ -529,6 +595,12 @@ impl Config {
                 (&mut s.client_secret, &s.client_secret_file)
             })?;
             resolve_secret(s, i, "api_key", |s| (&mut s.api_key, &s.api_key_file))?;
+            resolve_secret(s, i, "application_credential_secret", |s| {
+                (
+                    &mut s.application_credential_secret,
+                    &s.application_credential_secret_file,
+                )
+            })?;
             validate_kind(s, i)?;
         }
         Ok(())
@@ -631,7 +703,36 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
         (s.endpoint.is_some(), "endpoint"),
         (s.read_reports.is_some(), "read_reports"),
     ];
-    if s.kind != SourceKind::Rackspace {
+    let freezer_keys = [
+        (s.user_domain_name.is_some(), "user_domain_name"),
+        (s.user_domain_id.is_some(), "user_domain_id"),
+        (s.project_name.is_some(), "project_name"),
+        (s.project_id.is_some(), "project_id"),
+        (s.project_domain_name.is_some(), "project_domain_name"),
+        (s.project_domain_id.is_some(), "project_domain_id"),
+        (
+            s.application_credential_id.is_some(),
+            "application_credential_id",
+        ),
+        (
+            s.application_credential_name.is_some(),
+            "application_credential_name",
+        ),
+        (
+            s.application_credential_secret.is_some(),
+            "application_credential_secret",
+        ),
+        (s.interface.is_some(), "interface"),
+        (s.service_type.is_some(), "service_type"),
+        (s.projects.is_some(), "projects"),
+    ];
+    if s.kind != SourceKind::Freezer {
+        let what = format!("kind {kind:?}");
+        for (present, key) in freezer_keys {
+            refuse(present, key, &what)?;
+        }
+    }
+    if !matches!(s.kind, SourceKind::Rackspace | SourceKind::Freezer) {
         let what = format!("kind {kind:?}");
         for (present, key) in rackspace_keys {
             refuse(present, key, &what)?;
@@ -657,6 +758,17 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
                 AuthMode::Local => "kind \"code42\" with auth \"local\"",
                 AuthMode::ApiClient => "kind \"code42\" with auth \"api_client\"",
                 AuthMode::Token => "kind \"code42\" with auth \"token\"",
+                other => {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        "auth",
+                        format!(
+                            "{:?} does not apply to kind \"code42\" (local, api_client or token)",
+                            other.name()
+                        ),
+                    ))
+                }
             };
             let local = mode == AuthMode::Local;
             let client = mode == AuthMode::ApiClient;
@@ -760,6 +872,7 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
                 return Err(ConfigError::at(s, i, "region", "must not be empty"));
             }
         }
+        SourceKind::Freezer => validate_freezer(s, i, &code42_keys)?,
     }
     if s.token_max_age.is_some_and(|a| a < Duration::from_secs(10)) {
         return Err(ConfigError::at(
@@ -768,6 +881,260 @@ fn validate_kind(s: &SourceConfig, i: usize) -> Result<(), ConfigError> {
             "token_max_age",
             "must be at least 10s",
         ));
+    }
+    Ok(())
+}
+
+/// The keys of a freezer source: keystone sign-in by mode, catalog, endpoint and projects.
+fn validate_freezer(
+    s: &SourceConfig,
+    i: usize,
+    code42_keys: &[(bool, &str)],
+) -> Result<(), ConfigError> {
+    let mode = s.auth_mode();
+    let what = format!("kind \"freezer\" with auth {:?}", mode.name());
+    let require = |present: bool, key: &str, how: &str| {
+        if present {
+            Ok(())
+        } else {
+            Err(ConfigError::at(
+                s,
+                i,
+                key,
+                format!("required for {what}{how}"),
+            ))
+        }
+    };
+    let refuse = |present: bool, key: &str| {
+        if present {
+            Err(ConfigError::at(
+                s,
+                i,
+                key,
+                format!("does not apply to {what}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    if s.url.is_some() {
+        return Err(ConfigError::at(
+            s,
+            i,
+            "url",
+            "does not apply to kind \"freezer\": the Freezer endpoint comes from the keystone \
+             catalog (identity_url, interface, region), or set `endpoint`",
+        ));
+    }
+    for (present, key) in code42_keys {
+        if !["auth", "token_file", "token_max_age"].contains(key) {
+            refuse(*present, key)?;
+        }
+    }
+    refuse(s.api_key.is_some(), "api_key")?;
+    refuse(s.allow_global_endpoint.is_some(), "allow_global_endpoint")?;
+    refuse(s.read_reports.is_some(), "read_reports")?;
+    refuse(s.include_deactivated, "include_deactivated")?;
+    let has = |v: &Option<String>| v.as_deref().is_some_and(|t| !t.trim().is_empty());
+    let keystone = matches!(mode, AuthMode::Password | AuthMode::ApplicationCredential);
+    let user_keys = [
+        (s.username.is_some(), "username"),
+        (s.user_domain_name.is_some(), "user_domain_name"),
+        (s.user_domain_id.is_some(), "user_domain_id"),
+    ];
+    let scope_keys = [
+        (s.project_name.is_some(), "project_name"),
+        (s.project_id.is_some(), "project_id"),
+        (s.project_domain_name.is_some(), "project_domain_name"),
+        (s.project_domain_id.is_some(), "project_domain_id"),
+    ];
+    let app_keys = [
+        (
+            s.application_credential_id.is_some(),
+            "application_credential_id",
+        ),
+        (
+            s.application_credential_name.is_some(),
+            "application_credential_name",
+        ),
+        (
+            s.application_credential_secret.is_some(),
+            "application_credential_secret",
+        ),
+    ];
+    match mode {
+        AuthMode::Password => {
+            require(s.identity_url.is_some(), "identity_url", " (keystone, e.g. https://keystone.example.com:5000/v3)")?;
+            require(has(&s.username), "username", "")?;
+            require(s.password.is_some(), "password", " (give password or password_file)")?;
+            match (has(&s.project_name), has(&s.project_id)) {
+                (true, true) => {
+                    return Err(ConfigError::at(s, i, "project_id", "give either project_id or project_name, not both"))
+                }
+                (false, false) => require(false, "project_name", " (or project_id): the project the token is scoped to")?,
+                _ => {}
+            }
+            for (present, key) in app_keys {
+                refuse(present, key)?;
+            }
+            refuse(s.token_file.is_some(), "token_file")?;
+        }
+        AuthMode::ApplicationCredential => {
+            require(s.identity_url.is_some(), "identity_url", " (keystone, e.g. https://keystone.example.com:5000/v3)")?;
+            require(
+                s.application_credential_secret.is_some(),
+                "application_credential_secret",
+                " (give application_credential_secret or application_credential_secret_file)",
+            )?;
+            match (has(&s.application_credential_id), has(&s.application_credential_name)) {
+                (true, true) => {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        "application_credential_name",
+                        "give either application_credential_id or application_credential_name, not both",
+                    ))
+                }
+                (false, false) => require(false, "application_credential_id", " (or application_credential_name with username)")?,
+                (false, true) => require(has(&s.username), "username", " with application_credential_name (the credential's owner)")?,
+                (true, false) => {
+                    for (present, key) in user_keys {
+                        refuse(present, key)?;
+                    }
+                }
+            }
+            refuse(s.password.is_some(), "password")?;
+            refuse(s.token_file.is_some(), "token_file")?;
+            for (present, key) in scope_keys {
+                if present {
+                    return Err(ConfigError::at(s, i, key, "does not apply to auth \"application_credential\": an application credential is bound to its project"));
+                }
+            }
+        }
+        AuthMode::Token | AuthMode::None => {
+            require(s.endpoint.is_some(), "endpoint", " (the Freezer API's root URL)")?;
+            require(
+                s.projects.as_ref().is_some_and(|p| !p.is_empty()),
+                "projects",
+                " (the project ids to read: there is no keystone token to name one)",
+            )?;
+            if mode == AuthMode::Token {
+                let Some(path) = &s.token_file else {
+                    return Err(ConfigError::at(s, i, "token_file", format!("required for {what}")));
+                };
+                read_secret_file(path).map_err(|e| {
+                    ConfigError::at(s, i, "token_file", format!("{}: {e}", path.display()))
+                })?;
+            } else {
+                refuse(s.token_file.is_some(), "token_file")?;
+            }
+            for (present, key) in user_keys.into_iter().chain(scope_keys).chain(app_keys) {
+                refuse(present, key)?;
+            }
+            refuse(s.password.is_some(), "password")?;
+            refuse(s.identity_url.is_some(), "identity_url")?;
+            refuse(s.region.is_some(), "region")?;
+            refuse(s.interface.is_some(), "interface")?;
+            refuse(s.service_type.is_some(), "service_type")?;
+        }
+        AuthMode::Local | AuthMode::ApiClient => {
+            return Err(ConfigError::at(
+                s,
+                i,
+                "auth",
+                format!(
+                    "{:?} does not apply to kind \"freezer\" (password, application_credential, token or none)",
+                    mode.name()
+                ),
+            ))
+        }
+    }
+    if keystone && s.endpoint.is_some() && s.interface.is_some() {
+        return Err(ConfigError::at(
+            s,
+            i,
+            "interface",
+            "does not apply with `endpoint` (the catalog is not used)",
+        ));
+    }
+    if let Some(interface) = &s.interface {
+        if !["public", "internal", "admin"].contains(&interface.as_str()) {
+            return Err(ConfigError::at(
+                s,
+                i,
+                "interface",
+                format!("{interface:?} is not public, internal or admin"),
+            ));
+        }
+    }
+    for (key, value) in [
+        ("region", &s.region),
+        ("service_type", &s.service_type),
+        ("user_domain_name", &s.user_domain_name),
+        ("user_domain_id", &s.user_domain_id),
+        ("project_domain_name", &s.project_domain_name),
+        ("project_domain_id", &s.project_domain_id),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(ConfigError::at(s, i, key, "must not be empty"));
+        }
+    }
+    for (domain_name, domain_id) in [
+        ("user_domain_name", "user_domain_id"),
+        ("project_domain_name", "project_domain_id"),
+    ] {
+        let given = |k: &str| match k {
+            "user_domain_name" => s.user_domain_name.is_some(),
+            "user_domain_id" => s.user_domain_id.is_some(),
+            "project_domain_name" => s.project_domain_name.is_some(),
+            _ => s.project_domain_id.is_some(),
+        };
+        if given(domain_name) && given(domain_id) {
+            return Err(ConfigError::at(
+                s,
+                i,
+                domain_id,
+                format!("give either {domain_name} or {domain_id}, not both"),
+            ));
+        }
+    }
+    if s.project_id.is_some() && (s.project_domain_name.is_some() || s.project_domain_id.is_some())
+    {
+        return Err(ConfigError::at(
+            s,
+            i,
+            "project_id",
+            "a project id needs no project domain (project_domain_name, project_domain_id)",
+        ));
+    }
+    if let Some(projects) = &s.projects {
+        if projects.is_empty() {
+            return Err(ConfigError::at(
+                s,
+                i,
+                "projects",
+                "must list at least one project id (or leave it out: the token's project)",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in projects {
+            if p.trim().is_empty() || p.contains(['/', '?', '#', '%']) || p.trim() != p {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "projects",
+                    format!("{p:?} is not a project id"),
+                ));
+            }
+            if !seen.insert(p) {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "projects",
+                    format!("{p:?} is listed twice"),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -979,6 +1346,66 @@ mod tests {
             )
             .replace("password = \"s3cret\"", "");
         assert_eq!(load(&tok).unwrap().sources[0].auth_mode(), AuthMode::Token);
+    }
+
+    #[test]
+    fn freezer_keys() {
+        let base = "[[source]]\nname = \"os\"\nkind = \"freezer\"\n";
+        let keystone = "identity_url = \"https://keystone.example.com:5000/v3\"\nusername = \"u\"\npassword = \"p\"\n";
+        let c = load(&format!("{base}{keystone}project_name = \"prod\"")).unwrap();
+        let s = &c.sources[0];
+        assert_eq!(s.auth_mode(), AuthMode::Password);
+        assert_eq!(s.kind.system(), "freezer");
+        assert_eq!(s.token_max_age(), Duration::from_secs(12 * 3600));
+        let c = load(&format!(
+            "{base}auth = \"none\"\nendpoint = \"http://127.0.0.1:19090\"\nprojects = [\"a1\", \"b2\"]"
+        ))
+        .unwrap();
+        assert_eq!(c.sources[0].projects.as_deref().unwrap(), ["a1", "b2"]);
+        let c = load(&format!(
+            "{base}identity_url = \"https://k\"\nauth = \"application_credential\"\napplication_credential_name = \"n\"\nusername = \"u\"\napplication_credential_secret = \"s\"\ninterface = \"internal\"\nregion = \"RegionOne\""
+        ))
+        .unwrap();
+        assert_eq!(c.sources[0].auth_mode(), AuthMode::ApplicationCredential);
+        for (extra, key, words) in [
+            (keystone, "project_name", "required for kind \"freezer\" with auth \"password\""),
+            ("username = \"u\"\npassword = \"p\"\nproject_id = \"x\"", "identity_url", "required"),
+            (&format!("{keystone}project_id = \"a\"\nproject_name = \"b\""), "project_id", "not both"),
+            (&format!("{keystone}project_id = \"a\"\nproject_domain_name = \"d\""), "project_id", "needs no project domain"),
+            (&format!("{keystone}project_id = \"a\"\nurl = \"https://x\""), "url", "endpoint"),
+            (&format!("{keystone}project_id = \"a\"\ninterface = \"private\""), "interface", "not public, internal or admin"),
+            (&format!("{keystone}project_id = \"a\"\napi_key = \"k\""), "api_key", "does not apply"),
+            (&format!("{keystone}project_id = \"a\"\nauth = \"local\""), "auth", "password, application_credential, token or none"),
+            (&format!("{keystone}project_id = \"a\"\nprojects = []"), "projects", "at least one"),
+            (&format!("{keystone}project_id = \"a\"\nprojects = [\"a/b\"]"), "projects", "not a project id"),
+            (&format!("{keystone}project_id = \"a\"\nprojects = [\"a\", \"a\"]"), "projects", "twice"),
+            ("auth = \"none\"\nprojects = [\"a\"]", "endpoint", "required"),
+            ("auth = \"none\"\nendpoint = \"http://h\"", "projects", "required"),
+            ("auth = \"none\"\nendpoint = \"http://h\"\nprojects = [\"a\"]\nusername = \"u\"", "username", "does not apply"),
+            ("auth = \"token\"\nendpoint = \"http://h\"\nprojects = [\"a\"]", "token_file", "required"),
+            ("identity_url = \"https://k\"\nauth = \"application_credential\"\napplication_credential_id = \"i\"", "application_credential_secret", "required"),
+            ("identity_url = \"https://k\"\nauth = \"application_credential\"\napplication_credential_id = \"i\"\napplication_credential_secret = \"s\"\nproject_name = \"p\"", "project_name", "bound to its project"),
+        ] {
+            let err = load(&format!("{base}{extra}")).unwrap_err();
+            assert!(
+                err.contains(&format!("`{key}`")) && err.contains(words),
+                "{extra}: {err}"
+            );
+        }
+        // Freezer keys on another kind are named.
+        let err = load("[[source]]\nname = \"a\"\nkind = \"crashplan\"\nurl = \"https://x\"\nusername = \"u\"\npassword = \"p\"\nprojects = [\"a\"]").unwrap_err();
+        assert!(
+            err.contains("`projects`") && err.contains("does not apply"),
+            "{err}"
+        );
+        let err = load(
+            "[[source]]\nname = \"a\"\nkind = \"code42\"\nurl = \"https://x\"\nauth = \"none\"",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("`auth`") && err.contains("local, api_client or token"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -257,6 +257,14 @@ pub struct Pages<T> {
     pub page_size: usize,
 }
 
+/// A whole answer: status, headers and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
 /// A configured vendor endpoint: base URL, credentials, client and limits.
 pub struct Upstream {
     client: reqwest::Client,
@@ -320,6 +328,12 @@ impl Upstream {
             metrics,
             retry_delay: Duration::from_millis(500),
         })
+    }
+
+    /// Replaces the base URL (the config's by default).
+    pub fn with_base(self, base: Url) -> Upstream {
+        self.base.store(Arc::new(base));
+        self
     }
 
     /// Replaces the authentication (basic from the config by default).
@@ -392,20 +406,41 @@ impl Upstream {
         decode(&self.get_retrying(endpoint, &self.url(path, query)).await?)
     }
 
+    /// GETs `path` and returns the whole answer when its status is one `accept` takes (a
+    /// version document answers 300 Multiple Choices). Retries like [`Upstream::get_json`].
+    pub async fn get_answer(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        accept: fn(reqwest::StatusCode) -> bool,
+    ) -> Result<Answer, UpstreamError> {
+        let url = self.url(path, &[]);
+        match self.get_bytes(endpoint, &url, accept).await {
+            Err(e) if e.is_transient() => {
+                tracing::debug!(source = %self.source, %endpoint, error = %e, "retrying once");
+                tokio::time::sleep(self.retry_delay).await;
+                self.get_bytes(endpoint, &url, accept).await
+            }
+            result => result,
+        }
+    }
+
     /// GETs `url`, trying transient failures (connection refused, 502-504) once more.
     async fn get_retrying(
         &self,
         endpoint: &'static str,
         url: &Url,
     ) -> Result<bytes::Bytes, UpstreamError> {
-        match self.get_bytes(endpoint, url).await {
+        let ok = |s: reqwest::StatusCode| s.is_success();
+        match self.get_bytes(endpoint, url, ok).await {
             Err(e) if e.is_transient() => {
                 tracing::debug!(source = %self.source, %endpoint, error = %e, "retrying once");
                 tokio::time::sleep(self.retry_delay).await;
-                self.get_bytes(endpoint, url).await
+                self.get_bytes(endpoint, url, ok).await
             }
             result => result,
         }
+        .map(|a| a.body)
     }
 
     /// GETs `url` with the configured authentication. A token the server refuses (401) is
@@ -414,27 +449,30 @@ impl Upstream {
         &self,
         endpoint: &'static str,
         url: &Url,
-    ) -> Result<bytes::Bytes, UpstreamError> {
+        accept: fn(reqwest::StatusCode) -> bool,
+    ) -> Result<Answer, UpstreamError> {
         let request = || {
             self.client
                 .get(url.clone())
                 .header(reqwest::header::ACCEPT, "application/json")
         };
         match &self.auth {
-            Auth::None => self.send(endpoint, request()).await,
+            Auth::None => self.send_answer(endpoint, request(), accept).await,
             Auth::Basic { username, password } => {
-                self.send(
+                self.send_answer(
                     endpoint,
                     request().basic_auth(username, Some(password.expose())),
+                    accept,
                 )
                 .await
             }
             Auth::Token(cache) => {
                 let (token, generation) = cache.get(self).await?;
                 let first = self
-                    .send(
+                    .send_answer(
                         endpoint,
                         request().header(&token.header, token.value.expose()),
+                        accept,
                     )
                     .await;
                 match first {
@@ -442,9 +480,10 @@ impl Upstream {
                         tracing::debug!(source = %self.source, %endpoint, "token refused; signing in again");
                         cache.refused(generation).await;
                         let (token, _) = cache.get(self).await?;
-                        self.send(
+                        self.send_answer(
                             endpoint,
                             request().header(&token.header, token.value.expose()),
+                            accept,
                         )
                         .await
                     }
@@ -461,6 +500,19 @@ impl Upstream {
         endpoint: &'static str,
         req: reqwest::RequestBuilder,
     ) -> Result<bytes::Bytes, UpstreamError> {
+        self.send_answer(endpoint, req, |s| s.is_success())
+            .await
+            .map(|a| a.body)
+    }
+
+    /// [`Upstream::send`], returning the whole answer of a status `accept` takes (a sign-in
+    /// whose token comes in a header, a version document answering 300).
+    pub async fn send_answer(
+        &self,
+        endpoint: &'static str,
+        req: reqwest::RequestBuilder,
+        accept: fn(reqwest::StatusCode) -> bool,
+    ) -> Result<Answer, UpstreamError> {
         let _permit = self
             .permits
             .acquire()
@@ -477,7 +529,7 @@ impl Upstream {
         let status = response.status();
         let response_path = response.url().path().to_owned();
         self.count(endpoint, status.as_str());
-        if !status.is_success() {
+        if !accept(status) {
             let code = status.as_u16();
             // A short excerpt of the error body helps operators; it holds no credentials.
             let detail = response
@@ -502,7 +554,8 @@ impl Upstream {
                 },
             });
         }
-        response.bytes().await.map_err(|e| {
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(|e| {
             if e.is_timeout() {
                 UpstreamError::Timeout {
                     endpoint,
@@ -514,6 +567,11 @@ impl Upstream {
                     detail: error_chain(&e),
                 }
             }
+        })?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
         })
     }
 

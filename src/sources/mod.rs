@@ -6,6 +6,7 @@
 
 pub mod code42;
 pub mod crashplan;
+pub mod freezer;
 pub mod http;
 pub mod rackspace;
 pub mod values;
@@ -179,6 +180,7 @@ pub enum Source {
     CrashPlan(Box<crashplan::CrashPlan>),
     Code42(Box<code42::Code42>),
     Rackspace(Box<rackspace::Rackspace>),
+    Freezer(Box<freezer::Freezer>),
 }
 
 impl Source {
@@ -189,6 +191,9 @@ impl Source {
             )?))),
             SourceKind::Code42 => Ok(Source::Code42(Box::new(code42::Code42::new(cfg, metrics)?))),
             SourceKind::Rackspace => Ok(Source::Rackspace(Box::new(rackspace::Rackspace::new(
+                cfg, metrics,
+            )?))),
+            SourceKind::Freezer => Ok(Source::Freezer(Box::new(freezer::Freezer::new(
                 cfg, metrics,
             )?))),
         }
@@ -202,6 +207,7 @@ impl Source {
             Source::CrashPlan(s) => s.collect().await,
             Source::Code42(s) => s.collect().await,
             Source::Rackspace(s) => s.collect().await,
+            Source::Freezer(s) => s.collect().await,
         }
     }
 }

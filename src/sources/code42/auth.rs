@@ -99,6 +99,11 @@ impl SignIn {
                     .clone()
                     .ok_or_else(|| missing("token_file"))?,
             },
+            other => {
+                return Err(UpstreamError::Config(format!(
+                    "auth {other:?} does not apply to code42"
+                )))
+            }
         })
     }
 

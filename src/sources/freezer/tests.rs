@@ -1,0 +1,1 @@
+//! Freezer source tests.
