@@ -11,6 +11,8 @@ need_apt=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 ||
   need_apt+=(prometheus-alertmanager)
+# The real freezer-api runs from a Python venv (scripts/freezer-api.sh); Debian splits venv out.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]} (Debian packages)"
   sudo=""
@@ -28,6 +30,11 @@ if [ -d alerts ]; then
     [ -e "$t" ] && promtool test rules "$t"
   done
 fi
+
+# OpenStack's freezer-api from PyPI, in a venv under target/ (pip; fast when already there):
+# tests/freezer_real.rs runs it for real (tests/common/freezer_real.rs).
+echo "== freezer-api 19.0.0 (real server for tests/freezer_real.rs)"
+bash scripts/freezer-api.sh install
 
 echo "== cargo test"
 # Benches are measurements (scripts/bench.sh), not tests: --all-targets would run them.

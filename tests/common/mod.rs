@@ -2,6 +2,7 @@
 //! demo uses, here fed with fixture payloads and injected faults) and exposition parsing.
 #![allow(dead_code)]
 
+pub mod freezer_real;
 pub mod stack;
 
 use std::collections::BTreeMap;
