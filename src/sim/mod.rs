@@ -5,5 +5,7 @@ pub mod code42_fleet;
 pub mod common;
 pub mod crashplan;
 pub mod crashplan_fleet;
+pub mod freezer;
+pub mod freezer_fleet;
 pub mod rackspace;
 pub mod rackspace_fleet;
