@@ -75,9 +75,10 @@ async fn serve_until(
     served.map_err(|e| e.to_string())
 }
 
-/// The demo: a simulated CrashPlan PRO server, Code42 console and Rackspace Cloud Backup
-/// account (identity service included) on loopback, and the real exporter reading them over
-/// HTTP, exactly as it would read production servers.
+/// The demo: a simulated CrashPlan PRO server, Code42 console, Rackspace Cloud Backup account
+/// (identity service included) and OpenStack Freezer deployment (keystone included) on
+/// loopback, and the real exporter reading them over HTTP, exactly as it would read production
+/// servers.
 pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     let shutdown = shutdown_signal();
     let sim_config = SimConfig {
@@ -110,6 +111,13 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     .await
     .map_err(|e| format!("start the simulated Rackspace account: {e}"))?;
     let rackspace_account = crate::sim::rackspace::AccountConfig::default();
+    let freezer = crate::sim::freezer::SimServer::start(
+        crate::sim::freezer_fleet::demo_deployment(now.timestamp()),
+        crate::sim::freezer::SimConfig::default(),
+    )
+    .await
+    .map_err(|e| format!("start the simulated Freezer deployment: {e}"))?;
+    use crate::sim::freezer_fleet::{DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME};
     let toml = format!(
         r#"
         listen = "{listen}"
@@ -141,6 +149,17 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         region = "DFW"
         refresh_interval = "30s"
         timeout = "10s"
+        [[source]]
+        name = "demo-freezer"
+        kind = "freezer"
+        identity_url = "{}"
+        username = "{}"
+        password = "{}"
+        project_name = "{}"
+        projects = ["{}", "{}"]
+        refresh_interval = "30s"
+        timeout = "10s"
+        page_size = 10
         "#,
         match format {
             LogFormat::Json => "json",
@@ -151,6 +170,12 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         rackspace.url(),
         rackspace_account.username,
         rackspace_account.api_key,
+        freezer.identity_url(),
+        crate::sim::freezer::ADMIN_USER_NAME,
+        crate::sim::freezer::DEMO_ADMIN_PASSWORD,
+        PROD_PROJECT_NAME,
+        PROD_PROJECT_ID,
+        DEV_PROJECT_ID,
     );
     let mut config =
         Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
@@ -159,6 +184,7 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     let sim_url = sim.url();
     let console_url = console.url();
     let rackspace_url = rackspace.url();
+    let keystone_url = freezer.identity_url();
     let result = serve_until(&config, |addr| {
         let shown = if addr.ip().is_unspecified() {
             SocketAddr::new([127, 0, 0, 1].into(), addr.port())
@@ -169,6 +195,7 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         println!("  simulated CrashPlan PRO server: {sim_url}/rest/ (user demo)");
         println!("  simulated Code42 console:       {console_url}/api/v1/Computer (user demo@example.com)");
         println!("  simulated Rackspace account:    {rackspace_url}/v2.0/tokens (user {})", rackspace_account.username);
+        println!("  simulated OpenStack Freezer:    {keystone_url}/auth/tokens (user {})", crate::sim::freezer::ADMIN_USER_NAME);
         println!("  exporter status page:           http://{shown}/");
         println!("  metrics:                        http://{shown}/metrics");
         println!("  stop with Ctrl-C");
@@ -177,6 +204,7 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
     sim.shutdown().await;
     console.shutdown().await;
     rackspace.shutdown().await;
+    freezer.shutdown().await;
     result
 }
 

@@ -29,8 +29,11 @@ use crate::selfmetrics::SelfMetrics;
 pub enum UpstreamError {
     #[error("{endpoint}: HTTP 401 Unauthorized: the server refused the credentials")]
     Unauthorized { endpoint: &'static str },
-    #[error("{endpoint}: HTTP 403 Forbidden: the account may not read this")]
-    Forbidden { endpoint: &'static str },
+    #[error("{endpoint}: HTTP 403 Forbidden ({path}): the account may not read this")]
+    Forbidden {
+        endpoint: &'static str,
+        path: String,
+    },
     #[error("{endpoint}: HTTP 404 Not Found ({path})")]
     NotFound {
         endpoint: &'static str,
@@ -542,7 +545,10 @@ impl Upstream {
                 .unwrap_or_default();
             return Err(match code {
                 401 => UpstreamError::Unauthorized { endpoint },
-                403 => UpstreamError::Forbidden { endpoint },
+                403 => UpstreamError::Forbidden {
+                    endpoint,
+                    path: response_path,
+                },
                 404 => UpstreamError::NotFound {
                     endpoint,
                     path: response_path,
@@ -1061,7 +1067,10 @@ mod tests {
     fn every_reason_is_listed() {
         let errors = [
             UpstreamError::Unauthorized { endpoint: "e" },
-            UpstreamError::Forbidden { endpoint: "e" },
+            UpstreamError::Forbidden {
+                endpoint: "e",
+                path: "/".into(),
+            },
             UpstreamError::NotFound {
                 endpoint: "e",
                 path: "/".into(),

@@ -281,6 +281,7 @@ mod tests {
     fn optional_calls() {
         let forbidden: Result<u8, _> = Err(UpstreamError::Forbidden {
             endpoint: "serverStats",
+            path: "/rest/serverStats".into(),
         });
         let mut told = None;
         assert!(matches!(
