@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::app;
 use backup_exporter::config::Config;
-use backup_exporter::sim::{code42, code42_fleet, crashplan_fleet, rackspace, rackspace_fleet};
+use backup_exporter::sim::{
+    code42, code42_fleet, crashplan_fleet, freezer, freezer_fleet, rackspace, rackspace_fleet,
+};
 use common::*;
 
 /// Every demo fleet through one exporter, as the demo runs them.
@@ -26,6 +28,12 @@ async fn demo_fleet_exposition_passes_promtool() {
     let account = rackspace::SimServer::start(
         rackspace_fleet::demo_account(now),
         rackspace::AccountConfig::default(),
+    )
+    .await
+    .unwrap();
+    let deployment = freezer::SimServer::start(
+        freezer_fleet::demo_deployment(now.timestamp()),
+        freezer::SimConfig::default(),
     )
     .await
     .unwrap();
@@ -50,18 +58,34 @@ async fn demo_fleet_exposition_passes_promtool() {
         identity_url = "{}"
         username = "{}"
         api_key = "{}"
+        [[source]]
+        name = "openstack"
+        kind = "freezer"
+        identity_url = "{}"
+        username = "{}"
+        password = "{}"
+        project_name = "{}"
+        projects = ["{}", "{}"]
         "#,
         server.url(),
         console.url(),
         account.url(),
         rax.username,
-        rax.api_key
+        rax.api_key,
+        deployment.identity_url(),
+        freezer::ADMIN_USER_NAME,
+        freezer::DEMO_ADMIN_PASSWORD,
+        freezer_fleet::PROD_PROJECT_NAME,
+        freezer_fleet::PROD_PROJECT_ID,
+        freezer_fleet::DEV_PROJECT_ID,
     ))
     .unwrap();
     let (text, ok) = app::once(&cfg).await.unwrap();
     assert!(ok, "{text}");
     assert!(text.contains("system=\"code42\""));
     assert!(text.contains("system=\"rackspace\""));
+    assert!(text.contains("system=\"freezer\""));
+    assert!(text.contains("freezer_job_last_result{"));
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

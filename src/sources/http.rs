@@ -199,11 +199,13 @@ impl TokenCache {
         let mut current = self.current.lock().await;
         let now = Instant::now();
         if let Some(issued) = current.as_ref() {
+            // Renewed a minute before it expires; a token that lives less than two minutes,
+            // halfway through its life (not on every request).
+            let margin = |e: Instant| {
+                Duration::from_secs(60).min(e.saturating_duration_since(issued.at) / 2)
+            };
             let fresh = now.duration_since(issued.at) < self.max_age
-                && issued
-                    .token
-                    .expires
-                    .is_none_or(|e| e > now + Duration::from_secs(60));
+                && issued.token.expires.is_none_or(|e| e > now + margin(e));
             if fresh {
                 return Ok((issued.token.clone(), issued.generation));
             }
@@ -1041,14 +1043,19 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(cache.get(&up).await.unwrap().0.value.expose(), "Bearer t3");
         assert_eq!(cache.sign_ins(), 3);
-        // A token within a minute of its announced expiry is renewed too.
-        let expiring = TokenCache::new(
-            Box::new(Counting(Default::default(), Some(Duration::from_secs(30)))),
+        // A token is renewed before its announced expiry: a minute before, or halfway through
+        // the life of one that lives less than two minutes (not on every request).
+        let short = TokenCache::new(
+            Box::new(Counting(
+                Default::default(),
+                Some(Duration::from_millis(400)),
+            )),
             Duration::from_secs(3600),
         );
-        expiring.get(&up).await.unwrap();
-        expiring.get(&up).await.unwrap();
-        assert_eq!(expiring.sign_ins(), 2);
+        short.get(&up).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        short.get(&up).await.unwrap();
+        assert_eq!(short.sign_ins(), 2);
     }
 
     #[tokio::test]
