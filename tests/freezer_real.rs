@@ -65,7 +65,9 @@ const FREEZER_FAMILIES: &[&str] = &[
     "freezer_session_jobs",
 ];
 
-fn config(url: &str, projects: &[&str], page_size: usize) -> Config {
+/// `concurrency` 1 reads one page at a time (exactly the pages needed); more asks for that
+/// many pages at once after a full first page.
+fn config(url: &str, projects: &[&str], page_size: usize, concurrency: usize) -> Config {
     let projects: Vec<String> = projects.iter().map(|p| format!("\"{p}\"")).collect();
     Config::from_toml_str(&format!(
         r#"
@@ -76,6 +78,7 @@ fn config(url: &str, projects: &[&str], page_size: usize) -> Config {
         endpoint = "{url}"
         projects = [{}]
         page_size = {page_size}
+        concurrency = {concurrency}
         timeout = "10s"
         "#,
         projects.join(", ")
@@ -655,7 +658,7 @@ async fn every_value_matches_the_seeded_fleet() {
     assert!(facts.host("archive-01").newest_available.unwrap() < facts.now - 3 * 86_400);
     assert!(facts.host("ledger-db").newest["error"] > facts.host("ledger-db").newest["available"]);
 
-    let text = refresh(&config(api.url(), &[PROJECT_A, PROJECT_B], 5), &api).await;
+    let text = refresh(&config(api.url(), &[PROJECT_A, PROJECT_B], 5, 1), &api).await;
     let got = samples(&text);
     let mut c = Check::default();
 
@@ -770,7 +773,7 @@ async fn every_value_matches_the_seeded_fleet() {
 async fn the_admin_view_lists_every_projects_jobs() {
     let api = FreezerApi::start("admin");
     let facts = seed(api.url()).await;
-    let text = refresh(&config(api.url(), &[PROJECT_A], 5), &api).await;
+    let text = refresh(&config(api.url(), &[PROJECT_A], 5, 1), &api).await;
     let got = samples(&text);
     let mut c = Check::default();
     c.ok(source_up(&got) == Some(1.0), || {
@@ -856,8 +859,14 @@ async fn the_page_size_does_not_change_the_result() {
     let api = FreezerApi::start("member,reader");
     let facts = seed(api.url()).await;
     let largest = facts.backups.len().max(facts.jobs.len()) + 100;
-    let small = samples(&refresh(&config(api.url(), &[PROJECT_A, PROJECT_B], 5), &api).await);
-    let large = samples(&refresh(&config(api.url(), &[PROJECT_A, PROJECT_B], largest), &api).await);
+    let small = samples(&refresh(&config(api.url(), &[PROJECT_A, PROJECT_B], 5, 4), &api).await);
+    let large = samples(
+        &refresh(
+            &config(api.url(), &[PROJECT_A, PROJECT_B], largest, 1),
+            &api,
+        )
+        .await,
+    );
     assert_eq!(source_up(&small), Some(1.0));
     assert_eq!(source_up(&large), Some(1.0));
     // The exporter's own metrics differ (requests, durations); first-seen times may be each

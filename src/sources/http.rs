@@ -619,51 +619,85 @@ impl Upstream {
         page_size: usize,
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError> {
+        self.get_all_pages_ahead(endpoint, path, key, query, page_size, 1, id)
+            .await
+    }
+
+    /// [`Upstream::get_all_pages`] for a list without a total: after a full first page, the
+    /// next `ahead` pages are requested at once (under the concurrency limit) and read in
+    /// order, so a long list costs about one round trip per `ahead` pages. At most `ahead - 1`
+    /// requests go past the end (they answer empty pages).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn get_all_pages_ahead<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        key: &'static str,
+        query: &[(&str, String)],
+        page_size: usize,
+        ahead: usize,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, UpstreamError> {
         const MAX_PAGES: usize = 100_000;
-        let mut items: Vec<T> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut previous_first: Option<String> = None;
-        for page in 0..MAX_PAGES {
+        let fetch = |page: usize| {
             let mut q: Vec<(&str, String)> = query.to_vec();
             q.push(("offset", (page * page_size).to_string()));
             q.push(("limit", page_size.to_string()));
-            let batch: Vec<T> = self
-                .get_with(endpoint, path, &q, |body| decode_list(endpoint, key, body))
-                .await?;
-            let n = batch.len();
-            let first = batch.first().map(&id);
-            if page > 0 && n > 0 && first == previous_first {
-                return Err(UpstreamError::Paging {
-                    endpoint,
-                    detail: format!(
-                        "offset {} returned the same items as offset {}: the server ignores offset",
-                        page * page_size,
-                        (page - 1) * page_size
-                    ),
-                });
+            async move {
+                self.get_with(endpoint, path, &q, |body| {
+                    decode_list::<T>(endpoint, key, body)
+                })
+                .await
             }
-            previous_first = first;
-            let before = items.len();
-            for item in batch {
-                if seen.insert(id(&item)) {
-                    items.push(item);
+        };
+        let mut items: Vec<T> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut previous_first: Option<String> = None;
+        let mut page = 0;
+        while page < MAX_PAGES {
+            // The first page alone (most lists fit in one), then `ahead` at a time.
+            let window = if page == 0 { 1 } else { ahead.max(1) };
+            let mut batches =
+                stream::iter((page..(page + window).min(MAX_PAGES)).map(fetch)).buffered(window);
+            while let Some(batch) = batches.next().await {
+                let batch = batch?;
+                let n = batch.len();
+                let first = batch.first().map(&id);
+                if page > 0 && n > 0 && first == previous_first {
+                    return Err(UpstreamError::Paging {
+                        endpoint,
+                        detail: format!(
+                            "offset {} returned the same items as offset {}: the server ignores offset",
+                            page * page_size,
+                            (page - 1) * page_size
+                        ),
+                    });
                 }
-            }
-            if n == page_size && items.len() == before {
-                return Err(UpstreamError::Paging {
-                    endpoint,
-                    detail: format!(
-                        "offset {} returned only items already read: the server does not page",
-                        page * page_size
-                    ),
-                });
-            }
-            if n > page_size {
-                tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
-                return Ok(items);
-            }
-            if n < page_size {
-                return Ok(items);
+                previous_first = first;
+                let before = items.len();
+                for item in batch {
+                    if seen.insert(id(&item)) {
+                        items.push(item);
+                    }
+                }
+                if n == page_size && items.len() == before {
+                    return Err(UpstreamError::Paging {
+                        endpoint,
+                        detail: format!(
+                            "offset {} returned only items already read: the server does not page",
+                            page * page_size
+                        ),
+                    });
+                }
+                if n > page_size {
+                    tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
+                    return Ok(items);
+                }
+                if n < page_size {
+                    // Pages requested past the end are dropped unread.
+                    return Ok(items);
+                }
+                page += 1;
             }
         }
         Err(UpstreamError::Paging {

@@ -11,7 +11,9 @@
 //!
 //! Every list is paged with `limit`/`offset` to its end: the API has no total and no order;
 //! the last page is the first shorter than the limit (an exact multiple ends with an empty
-//! page). Items repeated across pages (a list that shifted while being read) are kept once.
+//! page). After a full first page, `concurrency` pages are asked for at once, so a long list
+//! costs one round trip per `concurrency` pages (and up to `concurrency - 1` empty pages past
+//! its end). Items repeated across pages (a list that shifted while being read) are kept once.
 //! With an admin or service role, the `jobs` list of one project holds every project's jobs;
 //! each job keeps its own `project_id`, and a job read twice counts once.
 //!
@@ -66,7 +68,8 @@ pub struct Raw {
 pub struct Freezer {
     upstream: Upstream,
     source: String,
-    page_size: usize,
+    /// Items per page, and pages requested at once after a full first page.
+    paging: (usize, usize),
     projects: Option<Vec<String>>,
     facts: Arc<Mutex<TokenFacts>>,
     /// The API generation found at the root; asked again after a failed refresh.
@@ -111,7 +114,7 @@ impl Freezer {
         Ok(Freezer {
             upstream: upstream.with_auth(auth),
             source: cfg.name.clone(),
-            page_size: cfg.page_size,
+            paging: (cfg.page_size, cfg.concurrency),
             projects: cfg.projects.clone(),
             facts,
             api: None,
@@ -164,7 +167,7 @@ impl Freezer {
         };
         let reads = projects
             .iter()
-            .map(|p| read_project(&self.upstream, self.page_size, api, p.as_deref()));
+            .map(|p| read_project(&self.upstream, self.paging, api, p.as_deref()));
         let results = try_join_all(reads).await?;
         let mut raw = Raw::default();
         for (read, warnings, optional) in results {
@@ -223,7 +226,7 @@ type OptionalLists = (
 /// judged optional by the caller.
 async fn read_project(
     up: &Upstream,
-    page_size: usize,
+    (page_size, ahead): (usize, usize),
     api: ApiVersion,
     project: Option<&str>,
 ) -> Result<(ProjectRead, Warnings, OptionalLists), UpstreamError> {
@@ -236,10 +239,12 @@ async fn read_project(
     };
     let mut warnings = Warnings::default();
     let (jobs, backups, clients, sessions) = tokio::join!(
-        list::<Job>(up, &prefix, "jobs", page_size, |j| &j.job_id),
-        list::<Backup>(up, &prefix, "backups", page_size, |b| &b.backup_id),
-        list::<ClientRecord>(up, &prefix, "clients", page_size, |c| &c.client.client_id),
-        list::<Session>(up, &prefix, "sessions", page_size, |s| &s.session_id),
+        list::<Job>(up, &prefix, "jobs", page_size, ahead, |j| &j.job_id),
+        list::<Backup>(up, &prefix, "backups", page_size, ahead, |b| &b.backup_id),
+        list::<ClientRecord>(up, &prefix, "clients", page_size, ahead, |c| &c
+            .client
+            .client_id),
+        list::<Session>(up, &prefix, "sessions", page_size, ahead, |s| &s.session_id),
     );
     let mut readable = |endpoint, r: Result<Vec<Lenient<_>>, UpstreamError>| {
         r.map(|items| model::readable(endpoint, items, &mut warnings))
@@ -267,14 +272,16 @@ async fn list<T: DeserializeOwned>(
     prefix: &str,
     collection: &'static str,
     page_size: usize,
+    ahead: usize,
     id: impl Fn(&T) -> &str,
 ) -> Result<Vec<Lenient<T>>, UpstreamError> {
-    up.get_all_pages::<Lenient<T>>(
+    up.get_all_pages_ahead::<Lenient<T>>(
         collection,
         &format!("{prefix}/{collection}"),
         collection,
         &[],
         page_size,
+        ahead,
         |item| model::item_key(item, &id),
     )
     .await
