@@ -1013,10 +1013,16 @@ fn validate_freezer(
         }
         AuthMode::Token | AuthMode::None => {
             require(s.endpoint.is_some(), "endpoint", " (the Freezer API's root URL)")?;
+            let named = s
+                .endpoint
+                .as_ref()
+                .and_then(crate::sources::freezer::keystone::project_in_path)
+                .is_some();
             require(
-                s.projects.as_ref().is_some_and(|p| !p.is_empty()),
+                named || s.projects.as_ref().is_some_and(|p| !p.is_empty()),
                 "projects",
-                " (the project ids to read: there is no keystone token to name one)",
+                " (the project ids to read: there is no keystone token to name one; or give \
+                 `endpoint` as .../v2/{project_id})",
             )?;
             if mode == AuthMode::Token {
                 let Some(path) = &s.token_file else {
@@ -1362,6 +1368,11 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(c.sources[0].projects.as_deref().unwrap(), ["a1", "b2"]);
+        // An endpoint naming a project needs no `projects`.
+        load(&format!(
+            "{base}auth = \"none\"\nendpoint = \"http://127.0.0.1:19090/v2/a1\""
+        ))
+        .unwrap();
         let c = load(&format!(
             "{base}identity_url = \"https://k\"\nauth = \"application_credential\"\napplication_credential_name = \"n\"\nusername = \"u\"\napplication_credential_secret = \"s\"\ninterface = \"internal\"\nregion = \"RegionOne\""
         ))
@@ -1381,6 +1392,7 @@ mod tests {
             (&format!("{keystone}project_id = \"a\"\nprojects = [\"a\", \"a\"]"), "projects", "twice"),
             ("auth = \"none\"\nprojects = [\"a\"]", "endpoint", "required"),
             ("auth = \"none\"\nendpoint = \"http://h\"", "projects", "required"),
+            ("auth = \"none\"\nendpoint = \"http://h/v2/\"", "projects", "required"),
             ("auth = \"none\"\nendpoint = \"http://h\"\nprojects = [\"a\"]\nusername = \"u\"", "username", "does not apply"),
             ("auth = \"token\"\nendpoint = \"http://h\"\nprojects = [\"a\"]", "token_file", "required"),
             ("identity_url = \"https://k\"\nauth = \"application_credential\"\napplication_credential_id = \"i\"", "application_credential_secret", "required"),

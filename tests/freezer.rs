@@ -321,6 +321,21 @@ async fn application_credentials_token_files_and_no_auth() {
         DEV_PROJECT_ID,
         "dev-db-01-pgdump"
     )));
+    // An endpoint URL that names a project is the project read, without `projects`.
+    let named = config(&format!(
+        "auth = \"none\"\nendpoint = \"{}/v2/{DEV_PROJECT_ID}/\"",
+        open.url()
+    ));
+    let mut run = Run::new(&named);
+    assert!(matches!(run.refresh().await, Outcome::Ok));
+    let text = run.text();
+    assert!(text.contains(&success(
+        &open,
+        "dev-db-01",
+        DEV_PROJECT_ID,
+        "dev-db-01-pgdump"
+    )));
+    assert!(!text.contains(PROD_PROJECT_ID));
     open.shutdown().await;
 }
 

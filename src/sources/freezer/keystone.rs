@@ -351,6 +351,16 @@ pub fn api_root(url: &Url) -> (Url, Option<ApiVersion>) {
     (root, Some(hint))
 }
 
+/// The project a v2 URL names (`.../v2/{project_id}/...`), if it names one.
+pub fn project_in_path(url: &Url) -> Option<String> {
+    let mut segments = url
+        .path()
+        .split('/')
+        .skip_while(|s| !s.eq_ignore_ascii_case("v2"));
+    segments.next()?;
+    segments.next().filter(|p| !p.is_empty()).map(str::to_owned)
+}
+
 /// The Freezer endpoint of the catalog.
 pub fn freezer_endpoint(catalog: &[Service], choice: &CatalogChoice) -> Result<Url, UpstreamError> {
     if catalog.is_empty() {
@@ -682,5 +692,10 @@ mod tests {
             let (r, h) = api_root(&Url::parse(url).unwrap());
             assert_eq!((r.as_str(), h), (root, hint), "{url}");
         }
+        let p = |u: &str| project_in_path(&Url::parse(u).unwrap());
+        assert_eq!(p("http://h:9090/v2/abc").as_deref(), Some("abc"));
+        assert_eq!(p("http://h/x/v2/abc/backups").as_deref(), Some("abc"));
+        assert_eq!(p("http://h:9090/v2/"), None);
+        assert_eq!(p("http://h:9090/"), None);
     }
 }

@@ -109,7 +109,10 @@ impl Freezer {
         {
             let (root, hint) = keystone::api_root(endpoint);
             upstream = upstream.with_base(root);
-            facts.lock().unwrap_or_else(|p| p.into_inner()).version_hint = hint;
+            let mut facts = facts.lock().unwrap_or_else(|p| p.into_inner());
+            facts.version_hint = hint;
+            // Without a token, the project an endpoint URL names is the default project.
+            facts.project_id = keystone::project_in_path(endpoint);
         }
         Ok(Freezer {
             upstream: upstream.with_auth(auth),
