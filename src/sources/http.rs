@@ -841,6 +841,23 @@ impl Upstream {
     }
 }
 
+/// An http(s) URL with a host, as an identity service's catalog gives one; `what` names it in
+/// the error (`the catalog's Freezer URL`).
+pub fn catalog_url(
+    text: Option<&str>,
+    endpoint: &'static str,
+    what: &str,
+) -> Result<Url, UpstreamError> {
+    let text = text.unwrap_or("").trim();
+    Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| UpstreamError::Parse {
+            endpoint,
+            detail: format!("{what} {text:?} is not a URL"),
+        })
+}
+
 /// Decodes a JSON document, naming the path of the first bad value.
 pub fn decode<T: DeserializeOwned>(
     endpoint: &'static str,

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::{read_secret_file, AuthMode, Secret, SourceConfig};
-use crate::sources::http::{Token, TokenSource, Upstream, UpstreamError};
+use crate::sources::http::{catalog_url, Token, TokenSource, Upstream, UpstreamError};
 use crate::sources::values::{opt_text, parse_time};
 
 use super::model::ApiVersion;
@@ -452,14 +452,7 @@ pub fn freezer_endpoint(catalog: &[Service], choice: &CatalogChoice) -> Result<U
         }
         None => on_interface[0],
     };
-    let text = chosen.url.as_deref().unwrap_or("").trim();
-    Url::parse(text)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| UpstreamError::Parse {
-            endpoint: ENDPOINT,
-            detail: format!("the catalog's Freezer URL {text:?} is not a URL"),
-        })
+    catalog_url(chosen.url.as_deref(), ENDPOINT, "the catalog's Freezer URL")
 }
 
 /// The answer of `POST /v3/auth/tokens`.

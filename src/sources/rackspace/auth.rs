@@ -21,7 +21,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::{Secret, SourceConfig};
-use crate::sources::http::{Token, TokenSource, Upstream, UpstreamError};
+use crate::sources::http::{catalog_url, Token, TokenSource, Upstream, UpstreamError};
 use crate::sources::values::{opt_id, opt_text, parse_time};
 
 /// The `endpoint` label of sign-in requests.
@@ -242,14 +242,11 @@ pub fn backup_endpoint(
             }
         )));
     };
-    let text = endpoint.public_url.as_deref().unwrap_or("").trim();
-    Url::parse(text)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| UpstreamError::Parse {
-            endpoint: ENDPOINT,
-            detail: format!("Cloud Backup publicURL {text:?} in the service catalog is not a URL"),
-        })
+    catalog_url(
+        endpoint.public_url.as_deref(),
+        ENDPOINT,
+        "the service catalog's Cloud Backup publicURL",
+    )
 }
 
 /// The answer of `POST /v2.0/tokens`.
