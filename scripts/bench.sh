@@ -5,9 +5,14 @@
 # BENCH_TARGETS), with peak memory and /metrics size, then a simulated Rackspace Cloud Backup
 # account of 500 agents with 2 configurations each (BENCH_AGENTS, BENCH_CONFIGS) answering
 # after 20 ms per request (BENCH_LATENCY), cold and warm refresh against download, and the
-# warm refresh at concurrency 1, 4 and 8 (BENCH_CONCURRENCY, default 4).
+# warm refresh at concurrency 1, 4 and 8 (BENCH_CONCURRENCY, default 4), then a simulated
+# OpenStack Freezer deployment of 2000 hosts in two projects with 30 backups each (BENCH_HOSTS,
+# BENCH_BACKUPS; 60 000 backups) read through keystone in pages of 500 (BENCH_PAGE_SIZE), the
+# same way: 20 ms per request, cold and warm refresh against download, CPU-only times, peak
+# heap and /metrics size, and the warm refresh at concurrency 1, 4 and 8 (about 30 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench refresh
 cargo bench --locked --bench code42
 cargo bench --locked --bench rackspace
+cargo bench --locked --bench freezer
