@@ -262,6 +262,9 @@ pub struct Pages<T> {
     pub page_size: usize,
 }
 
+/// Decodes one page of an `offset`/`limit` list: endpoint, the key the items sit under, body.
+pub type PageDecoder<T> = fn(&'static str, &'static str, &[u8]) -> Result<Vec<T>, UpstreamError>;
+
 /// A whole answer: status, headers and body.
 #[derive(Debug)]
 pub struct Answer {
@@ -610,7 +613,7 @@ impl Upstream {
     /// that ignores `offset` (the same page again, or a full page of items already read) is an
     /// error; items repeated across pages (the list shifted while being read) are kept once,
     /// by `id`.
-    pub async fn get_all_pages<T: DeserializeOwned>(
+    pub async fn get_all_pages<T: DeserializeOwned + Send + 'static>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -619,16 +622,17 @@ impl Upstream {
         page_size: usize,
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError> {
-        self.get_all_pages_ahead(endpoint, path, key, query, page_size, 1, id)
+        self.get_all_pages_ahead(endpoint, path, key, query, page_size, 1, decode_list, id)
             .await
     }
 
     /// [`Upstream::get_all_pages`] for a list without a total: after a full first page, the
     /// next `ahead` pages are requested at once (under the concurrency limit) and read in
     /// order, so a long list costs about one round trip per `ahead` pages. At most `ahead - 1`
-    /// requests go past the end (they answer empty pages).
+    /// requests go past the end (they answer empty pages). Each page is decoded by `decode`
+    /// (the body, the key its items sit under) on a blocking thread.
     #[allow(clippy::too_many_arguments)]
-    pub async fn get_all_pages_ahead<T: DeserializeOwned>(
+    pub async fn get_all_pages_ahead<T: DeserializeOwned + Send + 'static>(
         &self,
         endpoint: &'static str,
         path: &str,
@@ -636,6 +640,7 @@ impl Upstream {
         query: &[(&str, String)],
         page_size: usize,
         ahead: usize,
+        decode: PageDecoder<T>,
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError> {
         const MAX_PAGES: usize = 100_000;
@@ -644,10 +649,14 @@ impl Upstream {
             q.push(("offset", (page * page_size).to_string()));
             q.push(("limit", page_size.to_string()));
             async move {
-                self.get_with(endpoint, path, &q, |body| {
-                    decode_list::<T>(endpoint, key, body)
-                })
-                .await
+                let body = self.get_retrying(endpoint, &self.url(path, &q)).await?;
+                // Decoded on a blocking thread: pages parse on every core while others
+                // download.
+                tokio::task::spawn_blocking(move || decode(endpoint, key, &body))
+                    .await
+                    .map_err(|e| {
+                        UpstreamError::Internal(format!("{endpoint}: page decoder: {e}"))
+                    })?
             }
         };
         let mut items: Vec<T> = Vec::new();

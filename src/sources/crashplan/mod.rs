@@ -138,7 +138,7 @@ impl CrashPlan {
     /// (aggregates, quota) and mount points (capacity). The outer error fails the refresh; the
     /// inner one (403, 404 on the list) makes the resource absent. A detail that is forbidden
     /// or gone keeps the item's list view.
-    async fn list_with_details<T: serde::de::DeserializeOwned>(
+    async fn list_with_details<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         endpoint: &'static str,
         path: &'static str,

@@ -270,7 +270,7 @@ async fn read_project(
 }
 
 /// Every page of `{prefix}/{collection}` (items under the key named like the collection).
-async fn list<T: DeserializeOwned>(
+async fn list<T: DeserializeOwned + Send + 'static>(
     up: &Upstream,
     prefix: &str,
     collection: &'static str,
@@ -285,6 +285,7 @@ async fn list<T: DeserializeOwned>(
         &[],
         page_size,
         ahead,
+        model::decode_page::<T>,
         |item| model::item_key(item, &id),
     )
     .await

@@ -24,7 +24,11 @@ pub enum Lenient<T> {
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(d)?;
+        let raw = <&RawValue>::deserialize(d)?;
+        if let Ok(v) = serde_json::from_str::<T>(raw.get()) {
+            return Ok(Lenient::Read(v));
+        }
+        // Only an item that fails is read again, tracking the path, for the message.
         let mut de = serde_json::Deserializer::from_str(raw.get());
         Ok(match serde_path_to_error::deserialize::<_, T>(&mut de) {
             Ok(v) => Lenient::Read(v),
@@ -513,6 +517,20 @@ impl Session {
     }
 }
 
+/// A page of a list: read whole when every item can be (one pass), else item by item, each
+/// unreadable one kept as such.
+pub fn decode_page<T: DeserializeOwned>(
+    endpoint: &'static str,
+    key: &'static str,
+    body: &[u8],
+) -> Result<Vec<Lenient<T>>, crate::sources::http::UpstreamError> {
+    use crate::sources::http::decode_list;
+    match decode_list::<T>(endpoint, key, body) {
+        Ok(items) => Ok(items.into_iter().map(Lenient::Read).collect()),
+        Err(_) => decode_list::<Lenient<T>>(endpoint, key, body),
+    }
+}
+
 /// The items read of a list and the warnings for those that could not be.
 pub fn readable<T>(
     endpoint: &str,
@@ -626,6 +644,21 @@ mod tests {
         assert_eq!(read[0].backup_id, "b");
         assert_eq!(w.count, 1);
         assert!(w.first[0].contains("time_stamp"), "{}", w.first[0]);
+    }
+
+    #[test]
+    fn pages_are_read_whole_or_item_by_item() {
+        let good = br#"{"backups": [{"backup_id": "a"}, {"backup_id": "b"}]}"#;
+        let items = decode_page::<Backup>("backups", "backups", good).unwrap();
+        assert!(items.iter().all(|i| matches!(i, Lenient::Read(_))));
+        let one_bad =
+            br#"{"backups": [{"backup_id": "a", "backup_metadata": {"time_stamp": "x"}}, {"backup_id": "b"}]}"#;
+        let items = decode_page::<Backup>("backups", "backups", one_bad).unwrap();
+        assert!(matches!(items[0], Lenient::Unreadable { .. }));
+        assert!(matches!(&items[1], Lenient::Read(b) if b.backup_id == "b"));
+        let broken = br#"{"backups": [{"backup_id": "a"}, {"backup_"#;
+        let err = decode_page::<Backup>("backups", "backups", broken).unwrap_err();
+        assert_eq!(err.reason(), "parse");
     }
 
     #[test]
