@@ -41,14 +41,14 @@
 
 mod support;
 
-use support::{best, ms, resident_peak_mb};
+use support::{best, ms, resident_peak_mb, set_latency, Times};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::rackspace::{AccountConfig, Fault, SimServer, AUTH_TOKEN_HEADER};
+use backup_exporter::sim::rackspace::{AccountConfig, SimServer, AUTH_TOKEN_HEADER};
 use backup_exporter::sim::rackspace_fleet::large_account;
 use backup_exporter::sources::rackspace::model::{self, Activity, Agent, Configuration};
 use backup_exporter::sources::rackspace::report_candidates;
@@ -69,10 +69,6 @@ const ENDPOINTS: &[&str] = &[
 
 #[global_allocator]
 static ALLOCATOR: support::Counting = support::Counting;
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
-}
 
 /// Every request of a cold refresh, as full URLs.
 struct Plan {
@@ -275,59 +271,6 @@ fn counts(server: &SimServer) -> Vec<usize> {
     counts
 }
 
-fn set_latency(server: &SimServer, latency: Duration) {
-    if latency.is_zero() {
-        server.faults.clear_all();
-    } else {
-        server.faults.set(
-            "*",
-            Fault {
-                delay: Some(latency),
-                ..Fault::default()
-            },
-        );
-    }
-}
-
-/// Best-of times of one latency setting.
-#[derive(Default)]
-struct Times {
-    download_cold: Vec<Duration>,
-    download_warm: Vec<Duration>,
-    cold: Vec<Duration>,
-    warm: Vec<Duration>,
-}
-
-impl Times {
-    fn print(&self, label: &str, floor: Option<(Duration, Duration)>) {
-        let (dc, dw) = (best(&self.download_cold), best(&self.download_warm));
-        let (c, w) = (best(&self.cold), best(&self.warm));
-        let show =
-            |d: Option<Duration>| d.map_or_else(|| "-".to_owned(), |d| format!("{:.0}", ms(d)));
-        println!("{label} (best of {}):", self.cold.len());
-        println!(
-            "  {:<16} {:>13} {:>13} {:>16} {:>17}",
-            "", "download ms", "refresh ms", "refresh/download", "latency floor ms"
-        );
-        println!(
-            "  {:<16} {:>13.1} {:>13.1} {:>16.2} {:>17}",
-            "cold",
-            ms(dc),
-            ms(c),
-            ratio(c, dc),
-            show(floor.map(|f| f.0))
-        );
-        println!(
-            "  {:<16} {:>13.1} {:>13.1} {:>16.2} {:>17}",
-            "warm",
-            ms(dw),
-            ms(w),
-            ratio(w, dw),
-            show(floor.map(|f| f.1))
-        );
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let bench_started = Instant::now();
@@ -438,7 +381,7 @@ async fn main() {
     }
 
     // The injected latency.
-    set_latency(&server, latency);
+    set_latency(&server.faults, latency);
     let mut slow = Times::default();
     let (mut cold_heap, mut warm_heap) = (0usize, 0usize);
     for round in 0..runs {
@@ -462,7 +405,7 @@ async fn main() {
             }
         }
     }
-    set_latency(&server, Duration::ZERO);
+    set_latency(&server.faults, Duration::ZERO);
     for (_, bench, times) in &mut sweep {
         if bench.is_none() {
             *times = slow.warm.clone();

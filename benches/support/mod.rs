@@ -1,5 +1,7 @@
 //! What the fleet benchmarks share: the exporter's allocator (mimalloc, as in the binary)
-//! counting live and peak heap bytes, the process's peak resident size, and timing helpers.
+//! counting live and peak heap bytes, the process's peak resident size, timing helpers, and
+//! (for the benchmarks against a simulator with latency) the latency knob and the table of
+//! refresh against download times.
 //!
 //! A benchmark installs the allocator itself:
 //! `#[global_allocator] static ALLOCATOR: support::Counting = support::Counting;`
@@ -7,6 +9,8 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use backup_exporter::sim::common::{Fault, Faults};
 
 use mimalloc::MiMalloc;
 
@@ -75,4 +79,66 @@ pub fn best(runs: &[Duration]) -> Duration {
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// `a / b`.
+#[allow(dead_code)] // not every benchmark compares two times
+pub fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// Holds every answer of a simulator back by `latency` (a delay-only fault on `"*"`, which
+/// still serves the normal body); zero removes it.
+#[allow(dead_code)] // not every benchmark adds latency
+pub fn set_latency(faults: &Faults, latency: Duration) {
+    if latency.is_zero() {
+        faults.clear_all();
+    } else {
+        faults.set(
+            "*",
+            Fault {
+                delay: Some(latency),
+                ..Fault::default()
+            },
+        );
+    }
+}
+
+/// Best-of times of one latency setting: downloads and refreshes, cold and warm.
+#[allow(dead_code)] // not every benchmark downloads the pages itself
+#[derive(Default)]
+pub struct Times {
+    pub download_cold: Vec<Duration>,
+    pub download_warm: Vec<Duration>,
+    pub cold: Vec<Duration>,
+    pub warm: Vec<Duration>,
+}
+
+#[allow(dead_code)]
+impl Times {
+    /// Prints the best times, their ratios and the latency floors (cold, warm).
+    pub fn print(&self, label: &str, floor: Option<(Duration, Duration)>) {
+        let (dc, dw) = (best(&self.download_cold), best(&self.download_warm));
+        let (c, w) = (best(&self.cold), best(&self.warm));
+        let show =
+            |d: Option<Duration>| d.map_or_else(|| "-".to_owned(), |d| format!("{:.0}", ms(d)));
+        println!("{label} (best of {}):", self.cold.len());
+        println!(
+            "  {:<16} {:>13} {:>13} {:>16} {:>17}",
+            "", "download ms", "refresh ms", "refresh/download", "latency floor ms"
+        );
+        for (row, d, r, f) in [
+            ("cold", dc, c, floor.map(|f| f.0)),
+            ("warm", dw, w, floor.map(|f| f.1)),
+        ] {
+            println!(
+                "  {:<16} {:>13.1} {:>13.1} {:>16.2} {:>17}",
+                row,
+                ms(d),
+                ms(r),
+                ratio(r, d),
+                show(f)
+            );
+        }
+    }
 }
