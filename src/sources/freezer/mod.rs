@@ -436,13 +436,11 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
     let mut hosts: BTreeMap<HostKey, HostAgg> = BTreeMap::new();
     let mut targets: BTreeMap<(String, String, String), TargetAgg> = BTreeMap::new();
     let mut newest_ok_by_job: HashMap<&str, f64> = HashMap::new();
-    let mut seen_backups = HashSet::new();
+    // Backups need no de-duplication here: paging keeps each once per list, a backup list
+    // never spans projects, and a project is read once.
     for p in &projects {
         let read_for = p.project_id.clone().unwrap_or_default();
         for b in &p.backups {
-            if !seen_backups.insert(b.backup_id.as_str()) {
-                continue;
-            }
             let md = &b.backup_metadata;
             let project = b.project_id.clone().unwrap_or_else(|| read_for.clone());
             let job = md
