@@ -128,7 +128,7 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstS
         metrics.reserve(&m::FIRST_SEEN, targets.len(), label_bytes);
         metrics.reserve(&m::STALE_THRESHOLD, targets.len(), label_bytes);
     }
-    for t in targets.iter() {
+    for t in targets.iter_mut() {
         let l = Labels::new(&[
             ("device", &t.device),
             ("device_id", &t.device_id),
@@ -136,11 +136,16 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstS
         ]);
         // Recorded even when the vendor gives a creation time, so a target whose creation
         // time turns unreadable keeps a first-seen time.
-        let first_seen = seen.touch(&t.device_id, &t.target, now);
-        metrics.add_labels(&m::FIRST_SEEN, &l, t.first_seen.unwrap_or(first_seen));
-        if let Some(threshold) = policy.threshold(t) {
+        let read_first = seen.touch(&t.device_id, &t.target, now);
+        let first_seen = t.first_seen.unwrap_or(read_first);
+        metrics.add_labels(&m::FIRST_SEEN, &l, first_seen);
+        let threshold = policy.threshold(t);
+        if let Some(threshold) = threshold {
             metrics.add_labels(&m::STALE_THRESHOLD, &l, threshold);
         }
+        // What the alerting bridge evaluates: the values exported.
+        t.first_seen = Some(first_seen);
+        t.stale_threshold = threshold;
     }
     seen.forget_old(now);
 }

@@ -290,31 +290,12 @@ pub struct Upstream {
 impl Upstream {
     pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Upstream, UpstreamError> {
         crate::tls::install_crypto_provider();
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("backup_exporter/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(cfg.concurrency);
-        if let Some(path) = &cfg.tls.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                UpstreamError::Config(format!("tls.ca_file {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                UpstreamError::Config(format!("tls.ca_file {}: {e}", path.display()))
-            })?;
-            if certs.is_empty() {
-                return Err(UpstreamError::Config(format!(
-                    "tls.ca_file {}: no PEM certificate in it",
-                    path.display()
-                )));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if cfg.tls.insecure_skip_verify {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
+        let builder = crate::tls::apply(builder, &cfg.tls).map_err(UpstreamError::Config)?;
         let client = builder
             .build()
             .map_err(|e| UpstreamError::Config(format!("HTTP client: {e}")))?;

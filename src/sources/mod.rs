@@ -56,8 +56,12 @@ pub struct BackupTarget {
     /// The latest finished run failed (`Some(false)`: it succeeded; `None`: no run known).
     pub last_run_failed: Option<bool>,
     /// Since when the vendor knows the target (its creation time). Without it, the exporter
-    /// counts from when it first read the target (see `crate::stale`).
+    /// counts from when it first read the target: `crate::stale::annotate` fills that in.
     pub first_seen: Option<f64>,
+    /// The stale threshold in seconds (`None`: none), set by `crate::stale::annotate`.
+    pub stale_threshold: Option<f64>,
+    /// Errors the latest finished run reported, where the vendor counts them (Rackspace).
+    pub last_run_errors: Option<f64>,
     /// The vendor says the target is not expected to back up now (archive hold, inactive
     /// configuration, disabled agent, blocked or deactivated device, manual-only schedule):
     /// it gets no stale threshold, so staleness alerts leave it alone.
@@ -67,11 +71,22 @@ pub struct BackupTarget {
     pub schedule_period: Option<f64>,
 }
 
+/// A backup store: a CrashPlan PRO mount point or a Code42 store point.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Store {
+    pub name: String,
+    pub id: String,
+    pub free_bytes: Option<f64>,
+    pub free_ratio: Option<f64>,
+}
+
 /// One successful refresh of a source.
 #[derive(Debug)]
 pub struct Snapshot {
     pub devices: Vec<Device>,
     pub targets: Vec<BackupTarget>,
+    /// The backup stores the source reports (empty where the system has none to report).
+    pub stores: Vec<Store>,
     /// Every data family of the source, neutral and vendor, ready to assemble.
     pub metrics: MetricSet,
     /// Values that could not be read (left absent).
@@ -94,10 +109,17 @@ impl Snapshot {
         Snapshot {
             devices,
             targets,
+            stores: Vec::new(),
             metrics,
             warnings,
             errors: Vec::new(),
         }
+    }
+
+    /// The snapshot, with the backup stores of the source.
+    pub fn with_stores(mut self, stores: Vec<Store>) -> Snapshot {
+        self.stores = stores;
+        self
     }
 
     /// The snapshot, with the item calls that failed (see [`Snapshot::errors`]).

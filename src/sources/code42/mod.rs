@@ -424,6 +424,7 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
                 first_seen: target_created.or(created),
                 paused: device_paused || u.using == Some(false),
                 schedule_period: None,
+                ..Default::default()
             });
         }
         if options.org_rollups {
@@ -450,17 +451,18 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
     if options.org_rollups {
         map_rollups(&mut set, &rollups);
     }
+    let mut stores = Vec::new();
     if let Some(points) = &raw.store_points {
         let points: Vec<MountPoint> = points
             .iter()
             .filter_map(store_point_as_mount_point)
             .collect();
-        crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
+        stores = crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
     }
     if let Some(servers) = &raw.servers {
         map_servers(&mut set, servers);
     }
-    Snapshot::new(devices, targets, set, w)
+    Snapshot::new(devices, targets, set, w).with_stores(stores)
 }
 
 /// The alert states that hold, from an `alertStates` list (`OK` only when nothing else is

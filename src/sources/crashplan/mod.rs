@@ -34,7 +34,7 @@ use crate::sources::http::{Upstream, UpstreamError};
 use crate::sources::values::{
     parse_human_duration, parse_percent, parse_size, parse_time, split_list, Warnings,
 };
-use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot};
+use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot, Store};
 use model::{Computer, MountPoint, Org, ServerStats, Usage, User};
 
 const SYSTEM: &str = "crashplan";
@@ -471,12 +471,13 @@ pub fn map(
                     .iter()
                     .any(|s| s.eq_ignore_ascii_case("Blocked")),
             schedule_period: None,
+            ..Default::default()
         });
     }
     // Forget targets that are gone, so the carried state does not grow without bound.
     last_success.retain(|k, _| live_keys.contains(k));
 
-    map_mount_points(
+    let stores = map_mount_points(
         &mut set,
         "mountPoints",
         raw.mount_points.as_deref().unwrap_or(&[]),
@@ -486,7 +487,7 @@ pub fn map(
     if let Some(stats) = &raw.server_stats {
         map_server_stats(&mut set, stats, &mut w);
     }
-    Snapshot::new(devices, targets, set, w)
+    Snapshot::new(devices, targets, set, w).with_stores(stores)
 }
 
 /// The alert states that hold, from one or more `alertStates` lists: every state other than
@@ -531,7 +532,8 @@ pub(crate) fn map_mount_points(
     what: &str,
     points: &[MountPoint],
     w: &mut Warnings,
-) {
+) -> Vec<Store> {
+    let mut stores = Vec::with_capacity(points.len());
     for (i, p) in points.iter().enumerate() {
         let name = p.name.clone().unwrap_or_else(|| p.id.clone());
         let l: &[(&str, &str)] = &[("mount_point", &name), ("mount_point_id", &p.id)];
@@ -568,7 +570,14 @@ pub(crate) fn map_mount_points(
             });
         set.add_opt(&m::CP_MOUNT_FREE_RATIO, l, ratio);
         set.add_opt(&m::CP_MOUNT_WRITE_RATE, l, p.bytes_per_second);
+        stores.push(Store {
+            name,
+            id: p.id.clone(),
+            free_bytes: p.bytes_free,
+            free_ratio: ratio,
+        });
     }
+    stores
 }
 
 fn map_orgs(set: &mut MetricSet, orgs: &[Org]) {

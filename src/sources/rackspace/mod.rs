@@ -664,6 +664,7 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             selected_bytes,
             selected_files,
             last_run_failed,
+            last_run_errors: report.and_then(|r| r.num_errors),
             paused: c.is_active == Some(false)
                 || disabled.contains(device_id)
                 || c.schedule() == Schedule::Manual,
