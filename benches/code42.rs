@@ -172,10 +172,10 @@ async fn main() {
     );
     println!(
         "/metrics: {:.1} MB plain, {:.2} MB gzip, {} series",
-        rendered.text.len() as f64 / 1e6,
-        rendered.gzip.len() as f64 / 1e6,
+        rendered.text().len() as f64 / 1e6,
+        rendered.gzip().len() as f64 / 1e6,
         rendered
-            .text
+            .text()
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty() && l[0] != b'#')
             .count()

@@ -565,7 +565,7 @@ async fn main() {
     main.refresh().await;
     let rendered = main.exporter.rendered();
     let series = rendered
-        .text
+        .text()
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty() && l[0] != b'#' && !l.starts_with(b"backup_exporter_"))
         .count();
@@ -648,8 +648,8 @@ async fn main() {
     );
     println!(
         "/metrics: {:.2} MB plain, {:.3} MB gzip; {series} series of the freezer source",
-        rendered.text.len() as f64 / 1e6,
-        rendered.gzip.len() as f64 / 1e6,
+        rendered.text().len() as f64 / 1e6,
+        rendered.gzip().len() as f64 / 1e6,
     );
     println!();
     let floor_warm = plan.floor_warm(latency, concurrency);

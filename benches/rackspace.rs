@@ -349,7 +349,7 @@ async fn main() {
     );
     let rendered = main.exporter.rendered();
     let series = rendered
-        .text
+        .text()
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty() && l[0] != b'#' && !l.starts_with(b"backup_exporter_"))
         .count();
@@ -447,8 +447,8 @@ async fn main() {
     );
     println!(
         "/metrics: {:.2} MB plain, {:.3} MB gzip; {series} series of the rackspace source",
-        rendered.text.len() as f64 / 1e6,
-        rendered.gzip.len() as f64 / 1e6,
+        rendered.text().len() as f64 / 1e6,
+        rendered.gzip().len() as f64 / 1e6,
     );
     println!();
     let rounds = |n: usize| n.div_ceil(concurrency) as u32;

@@ -184,9 +184,9 @@ async fn main() {
     );
     println!(
         "exposition: {:.1} MB plain, {:.2} MB gzip, {} lines",
-        rendered.text.len() as f64 / 1e6,
-        rendered.gzip.len() as f64 / 1e6,
-        rendered.text.iter().filter(|b| **b == b'\n').count()
+        rendered.text().len() as f64 / 1e6,
+        rendered.gzip().len() as f64 / 1e6,
+        rendered.text().iter().filter(|b| **b == b'\n').count()
     );
     println!(
         "download only (best of 5): {:8.1} ms",

@@ -36,7 +36,7 @@ pub async fn once(config: &Config) -> Result<(String, bool), String> {
     });
     let outcomes = futures_util::future::join_all(runs).await;
     let ok = outcomes.iter().all(|o| matches!(o, Outcome::Ok));
-    let text = String::from_utf8_lossy(&exporter.rendered().text).into_owned();
+    let text = String::from_utf8_lossy(&exporter.rendered().text()).into_owned();
     Ok((text, ok))
 }
 

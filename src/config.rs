@@ -38,6 +38,44 @@ pub struct Config {
     /// The backup systems to read, one `[[source]]` table each.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// The alerting bridge: where to send the backup alerts (off when absent).
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerConfig>,
+}
+
+/// `[alertmanager]`: the alerting bridge posts the bundled rules' backup alerts to these
+/// Alertmanagers (see `crate::alerting`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Alertmanager base URLs (a path prefix is kept): alerts go to `{url}/api/v2/alerts`.
+    pub urls: Vec<Url>,
+    /// How often firing alerts are sent again (they are sent at once when the set changes).
+    #[serde(default = "default_resend_interval", with = "humantime_serde")]
+    pub resend_interval: Duration,
+    /// Timeout of each POST.
+    #[serde(default = "default_alertmanager_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The exporter's own URL as people reach it, for the alerts' `generatorURL` (default:
+    /// `http://` the listen address, or this host's name when it listens on every address).
+    #[serde(default)]
+    pub external_url: Option<Url>,
+    /// How long an alert keeps firing after its condition cleared (the bundled rules use
+    /// `10m`; 0, the default, resolves it at once).
+    #[serde(default, with = "humantime_serde")]
+    pub keep_firing_for: Duration,
+    /// Basic authentication: `username` with `password` or `password_file`.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A bearer token, read from this file for every send (so a rotated token is picked up).
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: TlsConfig,
 }
 
 /// How old a target's last successful backup may get before it counts as stale: a duration
@@ -456,6 +494,12 @@ fn default_refresh_interval() -> Duration {
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
 }
+fn default_resend_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_alertmanager_timeout() -> Duration {
+    Duration::from_secs(10)
+}
 fn default_page_size() -> usize {
     500
 }
@@ -602,6 +646,97 @@ impl Config {
                 )
             })?;
             validate_kind(s, i)?;
+        }
+        if let Some(am) = &mut self.alertmanager {
+            am.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl AlertmanagerConfig {
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        let err =
+            |key: &str, msg: String| ConfigError(format!("[alertmanager] key `{key}`: {msg}"));
+        if self.urls.is_empty() {
+            return Err(err("urls", "give at least one Alertmanager URL".into()));
+        }
+        for (i, url) in self.urls.iter().enumerate() {
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(err(
+                    &format!("urls[{i}]"),
+                    format!("{url} is not an http(s) URL with a host"),
+                ));
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(err(
+                    &format!("urls[{i}]"),
+                    "must not carry credentials: use username and password_file".into(),
+                ));
+            }
+            if url.query().is_some() || url.fragment().is_some() {
+                return Err(err(
+                    &format!("urls[{i}]"),
+                    format!("{url}: give the base URL, without query or fragment"),
+                ));
+            }
+            if self.urls[..i].contains(url) {
+                return Err(err(&format!("urls[{i}]"), format!("{url} is listed twice")));
+            }
+        }
+        if self.resend_interval < Duration::from_secs(1) {
+            return Err(err("resend_interval", "must be at least 1s".into()));
+        }
+        if self.timeout.is_zero() {
+            return Err(err("timeout", "must be more than 0s".into()));
+        }
+        if let Some(url) = &self.external_url {
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(err(
+                    "external_url",
+                    format!("{url} is not an http(s) URL with a host"),
+                ));
+            }
+        }
+        if let Some(path) = &self.password_file {
+            if self.password.is_some() {
+                return Err(err(
+                    "password_file",
+                    "give either `password` or `password_file`, not both".into(),
+                ));
+            }
+            let text = read_secret_file(path)
+                .map_err(|e| err("password_file", format!("{}: {e}", path.display())))?;
+            self.password = Some(Secret(text));
+        }
+        match (&self.username, &self.password) {
+            (Some(_), None) => {
+                return Err(err(
+                    "password",
+                    "`username` needs `password` or `password_file`".into(),
+                ))
+            }
+            (None, Some(_)) => return Err(err("username", "`password` needs `username`".into())),
+            _ => {}
+        }
+        if let Some(path) = &self.bearer_token_file {
+            if self.username.is_some() {
+                return Err(err(
+                    "bearer_token_file",
+                    "give either basic authentication (`username`) or a bearer token, not both"
+                        .into(),
+                ));
+            }
+            read_secret_file(path)
+                .map_err(|e| err("bearer_token_file", format!("{}: {e}", path.display())))?;
+        }
+        if let Some(ca) = &self.tls.ca_file {
+            if !ca.is_file() {
+                return Err(err(
+                    "tls.ca_file",
+                    format!("{}: not found or not a file", ca.display()),
+                ));
+            }
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! Data flows one way: configuration → one background refresh task per source → immutable
 //! snapshot → exposition rendered once per refresh → `/metrics` (README, "Development").
 
+pub mod alerting;
 pub mod app;
 pub mod config;
 pub mod exposition;

@@ -97,6 +97,19 @@ fn main() -> ExitCode {
                                 ))
                                 .collect::<String>()
                         );
+                        match &config.alertmanager {
+                            Some(am) => println!(
+                                "alerting bridge: on, to {} every {} (keep firing for {})",
+                                am.urls
+                                    .iter()
+                                    .map(|u| u.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                humantime::format_duration(am.resend_interval),
+                                humantime::format_duration(am.keep_firing_for),
+                            ),
+                            None => println!("alerting bridge: off (no [alertmanager] section)"),
+                        }
                         Ok(true)
                     }
                     Command::Once => {

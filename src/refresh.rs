@@ -14,8 +14,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use futures_util::FutureExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
+use crate::alerting::rules::{Evaluator, SourceView, RULES};
+use crate::alerting::state::Tracker;
+use crate::alerting::Bridge;
 use crate::config::Config;
 use crate::exposition;
 use crate::selfmetrics::SelfMetrics;
@@ -23,11 +26,56 @@ use crate::sources::http::UpstreamError;
 use crate::sources::{Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
 
-/// The exposition as served: plain text and its gzip form.
+/// The exposition as served, plain and gzip, each in two parts: the sources' data families,
+/// rendered once per refresh, and the self-metrics, rendered again whenever they change (the
+/// alerting bridge counts sends between refreshes) without touching the first part.
 #[derive(Debug)]
 pub struct Rendered {
-    pub text: Bytes,
-    pub gzip: Bytes,
+    data: Arc<DataPart>,
+    /// The self-metrics.
+    tail: Bytes,
+    /// The end of the gzip stream: the self-metrics as its last deflate blocks, and the gzip
+    /// trailer over both parts.
+    gzip_tail: Bytes,
+}
+
+/// The data families, plain and as the start of a gzip stream.
+#[derive(Debug, Default)]
+struct DataPart {
+    text: Bytes,
+    /// gzip header and the data's deflate blocks, flushed to a byte boundary, not final.
+    gzip_head: Bytes,
+    crc: flate2::Crc,
+}
+
+impl Rendered {
+    /// The plain exposition, as the chunks of the response body.
+    pub fn text_chunks(&self) -> [Bytes; 2] {
+        [self.data.text.clone(), self.tail.clone()]
+    }
+
+    /// The gzip exposition, as the chunks of the response body.
+    pub fn gzip_chunks(&self) -> [Bytes; 2] {
+        [self.data.gzip_head.clone(), self.gzip_tail.clone()]
+    }
+
+    /// The plain exposition in one piece (a copy: for `once`, tests and benchmarks).
+    pub fn text(&self) -> Bytes {
+        concat(&self.text_chunks())
+    }
+
+    /// The gzip exposition in one piece (a copy).
+    pub fn gzip(&self) -> Bytes {
+        concat(&self.gzip_chunks())
+    }
+}
+
+fn concat(chunks: &[Bytes]) -> Bytes {
+    let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for c in chunks {
+        out.extend_from_slice(c);
+    }
+    out.into()
 }
 
 /// What is known of one source.
@@ -68,6 +116,12 @@ pub struct Exporter {
     pub metrics: Arc<SelfMetrics>,
     rendered: ArcSwap<Rendered>,
     render_lock: Mutex<()>,
+    /// The alerting bridge, when `[alertmanager]` is configured.
+    bridge: Option<Arc<Bridge>>,
+    /// The alerts of the bundled rules' conditions (see `crate::alerting`).
+    alerts: Mutex<Tracker>,
+    /// Told when a refresh ended, for the alert evaluation.
+    refreshed: Notify,
 }
 
 /// How a refresh ended.
@@ -88,7 +142,14 @@ impl Exporter {
             .iter()
             .map(|s| (s.name.clone(), s.kind.system()))
             .collect();
-        let metrics = Arc::new(SelfMetrics::new(&ids));
+        let mut metrics = SelfMetrics::new(&ids);
+        let mut bridge = None;
+        if let Some(am) = &config.alertmanager {
+            let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+            metrics = metrics.with_alerting(&crate::alerting::alertmanager_names(am), &names);
+            bridge = Some(Arc::new(Bridge::new(am, config.listen)?));
+        }
+        let metrics = Arc::new(metrics);
         let mut sources = Vec::new();
         let mut entries = Vec::new();
         for cfg in &config.sources {
@@ -109,10 +170,19 @@ impl Exporter {
             sources: entries,
             metrics,
             rendered: ArcSwap::from_pointee(Rendered {
-                text: Bytes::new(),
-                gzip: Bytes::new(),
+                data: Arc::default(),
+                tail: Bytes::new(),
+                gzip_tail: Bytes::new(),
             }),
             render_lock: Mutex::new(()),
+            alerts: Mutex::new(Tracker::new(
+                config
+                    .alertmanager
+                    .as_ref()
+                    .map_or(0.0, |am| am.keep_firing_for.as_secs_f64()),
+            )),
+            bridge,
+            refreshed: Notify::new(),
         });
         exporter.render();
         Ok((exporter, sources))
@@ -236,7 +306,46 @@ impl Exporter {
         self.render();
         // Only now is this attempt's result being served: `/ready` must not answer before.
         entry.state.lock().expect("state lock").attempted = true;
+        self.refreshed.notify_one();
         outcome
+    }
+
+    /// Completes when a refresh ended since the last call.
+    pub async fn refreshed(&self) {
+        self.refreshed.notified().await;
+    }
+
+    /// Evaluates the alert rules over every source's last good snapshot at `now`; returns
+    /// whether an alert fired or resolved.
+    pub fn evaluate_alerts(&self, evaluator: &mut Evaluator, now: f64) -> bool {
+        let states: Vec<(&SourceEntry, Arc<Snapshot>)> = self
+            .sources
+            .iter()
+            .filter_map(|s| s.state().snapshot.map(|snap| (s, snap)))
+            .collect();
+        let views: Vec<SourceView<'_>> = states
+            .iter()
+            .map(|(entry, snapshot)| SourceView {
+                name: &entry.name,
+                system: entry.system,
+                snapshot,
+            })
+            .collect();
+        let candidates = evaluator.evaluate(&views, now);
+        self.alerts
+            .lock()
+            .expect("alerts lock")
+            .update(candidates, now)
+    }
+
+    /// The Alertmanager URLs the bridge sends to (`None`: no bridge).
+    pub fn alertmanagers(&self) -> Option<Vec<String>> {
+        self.bridge.as_ref().map(|b| b.names())
+    }
+
+    /// Runs `f` with the alerts (briefly: the lock is shared with the status page).
+    pub fn with_alerts<T>(&self, f: impl FnOnce(&Tracker) -> T) -> T {
+        f(&self.alerts.lock().expect("alerts lock"))
     }
 
     /// Renders every source's last good snapshot and the self-metrics into the served bytes.
@@ -248,16 +357,46 @@ impl Exporter {
             .filter_map(|s| s.state().snapshot)
             .collect();
         let sets: Vec<&exposition::MetricSet> = snapshots.iter().map(|s| &s.metrics).collect();
-        let previous = self.rendered.load().text.len();
+        let previous = self.rendered.load().data.text.len();
         let mut text = String::with_capacity(previous + previous / 8 + 4096);
         exposition::assemble(&mut text, &sets);
-        let mut bytes = text.into_bytes();
-        self.metrics.encode(&mut bytes);
-        let gzip = gzip(&bytes);
+        let text = Bytes::from(text.into_bytes());
+        let (gzip_head, crc) = gzip_head(&text);
+        let data = Arc::new(DataPart {
+            text,
+            gzip_head,
+            crc,
+        });
+        self.store_with_self_metrics(data);
+    }
+
+    /// Renders the self-metrics again, keeping the data part.
+    pub fn render_self_metrics(&self) {
+        let _guard = self.render_lock.lock().expect("render lock");
+        self.store_with_self_metrics(self.rendered.load().data.clone());
+    }
+
+    fn store_with_self_metrics(&self, data: Arc<DataPart>) {
+        let mut tail = Vec::with_capacity(self.rendered.load().tail.len() + 1024);
+        self.metrics.encode(&mut tail);
+        let gzip_tail = gzip_tail(&data.crc, &tail);
         self.rendered.store(Arc::new(Rendered {
-            text: Bytes::from(bytes),
-            gzip: Bytes::from(gzip),
+            data,
+            tail: Bytes::from(tail),
+            gzip_tail: Bytes::from(gzip_tail),
         }));
+    }
+
+    /// Starts the alert evaluation (and the bridge, when configured).
+    fn spawn_alerting(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::alerting::run(
+            self.clone(),
+            self.bridge.clone(),
+            shutdown,
+        ))
     }
 
     /// Starts one refresh task per source. Tasks end when `shutdown` turns true.
@@ -266,7 +405,8 @@ impl Exporter {
         sources: Vec<Source>,
         shutdown: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        sources
+        let alerting = self.spawn_alerting(shutdown.clone());
+        let mut tasks: Vec<_> = sources
             .into_iter()
             .enumerate()
             .map(|(index, mut source)| {
@@ -290,7 +430,9 @@ impl Exporter {
                     }
                 })
             })
-            .collect()
+            .collect();
+        tasks.push(alerting);
+        tasks
     }
 }
 
@@ -319,14 +461,45 @@ fn unix(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
+/// The fixed gzip header: deflate, no name, no time, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+/// The start of a gzip stream of `data`: the header and `data`'s deflate blocks, flushed to a
+/// byte boundary but not final, so more blocks may follow; and `data`'s CRC.
+fn gzip_head(data: &[u8]) -> (Bytes, flate2::Crc) {
     use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 8 + 64),
+    let mut out = Vec::with_capacity(data.len() / 8 + 64);
+    out.extend_from_slice(&GZIP_HEADER);
+    let mut enc = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
+    enc.write_all(data).expect("writing to memory");
+    // A sync flush ends the blocks on a byte boundary without marking the last one final.
+    enc.flush().expect("writing to memory");
+    // Taken out, not `finish`ed (nor `reset`, which finishes): the encoder's drop then ends
+    // its stream into the empty vector left behind.
+    let out = std::mem::take(enc.get_mut());
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    (Bytes::from(out), crc)
+}
+
+/// The end of the gzip stream [`gzip_head`] began: `tail`'s deflate blocks, the last one final,
+/// and the trailer (CRC and length of the head's data and `tail` together).
+fn gzip_tail(head: &flate2::Crc, tail: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(tail.len() / 4 + 32),
         flate2::Compression::fast(),
     );
-    enc.write_all(data).expect("writing to memory");
-    enc.finish().expect("writing to memory")
+    enc.write_all(tail).expect("writing to memory");
+    let mut out = enc.finish().expect("writing to memory");
+    let mut tail_crc = flate2::Crc::new();
+    tail_crc.update(tail);
+    let mut crc = flate2::Crc::new();
+    crc.combine(head);
+    crc.combine(&tail_crc);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&crc.amount().to_le_bytes());
+    out
 }
 
 #[cfg(test)]
@@ -369,15 +542,32 @@ mod tests {
     }
 
     #[test]
-    fn gzip_round_trips() {
+    fn a_gzip_head_and_tail_make_one_gzip_member() {
         use std::io::Read;
-        let data = b"backup_selected_bytes 1\n".repeat(1000);
-        let z = gzip(&data);
-        assert!(z.len() < data.len() / 10);
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&z[..])
-            .read_to_end(&mut out)
-            .unwrap();
-        assert_eq!(out, data);
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("backup_selected_bytes{{device=\"d{i}\"}} {i}\n").into_bytes())
+            .collect();
+        for tail in [&b"backup_exporter_source_up 1\n"[..], b""] {
+            let (head, crc) = gzip_head(&data);
+            let mut z = head.to_vec();
+            z.extend_from_slice(&gzip_tail(&crc, tail));
+            assert!(z.len() < data.len() / 4, "{} of {}", z.len(), data.len());
+            // One member: a decoder that stops after the first member reads it all, and
+            // checks the trailer's CRC and length.
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&z[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            let mut want = data.clone();
+            want.extend_from_slice(tail);
+            assert_eq!(out, want);
+            // A wrong trailer is noticed (the check above is not vacuous).
+            let n = z.len();
+            z[n - 5] ^= 1;
+            let mut out = Vec::new();
+            assert!(flate2::read::GzDecoder::new(&z[..])
+                .read_to_end(&mut out)
+                .is_err());
+        }
     }
 }

@@ -19,7 +19,26 @@ pub struct SelfMetrics {
     pub value_errors: IntCounterVec,
     pub item_errors: IntCounterVec,
     pub stale_items: IntGaugeVec,
+    /// The alerting bridge's, when `[alertmanager]` is configured.
+    pub alerting: Option<AlertingMetrics>,
 }
+
+/// The alerting bridge's metrics.
+pub struct AlertingMetrics {
+    pub sent: IntCounterVec,
+    pub send_errors: IntCounterVec,
+    pub firing: IntGaugeVec,
+}
+
+/// Every `reason` of `backup_exporter_alert_send_errors_total`.
+pub const ALERT_SEND_ERROR_REASONS: &[&str] = &[
+    "connect",
+    "timeout",
+    "unauthorized",
+    "client_error",
+    "server_error",
+    "credentials",
+];
 
 fn opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help)
@@ -165,7 +184,61 @@ impl SelfMetrics {
             value_errors,
             item_errors,
             stale_items,
+            alerting: None,
         }
+    }
+
+    /// Adds the alerting bridge's metrics, for these Alertmanager URLs and alert names; every
+    /// series starts at 0.
+    pub fn with_alerting(mut self, alertmanagers: &[String], alertnames: &[&str]) -> SelfMetrics {
+        let sent = IntCounterVec::new(
+            opts(
+                "backup_exporter_alerts_sent_total",
+                "Alerts the alerting bridge delivered to the Alertmanager (each alert of each accepted POST, firing and resolved).",
+            ),
+            &["alertmanager"],
+        )
+        .unwrap();
+        let send_errors = IntCounterVec::new(
+            opts(
+                "backup_exporter_alert_send_errors_total",
+                "POSTs of alerts to the Alertmanager that failed, by reason; they are retried with backoff.",
+            ),
+            &["alertmanager", "reason"],
+        )
+        .unwrap();
+        let firing = IntGaugeVec::new(
+            opts(
+                "backup_exporter_alerts_firing",
+                "Alerts the alerting bridge holds firing now (pending and resolved ones not counted).",
+            ),
+            &["alertname"],
+        )
+        .unwrap();
+        for c in [
+            Box::new(sent.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(send_errors.clone()),
+            Box::new(firing.clone()),
+        ] {
+            self.registry
+                .register(c)
+                .expect("self-metric names are unique");
+        }
+        for am in alertmanagers {
+            sent.with_label_values(&[am.as_str()]);
+            for reason in ALERT_SEND_ERROR_REASONS {
+                send_errors.with_label_values(&[am.as_str(), reason]);
+            }
+        }
+        for name in alertnames {
+            firing.with_label_values(&[name]).set(0);
+        }
+        self.alerting = Some(AlertingMetrics {
+            sent,
+            send_errors,
+            firing,
+        });
+        self
     }
 
     /// Appends the exposition text of every self-metric.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -16,6 +15,57 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::refresh::Exporter;
+
+/// A response body: a few chunks of bytes already in memory (`/metrics` hands out the data
+/// part and the self-metrics part of the exposition without copying them together).
+#[derive(Debug, Default)]
+pub struct Body {
+    chunks: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Body {
+    pub fn empty() -> Body {
+        Body::default()
+    }
+
+    pub fn chunks(chunks: impl IntoIterator<Item = Bytes>) -> Body {
+        let chunks: std::collections::VecDeque<Bytes> =
+            chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+        Body { chunks, remaining }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body::chunks([b])
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        std::task::Poll::Ready(this.chunks.pop_front().map(|c| {
+            this.remaining -= c.len() as u64;
+            Ok(hyper::body::Frame::data(c))
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        hyper::body::SizeHint::with_exact(self.remaining)
+    }
+}
 
 /// Content type of the Prometheus text format 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -67,11 +117,12 @@ pub async fn serve(
 }
 
 /// Answers one request.
-pub fn handle(exporter: &Exporter, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+pub fn handle(exporter: &Exporter, req: &Request<Incoming>) -> Response<Body> {
     route(
         exporter,
         req.method(),
         req.uri().path(),
+        req.uri().query(),
         req.headers().get(header::ACCEPT_ENCODING),
     )
 }
@@ -80,8 +131,9 @@ fn route(
     exporter: &Exporter,
     method: &Method,
     path: &str,
+    query: Option<&str>,
     accept_encoding: Option<&HeaderValue>,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
         r.headers_mut()
@@ -93,28 +145,29 @@ fn route(
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/ready" => ready(exporter),
         "/" => html(landing_page(exporter)),
+        "/device" => device_page(exporter, query.unwrap_or("")),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /healthz, /ready or /\n",
+            "not found: try /metrics, /healthz, /ready, /device?source=...&device_id=... or /\n",
         ),
     };
     if method == Method::HEAD {
-        *response.body_mut() = Full::new(Bytes::new());
+        *response.body_mut() = Body::empty();
     }
     response
 }
 
-fn metrics(exporter: &Exporter, accept_encoding: Option<&HeaderValue>) -> Response<Full<Bytes>> {
+fn metrics(exporter: &Exporter, accept_encoding: Option<&HeaderValue>) -> Response<Body> {
     let rendered = exporter.rendered();
     let gzip = accept_encoding
         .and_then(|v| v.to_str().ok())
         .is_some_and(accepts_gzip);
-    let body = if gzip {
-        rendered.gzip.clone()
+    let chunks = if gzip {
+        rendered.gzip_chunks()
     } else {
-        rendered.text.clone()
+        rendered.text_chunks()
     };
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(Body::chunks(chunks));
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -145,7 +198,7 @@ pub fn accepts_gzip(value: &str) -> bool {
     })
 }
 
-fn ready(exporter: &Exporter) -> Response<Full<Bytes>> {
+fn ready(exporter: &Exporter) -> Response<Body> {
     let waiting: Vec<&str> = exporter
         .sources
         .iter()
@@ -162,8 +215,8 @@ fn ready(exporter: &Exporter) -> Response<Full<Bytes>> {
     }
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -172,8 +225,8 @@ fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     r
 }
 
-fn html(body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+fn html(body: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(Bytes::from(body)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -212,6 +265,221 @@ fn when(t: Option<SystemTime>, now: SystemTime) -> String {
     }
 }
 
+const STYLE: &str = "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
+     td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
+     tr.up td:nth-child(4){color:#080}tr.down td:nth-child(4){color:#b00;font-weight:bold}\
+     tr.pending td:nth-child(4){color:#888}tr.firing td:first-child{color:#b00;font-weight:bold}\
+     tr.pending td:first-child{color:#888}</style>";
+
+fn unix_time(t: f64) -> SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0))
+}
+
+/// `/device?source=...&device_id=...` without the exporter's address: relative links.
+fn device_link(source: &str, device_id: &str, text: &str) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("source", source)
+        .append_pair("device_id", device_id)
+        .finish();
+    format!("<a href=\"device?{}\">{}</a>", esc(&query), esc(text))
+}
+
+/// The alerts firing or pending now (`filter` picks some by labels), as table rows.
+fn alert_rows(
+    exporter: &Exporter,
+    now: SystemTime,
+    filter: impl Fn(&crate::alerting::state::Alert) -> bool,
+) -> (String, usize) {
+    let mut alerts: Vec<crate::alerting::state::Alert> = exporter.with_alerts(|t| {
+        t.alerts()
+            .filter(|a| a.resolved_at.is_none() && filter(a))
+            .cloned()
+            .collect()
+    });
+    alerts.sort_by(|a, b| {
+        (a.pending(), a.rule.name, &a.labels).cmp(&(b.pending(), b.rule.name, &b.labels))
+    });
+    let mut rows = String::new();
+    for a in &alerts {
+        let label = |name: &str| {
+            a.labels
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let (state, since) = match a.fired_at {
+            Some(t) => ("firing", t),
+            None => ("pending", a.active_since),
+        };
+        let device = match &a.page {
+            crate::alerting::rules::Page::Device { source, device_id } => {
+                device_link(source, device_id, &a.device)
+            }
+            crate::alerting::rules::Page::Alerts => esc(label("mount_point")),
+        };
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{state}\"><td>{state}</td><td>{}</td><td>{}</td><td>{}</td><td>{device}</td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.rule.name,
+            a.rule.severity,
+            esc(label("source")),
+            esc(label("target")),
+            when(Some(unix_time(since)), now),
+            esc(&a.summary),
+        );
+    }
+    (rows, alerts.len())
+}
+
+const ALERT_HEADER: &str = "<tr><th>state</th><th>alert</th><th>severity</th><th>source</th>\
+     <th>device / store</th><th>target</th><th>since</th><th>summary</th></tr>";
+
+fn alerts_section(exporter: &Exporter, now: SystemTime) -> String {
+    let (rows, n) = alert_rows(exporter, now, |_| true);
+    let sent = match exporter.alertmanagers() {
+        Some(urls) => format!(
+            "sent to Alertmanager at {}",
+            urls.iter().map(|u| esc(u)).collect::<Vec<_>>().join(", ")
+        ),
+        None => "not sent anywhere: no <code>[alertmanager]</code> section configured (the \
+                 rules in <code>alerts/</code> raise the same alerts in Prometheus)"
+            .into(),
+    };
+    let table = if n == 0 {
+        "<p>None: every backup the rules look at is healthy.</p>".to_owned()
+    } else {
+        format!("<table>{ALERT_HEADER}\n{rows}</table>")
+    };
+    format!(
+        "<h2 id=\"alerts\">Alerts ({n})</h2>\n<p>The bundled rules' backup alerts, evaluated \
+         by the exporter; {sent}.</p>\n{table}\n"
+    )
+}
+
+fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
+    let mut source = None;
+    let mut device_id = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "source" => source = Some(v.into_owned()),
+            "device_id" => device_id = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let (Some(source), Some(device_id)) = (source, device_id) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "give the device as /device?source=NAME&device_id=ID\n",
+        );
+    };
+    let Some(entry) = exporter.sources.iter().find(|s| s.name == source) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            &format!("no source named {source:?} is configured\n"),
+        );
+    };
+    let state = entry.state();
+    let snapshot = state.snapshot.as_deref();
+    let device = snapshot.and_then(|s| s.devices.iter().find(|d| d.id == device_id));
+    let targets: Vec<&crate::sources::BackupTarget> = snapshot
+        .map(|s| {
+            s.targets
+                .iter()
+                .filter(|t| t.device_id == device_id)
+                .collect()
+        })
+        .unwrap_or_default();
+    if device.is_none() && targets.is_empty() {
+        return text(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "source {source:?} has no device with id {device_id:?} in its last good refresh\n"
+            ),
+        );
+    }
+    let now = SystemTime::now();
+    let name = device
+        .map(|d| d.name.as_str())
+        .or(targets.first().map(|t| t.device.as_str()))
+        .unwrap_or("");
+    let mut facts = String::new();
+    if let Some(d) = device {
+        for (k, v) in &d.info {
+            let _ = write!(facts, "<tr><th>{k}</th><td>{}</td></tr>", esc(v));
+        }
+        if let Some(c) = d.connected {
+            let _ = write!(
+                facts,
+                "<tr><th>connected</th><td>{}</td></tr>",
+                if c { "yes" } else { "no" }
+            );
+        }
+        if let Some(t) = d.last_connected {
+            let _ = write!(
+                facts,
+                "<tr><th>last connected</th><td>{}</td></tr>",
+                when(Some(unix_time(t)), now)
+            );
+        }
+    }
+    let seconds = |s: Option<f64>| {
+        s.map_or_else(
+            || "none".to_owned(),
+            |s| humantime::format_duration(Duration::from_secs(s.max(0.0) as u64)).to_string(),
+        )
+    };
+    let mut rows = String::new();
+    for t in &targets {
+        let at = |v: Option<f64>| match v {
+            Some(v) => when(Some(unix_time(v)), now),
+            None => "never".into(),
+        };
+        let _ = writeln!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.target),
+            at(t.last_success),
+            seconds(t.stale_threshold),
+            at(t.last_activity),
+            match t.last_run_failed {
+                Some(true) => "failed",
+                Some(false) => "succeeded",
+                None => "-",
+            },
+            esc(&t.alert_states.join(", ")),
+            t.completion_ratio
+                .map_or_else(|| "-".to_owned(), |r| format!("{:.1} %", r * 100.0)),
+        );
+    }
+    let (alerts, n) = alert_rows(exporter, now, |a| {
+        a.labels.iter().any(|(k, v)| *k == "source" && *v == source)
+            && a.labels
+                .iter()
+                .any(|(k, v)| *k == "device_id" && *v == device_id)
+    });
+    let alerts = if n == 0 {
+        "<p>None.</p>".to_owned()
+    } else {
+        format!("<table>{ALERT_HEADER}\n{alerts}</table>")
+    };
+    html(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{} - backup_exporter</title>{STYLE}</head><body>\n\
+         <p><a href=\"./\">backup_exporter</a> · {} source {}</p>\n\
+         <h1>{}</h1>\n<p>device id {}</p>\n<table>{facts}</table>\n\
+         <h2>Alerts ({n})</h2>\n{alerts}\n\
+         <h2>Backups</h2>\n<table><tr><th>target</th><th>last success</th><th>stale threshold</th>\
+         <th>last activity</th><th>last run</th><th>alert states</th><th>complete</th></tr>\n{rows}</table>\n\
+         <p>As of the source's last good refresh, {}.</p>\n</body></html>\n",
+        esc(name),
+        entry.system,
+        esc(&source),
+        esc(name),
+        esc(&device_id),
+        when(state.last_success, now),
+    ))
+}
+
 fn landing_page(exporter: &Exporter) -> String {
     let now = SystemTime::now();
     let mut rows = String::new();
@@ -243,16 +511,14 @@ fn landing_page(exporter: &Exporter) -> String {
     }
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>backup_exporter</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}\
-         tr.up td:nth-child(4){{color:#080}}tr.down td:nth-child(4){{color:#b00;font-weight:bold}}\
-         tr.pending td:nth-child(4){{color:#888}}</style></head><body>\n\
+         {STYLE}</head><body>\n\
          <h1>backup_exporter {}</h1>\n\
          <p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/ready\">/ready</a></p>\n\
          <table><tr><th>source</th><th>system</th><th>url</th><th>state</th><th>last refresh</th>\
          <th>last success</th><th>duration</th><th>devices</th><th>targets</th><th>last error</th></tr>\n\
-         {rows}</table>\n</body></html>\n",
-        env!("CARGO_PKG_VERSION")
+         {rows}</table>\n{}</body></html>\n",
+        env!("CARGO_PKG_VERSION"),
+        alerts_section(exporter, now),
     )
 }
 

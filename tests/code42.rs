@@ -99,7 +99,7 @@ async fn refresh_once(cfg: &Config) -> (Arc<Exporter>, Outcome) {
 }
 
 fn text(exporter: &Exporter) -> String {
-    String::from_utf8(exporter.rendered().text.to_vec()).unwrap()
+    String::from_utf8(exporter.rendered().text().to_vec()).unwrap()
 }
 
 fn failed_reason(o: &Outcome) -> &'static str {

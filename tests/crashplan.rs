@@ -222,7 +222,7 @@ async fn a_wrong_password_is_refused_and_never_shown() {
     let state = exporter.sources[0].state();
     let err = state.last_error.unwrap();
     assert!(err.contains("401"), "{err}");
-    let text = String::from_utf8(exporter.rendered().text.to_vec()).unwrap();
+    let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
     assert!(!text.contains("hunter2"));
     assert!(!err.contains("hunter2"));
     let refused: f64 = samples(&text)
@@ -322,7 +322,7 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     );
     let (exporter, outcome) = refresh_once(&cfg).await;
     assert!(matches!(outcome, Outcome::Ok));
-    let text = String::from_utf8(exporter.rendered().text.to_vec()).unwrap();
+    let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
     assert!(!text.contains("crashplan_org_info{"));
 }
 
@@ -387,7 +387,7 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
         Outcome::Ok
     ));
     assert!(exporter.ready());
-    let good = samples(std::str::from_utf8(&exporter.rendered().text).unwrap());
+    let good = samples(std::str::from_utf8(&exporter.rendered().text()).unwrap());
 
     server.faults.set(
         "usages",
@@ -398,7 +398,7 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
     );
     let outcome = exporter.refresh(0, &mut sources[0]).await;
     assert_eq!(failed_reason(&outcome), "parse");
-    let after = samples(std::str::from_utf8(&exporter.rendered().text).unwrap());
+    let after = samples(std::str::from_utf8(&exporter.rendered().text()).unwrap());
     for (k, v) in good
         .iter()
         .filter(|(k, _)| !k.starts_with("backup_exporter_"))
@@ -425,7 +425,7 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
         exporter.refresh(0, &mut sources[0]).await,
         Outcome::Ok
     ));
-    let text = String::from_utf8(exporter.rendered().text.to_vec()).unwrap();
+    let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
     assert!(!text.contains("backup_archive_bytes{"));
     assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"));
 }

@@ -97,7 +97,7 @@ async fn refresh(cfg: &Config, api: &FreezerApi) -> String {
             tail(&api.log(), 40)
         );
     }
-    String::from_utf8(exporter.rendered().text.to_vec()).unwrap()
+    String::from_utf8(exporter.rendered().text().to_vec()).unwrap()
 }
 
 fn tail(s: &str, n: usize) -> String {

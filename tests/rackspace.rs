@@ -69,7 +69,7 @@ impl Run {
     }
 
     fn text(&self) -> String {
-        String::from_utf8(self.exporter.rendered().text.to_vec()).unwrap()
+        String::from_utf8(self.exporter.rendered().text().to_vec()).unwrap()
     }
 
     fn samples(&self) -> BTreeMap<String, f64> {

@@ -1,0 +1,376 @@
+//! The alerting bridge: the bundled rules' backup alerts, evaluated by the exporter itself and
+//! posted to Alertmanager (`POST /api/v2/alerts`), for teams that run Alertmanager but not the
+//! Prometheus rule files.
+//!
+//! - [`rules`] evaluates the conditions of `alerts/backup_exporter.rules.yml` over every
+//!   source's last good snapshot: the same labels, so Alertmanager deduplicates when both
+//!   paths run, and the same annotation text.
+//! - [`state`] keeps each alert pending, firing or resolved between evaluations.
+//! - [`Bridge`] sends: one task per Alertmanager, always the latest set, retried with backoff,
+//!   so a slow or absent Alertmanager never holds up a refresh or `/metrics`.
+//!
+//! The evaluation runs after every refresh and every `resend_interval`, whether or not an
+//! Alertmanager is configured: the status page lists what holds.
+
+pub mod humanize;
+pub mod rules;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+use url::Url;
+
+use crate::config::{read_secret_file, AlertmanagerConfig, Secret};
+use crate::refresh::Exporter;
+use rules::{Evaluator, Page, RULES};
+use state::Tracker;
+
+/// Firing alerts are valid for this many resend intervals: an exporter that stops sending
+/// (stopped, cut off) has its alerts resolve by themselves, after two missed sends and more.
+pub const VALID_FOR_RESENDS: u32 = 4;
+
+/// How often conditions are evaluated when no Alertmanager is configured (for the status page).
+const EVALUATE_EVERY_WITHOUT_BRIDGE: Duration = Duration::from_secs(60);
+
+/// A configured Alertmanager bridge.
+pub struct Bridge {
+    config: AlertmanagerConfig,
+    /// `generatorURL` base: the exporter's own address, with a trailing slash.
+    external_url: Url,
+    client: reqwest::Client,
+}
+
+/// One Alertmanager: its label value (the URL as configured) and its alerts endpoint.
+struct Receiver {
+    name: String,
+    endpoint: Url,
+}
+
+/// A POST body shared by every Alertmanager, with the number of alerts in it.
+#[derive(Debug)]
+struct Batch {
+    body: bytes::Bytes,
+    alerts: u64,
+}
+
+impl Bridge {
+    /// Builds the HTTP client. `listen` is the exporter's address, for the default external URL.
+    pub fn new(
+        config: &AlertmanagerConfig,
+        listen: std::net::SocketAddr,
+    ) -> Result<Bridge, String> {
+        let builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("backup_exporter/", env!("CARGO_PKG_VERSION")));
+        let client = crate::tls::apply(builder, &config.tls)
+            .and_then(|b| b.build().map_err(|e| e.to_string()))
+            .map_err(|e| format!("[alertmanager]: {e}"))?;
+        let mut external_url = match &config.external_url {
+            Some(u) => u.clone(),
+            None => default_external_url(listen),
+        };
+        if !external_url.path().ends_with('/') {
+            let path = format!("{}/", external_url.path());
+            external_url.set_path(&path);
+        }
+        Ok(Bridge {
+            config: config.clone(),
+            external_url,
+            client,
+        })
+    }
+
+    /// The Alertmanager URLs as configured: the `alertmanager` label values.
+    pub fn names(&self) -> Vec<String> {
+        alertmanager_names(&self.config)
+    }
+
+    fn receivers(&self) -> Vec<Receiver> {
+        self.config
+            .urls
+            .iter()
+            .map(|u| {
+                let mut endpoint = u.clone();
+                let path = format!("{}/api/v2/alerts", u.path().trim_end_matches('/'));
+                endpoint.set_path(&path);
+                Receiver {
+                    name: u.as_str().to_owned(),
+                    endpoint,
+                }
+            })
+            .collect()
+    }
+
+    /// The `generatorURL` of an alert.
+    fn generator_url(&self, page: &Page) -> String {
+        let mut url = self.external_url.clone();
+        match page {
+            Page::Device { source, device_id } => {
+                url.set_path(&format!("{}device", self.external_url.path()));
+                url.query_pairs_mut()
+                    .append_pair("source", source)
+                    .append_pair("device_id", device_id);
+            }
+            Page::Alerts => url.set_fragment(Some("alerts")),
+        }
+        url.into()
+    }
+
+    /// The alerts to send at `now`: firing ones valid for a few resend intervals, resolved
+    /// ones with the time they resolved.
+    fn batch(&self, tracker: &Tracker, now: f64) -> Batch {
+        let valid_until =
+            now + VALID_FOR_RESENDS as f64 * self.config.resend_interval.as_secs_f64();
+        let mut alerts = Vec::new();
+        for a in tracker.alerts() {
+            let Some(fired_at) = a.fired_at else {
+                continue;
+            };
+            let labels: Map<String, Value> = a
+                .labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+                .collect();
+            alerts.push(json!({
+                "labels": labels,
+                "annotations": {
+                    "summary": a.summary,
+                    "description": a.description,
+                    "runbook_url": a.rule.runbook_url,
+                },
+                "startsAt": rfc3339(fired_at),
+                "endsAt": rfc3339(a.resolved_at.unwrap_or(valid_until)),
+                "generatorURL": self.generator_url(&a.page),
+            }));
+        }
+        let count = alerts.len() as u64;
+        Batch {
+            body: serde_json::to_vec(&alerts).expect("JSON of strings").into(),
+            alerts: count,
+        }
+    }
+
+    /// Posts `batch` to one Alertmanager; the error is the `reason` label and a message.
+    async fn post(&self, to: &Receiver, batch: &Batch) -> Result<(), (&'static str, String)> {
+        let mut req = self
+            .client
+            .post(to.endpoint.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(batch.body.clone());
+        if let (Some(user), Some(password)) = (&self.config.username, &self.config.password) {
+            req = req.basic_auth(user, Some(Secret::expose(password)));
+        }
+        if let Some(path) = &self.config.bearer_token_file {
+            let token = read_secret_file(path).map_err(|e| {
+                (
+                    "credentials",
+                    format!("bearer_token_file {}: {e}", path.display()),
+                )
+            })?;
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                (
+                    "timeout",
+                    format!("no answer within {:?}", self.config.timeout),
+                )
+            } else {
+                ("connect", format!("cannot connect: {}", error_chain(&e)))
+            }
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.text().await.unwrap_or_default();
+        let detail: String = body.trim().chars().take(300).collect();
+        let reason = match status.as_u16() {
+            401 | 403 => "unauthorized",
+            400..=499 => "client_error",
+            _ => "server_error",
+        };
+        Err((reason, format!("HTTP {status}: {detail}")))
+    }
+}
+
+/// The Alertmanager URLs as configured: the `alertmanager` label values.
+pub fn alertmanager_names(config: &AlertmanagerConfig) -> Vec<String> {
+    config.urls.iter().map(|u| u.as_str().to_owned()).collect()
+}
+
+/// `http://<listen address>/`, or this host's name when listening on every address.
+fn default_external_url(listen: std::net::SocketAddr) -> Url {
+    let host = if listen.ip().is_unspecified() {
+        hostname()
+    } else {
+        match listen.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        }
+    };
+    Url::parse(&format!("http://{host}:{}/", listen.port())).unwrap_or_else(|_| {
+        Url::parse(&format!("http://localhost:{}/", listen.port())).expect("URL")
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn rfc3339(unix: f64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs_f64(unix.max(0.0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Evaluates the rules after every refresh and every resend interval, and, with a bridge,
+/// sends what changed at once and everything every resend interval. Ends when `shutdown`
+/// turns true.
+pub async fn run(
+    exporter: Arc<Exporter>,
+    bridge: Option<Arc<Bridge>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let every = bridge
+        .as_ref()
+        .map_or(EVALUATE_EVERY_WITHOUT_BRIDGE, |b| b.config.resend_interval);
+    let (batch_tx, batch_rx) = watch::channel(None::<Arc<Batch>>);
+    let mut senders = Vec::new();
+    if let Some(bridge) = &bridge {
+        for receiver in bridge.receivers() {
+            senders.push(tokio::spawn(send_loop(
+                exporter.clone(),
+                bridge.clone(),
+                receiver,
+                batch_rx.clone(),
+                shutdown.clone(),
+            )));
+        }
+    }
+    let mut evaluator = Evaluator::default();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sent: Option<f64> = None;
+    loop {
+        tokio::select! {
+            () = exporter.refreshed() => {}
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+        let now = unix_now();
+        let changed = exporter.evaluate_alerts(&mut evaluator, now);
+        let Some(bridge) = &bridge else {
+            continue;
+        };
+        if let Some(m) = &exporter.metrics.alerting {
+            exporter.with_alerts(|tracker| {
+                for rule in RULES {
+                    m.firing
+                        .with_label_values(&[rule.name])
+                        .set(tracker.firing_count(rule) as i64);
+                }
+            });
+            exporter.render_self_metrics();
+        }
+        let due = last_sent.is_none_or(|t| now - t >= every.as_secs_f64() * 0.95);
+        if !(changed || due) {
+            continue;
+        }
+        let batch =
+            exporter.with_alerts(|tracker| tracker.has_news().then(|| bridge.batch(tracker, now)));
+        if let Some(batch) = batch {
+            last_sent = Some(now);
+            let _ = batch_tx.send(Some(Arc::new(batch)));
+        }
+    }
+    for s in senders {
+        let _ = s.await;
+    }
+}
+
+/// Sends the latest batch to one Alertmanager whenever there is a new one; after a failure,
+/// retries the latest batch with growing delays (1 s doubling, at most the resend interval).
+async fn send_loop(
+    exporter: Arc<Exporter>,
+    bridge: Arc<Bridge>,
+    to: Receiver,
+    mut batches: watch::Receiver<Option<Arc<Batch>>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            changed = batches.changed() => if changed.is_err() { return },
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let mut delay = Duration::from_secs(1);
+        loop {
+            let Some(batch) = batches.borrow_and_update().clone() else {
+                break;
+            };
+            let result = bridge.post(&to, &batch).await;
+            if let Some(m) = &exporter.metrics.alerting {
+                match &result {
+                    Ok(()) => m.sent.with_label_values(&[&to.name]).inc_by(batch.alerts),
+                    Err((reason, _)) => m
+                        .send_errors
+                        .with_label_values(&[to.name.as_str(), reason])
+                        .inc(),
+                }
+            }
+            exporter.render_self_metrics();
+            match result {
+                Ok(()) => {
+                    if failing {
+                        tracing::info!(alertmanager = %to.name, alerts = batch.alerts, "alerts delivered again");
+                    } else {
+                        tracing::debug!(alertmanager = %to.name, alerts = batch.alerts, "alerts delivered");
+                    }
+                    failing = false;
+                    break;
+                }
+                Err((reason, message)) => {
+                    tracing::warn!(
+                        alertmanager = %to.name,
+                        reason,
+                        error = %message,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "sending alerts failed"
+                    );
+                    failing = true;
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|stop| *stop) => return,
+                    }
+                    delay = (delay * 2).min(bridge.config.resend_interval);
+                }
+            }
+        }
+    }
+}
