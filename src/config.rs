@@ -1314,6 +1314,63 @@ mod tests {
     }
 
     #[test]
+    fn the_alertmanager_section_is_optional_and_has_defaults() {
+        assert!(load(MINIMAL).unwrap().alertmanager.is_none());
+        let c = load(&format!(
+            "{MINIMAL}\n[alertmanager]\nurls = [\"http://am-1:9093\", \"https://am.example/prefix/\"]\n"
+        ))
+        .unwrap();
+        let am = c.alertmanager.unwrap();
+        assert_eq!(am.urls.len(), 2);
+        assert_eq!(am.resend_interval, Duration::from_secs(60));
+        assert_eq!(am.timeout, Duration::from_secs(10));
+        assert_eq!(am.keep_firing_for, Duration::ZERO);
+        assert!(am.external_url.is_none() && am.username.is_none());
+    }
+
+    #[test]
+    fn bad_alertmanager_settings_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("pw");
+        std::fs::write(&secret, "hunter2\n").unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        let with = |extra: &str| load(&format!("{MINIMAL}\n[alertmanager]\n{extra}\n"));
+        for (extra, key, words) in [
+            ("urls = []", "urls", "at least one"),
+            ("urls = [\"ftp://am:21\"]", "urls[0]", "not an http(s) URL"),
+            ("urls = [\"http://u:p@am:9093\"]", "urls[0]", "credentials"),
+            ("urls = [\"http://am:9093/?x=1\"]", "urls[0]", "without query"),
+            ("urls = [\"http://am:9093\", \"http://am:9093\"]", "urls[1]", "twice"),
+            ("urls = [\"http://am:9093\"]\nresend_interval = \"500ms\"", "resend_interval", "at least 1s"),
+            ("urls = [\"http://am:9093\"]\ntimeout = \"0s\"", "timeout", "more than 0s"),
+            ("urls = [\"http://am:9093\"]\nusername = \"u\"", "password", "needs"),
+            ("urls = [\"http://am:9093\"]\npassword = \"p\"", "username", "needs `username`"),
+            (&format!("urls = [\"http://am:9093\"]\nusername = \"u\"\npassword = \"p\"\npassword_file = {secret:?}"), "password_file", "not both"),
+            (&format!("urls = [\"http://am:9093\"]\nusername = \"u\"\npassword_file = {secret:?}\nbearer_token_file = {secret:?}"), "bearer_token_file", "not both"),
+            (&format!("urls = [\"http://am:9093\"]\nbearer_token_file = {empty:?}"), "bearer_token_file", "empty"),
+            ("urls = [\"http://am:9093\"]\nbearer_token_file = \"/nonexistent/token\"", "bearer_token_file", "/nonexistent/token"),
+            ("urls = [\"http://am:9093\"]\n[alertmanager.tls]\nca_file = \"/nonexistent/ca.pem\"", "tls.ca_file", "not found"),
+        ] {
+            let e = with(extra).unwrap_err();
+            assert!(
+                e.contains(&format!("[alertmanager] key `{key}`")) && e.contains(words),
+                "{extra:?}: {e}"
+            );
+            assert!(!e.contains("hunter2"), "{e}");
+        }
+        let e = with("urls = [\"http://am:9093\"]\nresend = \"1m\"").unwrap_err();
+        assert!(e.contains("resend"), "{e}");
+        let am = with(&format!(
+            "urls = [\"http://am:9093\"]\nusername = \"u\"\npassword_file = {secret:?}"
+        ))
+        .unwrap()
+        .alertmanager
+        .unwrap();
+        assert_eq!(am.password.unwrap().expose(), "hunter2");
+    }
+
+    #[test]
     fn defaults_apply() {
         let c = load(MINIMAL).unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);

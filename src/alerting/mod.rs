@@ -374,3 +374,228 @@ async fn send_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rules::{Candidate, STALE, STORE_FILLING_UP};
+    use super::*;
+    use crate::config::Config;
+
+    fn config(extra: &str) -> AlertmanagerConfig {
+        Config::from_toml_str(&format!(
+            "[alertmanager]\nurls = [\"http://127.0.0.1:9/am/\", \"http://am-2:9093\"]\n{extra}"
+        ))
+        .unwrap()
+        .alertmanager
+        .unwrap()
+    }
+
+    fn listen() -> std::net::SocketAddr {
+        "127.0.0.1:9871".parse().unwrap()
+    }
+
+    fn stale(device: &str) -> Candidate {
+        Candidate {
+            rule: &STALE,
+            labels: vec![
+                ("alertname", "BackupStale".into()),
+                ("device", device.into()),
+                ("device_id", "90462".into()),
+                ("severity", "critical".into()),
+                ("source", "hq & co".into()),
+                ("system", "code42".into()),
+            ],
+            summary: "s".into(),
+            description: "d".into(),
+            value: 1.0,
+            device: device.into(),
+            page: Page::Device {
+                source: "hq & co".into(),
+                device_id: "90462".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn endpoints_keep_the_path_prefix() {
+        let b = Bridge::new(&config(""), listen()).unwrap();
+        let r = b.receivers();
+        assert_eq!(r[0].name, "http://127.0.0.1:9/am/");
+        assert_eq!(
+            r[0].endpoint.as_str(),
+            "http://127.0.0.1:9/am/api/v2/alerts"
+        );
+        assert_eq!(r[1].endpoint.as_str(), "http://am-2:9093/api/v2/alerts");
+    }
+
+    #[test]
+    fn generator_urls_point_at_the_exporters_pages() {
+        let b = Bridge::new(&config(""), listen()).unwrap();
+        let device = stale("x").page;
+        assert_eq!(
+            b.generator_url(&device),
+            "http://127.0.0.1:9871/device?source=hq+%26+co&device_id=90462"
+        );
+        assert_eq!(
+            b.generator_url(&Page::Alerts),
+            "http://127.0.0.1:9871/#alerts"
+        );
+        let b = Bridge::new(
+            &config("external_url = \"https://backup.example/exporter\""),
+            listen(),
+        )
+        .unwrap();
+        assert_eq!(
+            b.generator_url(&device),
+            "https://backup.example/exporter/device?source=hq+%26+co&device_id=90462"
+        );
+        // Listening on every address: this host's name.
+        let any = default_external_url("0.0.0.0:9871".parse().unwrap());
+        assert_eq!(any.port(), Some(9871));
+        assert_ne!(any.host_str(), Some("0.0.0.0"));
+        let v6 = default_external_url("[::1]:9871".parse().unwrap());
+        assert_eq!(v6.as_str(), "http://[::1]:9871/");
+    }
+
+    #[test]
+    fn a_batch_holds_firing_and_resolved_alerts_not_pending_ones() {
+        let b = Bridge::new(&config("resend_interval = \"30s\""), listen()).unwrap();
+        let mut t = Tracker::new(0.0);
+        let mut store = stale("store");
+        store.rule = &STORE_FILLING_UP;
+        store.labels = vec![("alertname", "BackupStoreFillingUp".into())];
+        t.update(vec![stale("a"), stale("b"), store.clone()], 1_000.0);
+        t.update(vec![stale("a"), store], 1_060.0);
+        let batch = b.batch(&t, 1_060.0);
+        assert_eq!(batch.alerts, 2);
+        let v: Vec<Value> = serde_json::from_slice(&batch.body).unwrap();
+        let by_device = |d: &str| {
+            v.iter()
+                .find(|a| a["labels"]["device"] == d)
+                .unwrap_or_else(|| panic!("{d} in {v:?}"))
+                .clone()
+        };
+        let a = by_device("a");
+        assert_eq!(a["startsAt"], "1970-01-01T00:16:40.000Z");
+        // Valid for four resend intervals.
+        assert_eq!(a["endsAt"], "1970-01-01T00:19:40.000Z");
+        assert_eq!(a["labels"]["source"], "hq & co");
+        assert_eq!(a["labels"].as_object().unwrap().len(), 6);
+        assert_eq!(
+            a["annotations"],
+            json!({"summary": "s", "description": "d", "runbook_url": "alerts/RUNBOOK.md#backupstale"})
+        );
+        assert_eq!(
+            a["generatorURL"],
+            "http://127.0.0.1:9871/device?source=hq+%26+co&device_id=90462"
+        );
+        // Resolved at the evaluation that no longer saw it.
+        assert_eq!(by_device("b")["endsAt"], "1970-01-01T00:17:40.000Z");
+        // The store alert is pending (its `for` is 30 minutes): not sent.
+        assert!(v.iter().all(|a| a["labels"]["alertname"] == "BackupStale"));
+    }
+
+    /// A one-shot HTTP server answering `statuses` in turn; returns its URL and what it got.
+    async fn alertmanager(
+        statuses: Vec<u16>,
+    ) -> (Url, Arc<std::sync::Mutex<Vec<(Option<String>, Vec<u8>)>>>) {
+        use http_body_util::BodyExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = got.clone();
+        tokio::spawn(async move {
+            let statuses = Arc::new(std::sync::Mutex::new(statuses.into_iter()));
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, statuses) = (seen.clone(), statuses.clone());
+                let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
+                    let (seen, statuses) = (seen.clone(), statuses.clone());
+                    async move {
+                        let auth = req
+                            .headers()
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_owned());
+                        let body: hyper::body::Incoming = req.into_body();
+                        let body = body.collect().await.unwrap().to_bytes().to_vec();
+                        seen.lock().unwrap().push((auth, body));
+                        let status = statuses.lock().unwrap().next().unwrap_or(200);
+                        let mut r = hyper::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from_static(b"{\"message\":\"nope\"}"),
+                        ));
+                        *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(r)
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+        (url, got)
+    }
+
+    #[tokio::test]
+    async fn posts_with_credentials_and_names_each_failure() {
+        let (url, got) = alertmanager(vec![500, 401, 400, 200]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t0ken\n").unwrap();
+        let cfg = Config::from_toml_str(&format!(
+            "[alertmanager]\nurls = [\"{url}\"]\nbearer_token_file = {token:?}\ntimeout = \"2s\"\n"
+        ))
+        .unwrap()
+        .alertmanager
+        .unwrap();
+        let bridge = Bridge::new(&cfg, listen()).unwrap();
+        let to = &bridge.receivers()[0];
+        let mut t = Tracker::new(0.0);
+        t.update(vec![stale("a")], 1_000.0);
+        let batch = bridge.batch(&t, 1_000.0);
+        let mut reasons = Vec::new();
+        for _ in 0..4 {
+            reasons.push(bridge.post(to, &batch).await.err().map(|(r, _)| r));
+        }
+        assert_eq!(
+            reasons,
+            [
+                Some("server_error"),
+                Some("unauthorized"),
+                Some("client_error"),
+                None
+            ]
+        );
+        {
+            let got = got.lock().unwrap();
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0].0.as_deref(), Some("Bearer t0ken"));
+            assert_eq!(got[3].1, batch.body.to_vec());
+        }
+
+        // The token file is read for every send: a missing one is a credentials error.
+        std::fs::remove_file(&token).unwrap();
+        let (reason, message) = bridge.post(to, &batch).await.unwrap_err();
+        assert_eq!(reason, "credentials");
+        assert!(message.contains("bearer_token_file"), "{message}");
+
+        // Basic authentication; nobody listening is a connect error.
+        let cfg = Config::from_toml_str(&format!(
+            "[alertmanager]\nurls = [\"{url}\", \"http://127.0.0.1:1/\"]\nusername = \"am\"\npassword = \"pw\"\n"
+        ))
+        .unwrap()
+        .alertmanager
+        .unwrap();
+        let bridge = Bridge::new(&cfg, listen()).unwrap();
+        let receivers = bridge.receivers();
+        bridge.post(&receivers[0], &batch).await.unwrap();
+        assert_eq!(
+            got.lock().unwrap().last().unwrap().0.as_deref(),
+            Some("Basic YW06cHc=")
+        );
+        let (reason, _) = bridge.post(&receivers[1], &batch).await.unwrap_err();
+        assert_eq!(reason, "connect");
+    }
+}
