@@ -15,7 +15,8 @@ fn every_metric_family_is_documented() {
         .iter()
         .map(|d| d.name)
         .collect();
-    let selfmetrics = backup_exporter::selfmetrics::SelfMetrics::new(&[("s".into(), "crashplan")]);
+    let selfmetrics = backup_exporter::selfmetrics::SelfMetrics::new(&[("s".into(), "crashplan")])
+        .with_alerting(&["http://am:9093/".into()], &["BackupStale"]);
     // Give every self-metric a child, so that each family is gathered.
     let l = ["s", "crashplan"];
     selfmetrics.last_success.with_label_values(&l).set(1.0);
@@ -34,7 +35,7 @@ fn every_metric_family_is_documented() {
             .filter_map(|l| l.strip_prefix("# TYPE "))
             .filter_map(|l| l.split(' ').next()),
     );
-    assert_eq!(names.len(), backup_exporter::metrics::ALL.len() + 11);
+    assert_eq!(names.len(), backup_exporter::metrics::ALL.len() + 14);
     let missing: Vec<&&str> = names
         .iter()
         .filter(|n| !readme.contains(&format!("`{n}`")))
