@@ -163,6 +163,24 @@ async fn main() {
         exporter.render();
         renders.push(t.elapsed());
     }
+    // The alert rules over the whole fleet (what the bridge does after every refresh and every
+    // resend interval), and the self-metrics rendered again alone (after every send).
+    let mut evaluations = Vec::new();
+    let mut self_renders = Vec::new();
+    let mut evaluator = backup_exporter::alerting::rules::Evaluator::default();
+    for _ in 0..5 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let t = Instant::now();
+        exporter.evaluate_alerts(&mut evaluator, now);
+        evaluations.push(t.elapsed());
+        let t = Instant::now();
+        exporter.render_self_metrics();
+        self_renders.push(t.elapsed());
+    }
+    let alerts = exporter.with_alerts(|t| t.alerts().count());
     let rendered = exporter.rendered();
     let (seq, conc, refresh) = (best(&sequential), best(&concurrent), best(&refreshes));
     println!(
@@ -196,6 +214,11 @@ async fn main() {
     println!(
         "  render + gzip:                   {:8.1} ms",
         ms(best(&renders))
+    );
+    println!(
+        "alert rules over every target ({alerts} alerts): {:8.1} ms; self-metrics alone rendered again: {:.2} ms",
+        ms(best(&evaluations)),
+        best(&self_renders).as_secs_f64() * 1e3
     );
     println!(
         "refresh / download ratio: {:.2} (one at a time), {:.2} ({CONCURRENCY} at a time)",
