@@ -79,7 +79,12 @@ async fn serve_until(
 /// (identity service included) and OpenStack Freezer deployment (keystone included) on
 /// loopback, and the real exporter reading them over HTTP, exactly as it would read production
 /// servers.
-pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
+/// With `alertmanager`, the alerting bridge sends the demo's alerts there.
+pub async fn demo(
+    listen: SocketAddr,
+    format: LogFormat,
+    alertmanager: Option<url::Url>,
+) -> Result<(), String> {
     let shutdown = shutdown_signal();
     let sim_config = SimConfig {
         username: "demo".into(),
@@ -177,6 +182,12 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         PROD_PROJECT_ID,
         DEV_PROJECT_ID,
     );
+    let toml = match &alertmanager {
+        Some(url) => {
+            format!("{toml}\n[alertmanager]\nurls = [\"{url}\"]\nresend_interval = \"30s\"\n")
+        }
+        None => toml,
+    };
     let mut config =
         Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
     // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.
@@ -198,6 +209,10 @@ pub async fn demo(listen: SocketAddr, format: LogFormat) -> Result<(), String> {
         println!("  simulated OpenStack Freezer:    {keystone_url}/auth/tokens (user {})", crate::sim::freezer::ADMIN_USER_NAME);
         println!("  exporter status page:           http://{shown}/");
         println!("  metrics:                        http://{shown}/metrics");
+        match &alertmanager {
+            Some(url) => println!("  alerts sent to Alertmanager:    {url}"),
+            None => println!("  alerts (status page):           http://{shown}/#alerts"),
+        }
         println!("  stop with Ctrl-C");
     }, shutdown)
     .await;

@@ -48,6 +48,9 @@ enum Command {
         /// Address of the exporter (default: BACKUP_EXPORTER_LISTEN, else 127.0.0.1:9871).
         #[arg(long, env = "BACKUP_EXPORTER_LISTEN", default_value = "127.0.0.1:9871")]
         listen: SocketAddr,
+        /// Also send the demo's alerts to this Alertmanager (the alerting bridge).
+        #[arg(long, value_name = "URL")]
+        alertmanager: Option<url::Url>,
     },
 }
 
@@ -69,9 +72,12 @@ fn main() -> ExitCode {
     });
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Run) {
-            Command::Demo { listen } => {
+            Command::Demo {
+                listen,
+                alertmanager,
+            } => {
                 app::init_logging(cli_format.unwrap_or_default(), "info");
-                app::demo(listen, cli_format.unwrap_or_default())
+                app::demo(listen, cli_format.unwrap_or_default(), alertmanager)
                     .await
                     .map(|()| true)
             }
