@@ -49,7 +49,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Alertmanager base URLs (a path prefix is kept): alerts go to `{url}/api/v2/alerts`.
-    pub urls: Vec<Url>,
+    pub urls: Vec<ConfiguredUrl>,
     /// How often firing alerts are sent again (they are sent at once when the set changes).
     #[serde(default = "default_resend_interval", with = "humantime_serde")]
     pub resend_interval: Duration,
@@ -654,6 +654,22 @@ impl Config {
     }
 }
 
+/// A URL and the text it was configured as (a label value names it as the user wrote it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredUrl {
+    pub text: String,
+    pub url: Url,
+}
+
+impl<'de> Deserialize<'de> for ConfiguredUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let url = Url::parse(&text)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a URL: {e}")))?;
+        Ok(ConfiguredUrl { text, url })
+    }
+}
+
 impl AlertmanagerConfig {
     fn validate(&mut self) -> Result<(), ConfigError> {
         let err =
@@ -661,7 +677,8 @@ impl AlertmanagerConfig {
         if self.urls.is_empty() {
             return Err(err("urls", "give at least one Alertmanager URL".into()));
         }
-        for (i, url) in self.urls.iter().enumerate() {
+        for (i, configured) in self.urls.iter().enumerate() {
+            let url = &configured.url;
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
                 return Err(err(
                     &format!("urls[{i}]"),
@@ -680,7 +697,7 @@ impl AlertmanagerConfig {
                     format!("{url}: give the base URL, without query or fragment"),
                 ));
             }
-            if self.urls[..i].contains(url) {
+            if self.urls[..i].iter().any(|u| u.url == *url) {
                 return Err(err(&format!("urls[{i}]"), format!("{url} is listed twice")));
             }
         }

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
                                 "alerting bridge: on, to {} every {} (keep firing for {})",
                                 am.urls
                                     .iter()
-                                    .map(|u| u.as_str())
+                                    .map(|u| u.text.as_str())
                                     .collect::<Vec<_>>()
                                     .join(", "),
                                 humantime::format_duration(am.resend_interval),

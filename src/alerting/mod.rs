@@ -94,11 +94,11 @@ impl Bridge {
             .urls
             .iter()
             .map(|u| {
-                let mut endpoint = u.clone();
-                let path = format!("{}/api/v2/alerts", u.path().trim_end_matches('/'));
+                let mut endpoint = u.url.clone();
+                let path = format!("{}/api/v2/alerts", u.url.path().trim_end_matches('/'));
                 endpoint.set_path(&path);
                 Receiver {
-                    name: u.as_str().to_owned(),
+                    name: u.text.clone(),
                     endpoint,
                 }
             })
@@ -200,7 +200,7 @@ impl Bridge {
 
 /// The Alertmanager URLs as configured: the `alertmanager` label values.
 pub fn alertmanager_names(config: &AlertmanagerConfig) -> Vec<String> {
-    config.urls.iter().map(|u| u.as_str().to_owned()).collect()
+    config.urls.iter().map(|u| u.text.clone()).collect()
 }
 
 /// `http://<listen address>/`, or this host's name when listening on every address.
@@ -421,6 +421,8 @@ mod tests {
         let b = Bridge::new(&config(""), listen()).unwrap();
         let r = b.receivers();
         assert_eq!(r[0].name, "http://127.0.0.1:9/am/");
+        // As configured, without the slash `url` would add.
+        assert_eq!(r[1].name, "http://am-2:9093");
         assert_eq!(
             r[0].endpoint.as_str(),
             "http://127.0.0.1:9/am/api/v2/alerts"

@@ -2,8 +2,10 @@
 //! demo uses, here fed with fixture payloads and injected faults) and exposition parsing.
 #![allow(dead_code)]
 
+pub mod code42_fleet;
 pub mod freezer_real;
 pub mod stack;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

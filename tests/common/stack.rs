@@ -161,6 +161,60 @@ impl Process {
         }
     }
 
+    /// Asks the process to stop (SIGTERM, by pid) and waits for it to exit; past `timeout`
+    /// kills it and panics with its log. Does nothing when it has exited already.
+    pub async fn stop(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return status;
+        }
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("kill -TERM {} ({}): {e}", self.pid(), self.name));
+        assert!(
+            sent.success(),
+            "kill -TERM {} ({}): {sent}",
+            self.pid(),
+            self.name
+        );
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "{} did not exit within {timeout:?} of SIGTERM; its log:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs `cmd` again in the same directory once the process has exited (see
+    /// [`Process::stop`]), its output appended to the same log.
+    pub fn respawn(&mut self, mut cmd: Command) {
+        if let Ok(None) = self.child.try_wait() {
+            panic!("{} is still running: stop it first", self.name);
+        }
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .expect("open log file");
+        self.child = cmd
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file handle"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("restart {} ({cmd:?}): {e}", self.name));
+    }
+
     /// Polls GET `url` until it answers 200. Panics with the process's log when the process
     /// exits or `timeout` passes first.
     pub async fn wait_http_ok(&mut self, url: &str, timeout: Duration) {
@@ -469,9 +523,13 @@ pub fn label<'a>(sample: &'a Value, name: &str) -> &'a str {
     sample["metric"][name].as_str().unwrap_or("")
 }
 
-/// A running Alertmanager (no cluster port, storage in its temporary directory), ready.
+/// A running Alertmanager (no cluster port, storage in its temporary directory), ready. It can
+/// be stopped and started again on the same address with the same storage
+/// ([`Alertmanager::stop`], [`Alertmanager::restart`]).
 pub struct Alertmanager {
     process: Process,
+    bin: PathBuf,
+    args: Vec<String>,
     addr: String,
     url: String,
     client: reqwest::Client,
@@ -486,16 +544,16 @@ impl Alertmanager {
         let config_path = dir.path().join("alertmanager.yml");
         std::fs::write(&config_path, config_yaml).expect("write alertmanager.yml");
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut cmd = Command::new(bin);
-        cmd.arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .arg(format!("--web.external-url=http://{addr}/"))
+        let args = vec![
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address={addr}"),
+            format!("--web.external-url=http://{addr}/"),
             // Empty: no gossip port, no cluster.
-            .arg("--cluster.listen-address=");
+            "--cluster.listen-address=".to_owned(),
+        ];
+        let mut cmd = Command::new(&bin);
+        cmd.args(&args);
         let mut process = Process::spawn("alertmanager", dir, cmd);
         let url = format!("http://{addr}");
         process
@@ -503,10 +561,40 @@ impl Alertmanager {
             .await;
         Alertmanager {
             process,
+            bin,
+            args,
             addr,
             url,
             client: client(),
         }
+    }
+
+    /// Stops Alertmanager (SIGTERM; it saves its notification log and silences) and waits
+    /// for it to exit and its port to refuse connections.
+    pub async fn stop(&mut self) {
+        self.process.stop(secs(30)).await;
+        let addr = self.addr.clone();
+        wait_until("the stopped Alertmanager's port to close", secs(10), || {
+            let addr = addr.clone();
+            async move {
+                match tokio::net::TcpStream::connect(&addr).await {
+                    Ok(_) => Err(format!("{addr} still accepts connections")),
+                    Err(_) => Ok(()),
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Starts the stopped Alertmanager again with the same arguments: the same address,
+    /// configuration and storage. Waits for /-/ready.
+    pub async fn restart(&mut self) {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(&self.args);
+        self.process.respawn(cmd);
+        self.process
+            .wait_http_ok(&format!("{}/-/ready", self.url), secs(30))
+            .await;
     }
 
     /// A configuration sending every alert to the webhook `url` (one notification per alert:
@@ -536,17 +624,22 @@ impl Alertmanager {
 
     /// The alerts Alertmanager holds (/api/v2/alerts: `labels`, `annotations`, `status`, ...).
     pub async fn alerts(&self) -> Vec<Value> {
+        self.try_alerts().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Alertmanager::alerts`], or what went wrong (e.g. while it is stopped).
+    pub async fn try_alerts(&self) -> Result<Vec<Value>, String> {
         let url = format!("{}/api/v2/alerts", self.url);
         let resp = self
             .client
             .get(&url)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            .map_err(|e| format!("GET {url}: {e}"))?;
         let body = resp.text().await.unwrap_or_default();
         serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| v.as_array().cloned())
-            .unwrap_or_else(|| panic!("GET {url}: not a JSON array: {body}"))
+            .ok_or_else(|| format!("GET {url}: not a JSON array: {body}"))
     }
 }
