@@ -23,28 +23,11 @@ async fn a_stale_device_reaches_the_webhook_through_prometheus_and_alertmanager(
     let receiver = Receiver::start().await;
 
     // The exporter, as an operator runs it: the binary with a configuration file.
-    let dir = Process::tempdir("exporter");
-    let exporter_addr = format!("127.0.0.1:{}", free_port());
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{exporter_addr}\"\n\n[[source]]\nname = \"northwind\"\nkind = \"code42\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"admin\"\nrefresh_interval = \"10s\"\n",
-            upstream.url()
-        ),
-    )
-    .unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backup_exporter"));
-    cmd.arg("--config").arg(&config).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("BACKUP_EXPORTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut exporter = Process::spawn("backup_exporter", dir, cmd);
-    exporter
-        .wait_http_ok(&format!("http://{exporter_addr}/ready"), secs(30))
-        .await;
+    let (mut exporter, exporter_addr) = start_exporter(&format!(
+        "[[source]]\nname = \"northwind\"\nkind = \"code42\"\nurl = \"{}\"\nusername = \"admin\"\npassword = \"admin\"\nrefresh_interval = \"10s\"\n",
+        upstream.url()
+    ))
+    .await;
 
     let am = Alertmanager::start(&Alertmanager::webhook_config(&receiver.url)).await;
     let prom = Prometheus::start(

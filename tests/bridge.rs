@@ -53,27 +53,13 @@ struct Exporter {
 
 impl Exporter {
     async fn start(upstream: &SimServer, tail: &str) -> Exporter {
-        let dir = Process::tempdir("exporter");
-        let addr = format!("127.0.0.1:{}", free_port());
-        let config = dir.path().join("config.toml");
-        let text = format!(
-            "listen = \"{addr}\"\nlog_level = \"info,backup_exporter=debug\"\n\n\
+        let (process, addr) = start_exporter(&format!(
+            "log_level = \"info,backup_exporter=debug\"\n\n\
              [[source]]\nname = \"{SOURCE}\"\nkind = \"code42\"\nurl = \"{}\"\n\
              username = \"admin\"\npassword = \"admin\"\nrefresh_interval = \"1s\"\n\n{tail}",
             upstream.url()
-        );
-        std::fs::write(&config, &text).unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backup_exporter"));
-        cmd.arg("--config").arg(&config).env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("BACKUP_EXPORTER_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut process = Process::spawn("backup_exporter", dir, cmd);
-        process
-            .wait_http_ok(&format!("http://{addr}/ready"), secs(30))
-            .await;
+        ))
+        .await;
         Exporter {
             process,
             url: format!("http://{addr}"),

@@ -643,3 +643,25 @@ impl Alertmanager {
             .ok_or_else(|| format!("GET {url}: not a JSON array: {body}"))
     }
 }
+
+/// The exporter binary as an operator runs it: a configuration file (`listen` on a free
+/// 127.0.0.1 port, then `config`), without the test's `BACKUP_EXPORTER_*` or `RUST_LOG`
+/// variables; returned once `/ready`, with its address.
+pub async fn start_exporter(config: &str) -> (Process, String) {
+    let dir = Process::tempdir("exporter");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, format!("listen = \"{addr}\"\n{config}")).expect("write config.toml");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_backup_exporter"));
+    cmd.arg("--config").arg(&path).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("BACKUP_EXPORTER_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut process = Process::spawn("backup_exporter", dir, cmd);
+    process
+        .wait_http_ok(&format!("http://{addr}/ready"), secs(30))
+        .await;
+    (process, addr)
+}
