@@ -456,6 +456,15 @@ pub struct TlsConfig {
     pub insecure_skip_verify: bool,
 }
 
+impl TlsConfig {
+    /// A `ca_file` that is missing or not a file (its certificates are read when the client
+    /// is built: `crate::tls::apply`).
+    fn ca_file_problem(&self) -> Option<String> {
+        let ca = self.ca_file.as_ref()?;
+        (!ca.is_file()).then(|| format!("{}: not found or not a file", ca.display()))
+    }
+}
+
 /// A secret string: never printed.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -621,15 +630,8 @@ impl Config {
             if !(1..=64).contains(&s.concurrency) {
                 return Err(ConfigError::at(s, i, "concurrency", "must be 1 to 64"));
             }
-            if let Some(ca) = &s.tls.ca_file {
-                if !ca.is_file() {
-                    return Err(ConfigError::at(
-                        s,
-                        i,
-                        "tls.ca_file",
-                        format!("{}: not found or not a file", ca.display()),
-                    ));
-                }
+            if let Some(problem) = s.tls.ca_file_problem() {
+                return Err(ConfigError::at(s, i, "tls.ca_file", problem));
             }
             resolve_secret(s, i, "password", |s| (&mut s.password, &s.password_file))?;
             resolve_secret(s, i, "totp_secret", |s| {
@@ -679,17 +681,8 @@ impl AlertmanagerConfig {
         }
         for (i, configured) in self.urls.iter().enumerate() {
             let url = &configured.url;
-            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(err(
-                    &format!("urls[{i}]"),
-                    format!("{url} is not an http(s) URL with a host"),
-                ));
-            }
-            if !url.username().is_empty() || url.password().is_some() {
-                return Err(err(
-                    &format!("urls[{i}]"),
-                    "must not carry credentials: use username and password_file".into(),
-                ));
+            if let Some(problem) = http_url_problem(url) {
+                return Err(err(&format!("urls[{i}]"), problem));
             }
             if url.query().is_some() || url.fragment().is_some() {
                 return Err(err(
@@ -707,13 +700,8 @@ impl AlertmanagerConfig {
         if self.timeout.is_zero() {
             return Err(err("timeout", "must be more than 0s".into()));
         }
-        if let Some(url) = &self.external_url {
-            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(err(
-                    "external_url",
-                    format!("{url} is not an http(s) URL with a host"),
-                ));
-            }
+        if let Some(problem) = self.external_url.as_ref().and_then(not_http_with_host) {
+            return Err(err("external_url", problem));
         }
         if let Some(path) = &self.password_file {
             if self.password.is_some() {
@@ -747,13 +735,8 @@ impl AlertmanagerConfig {
             read_secret_file(path)
                 .map_err(|e| err("bearer_token_file", format!("{}: {e}", path.display())))?;
         }
-        if let Some(ca) = &self.tls.ca_file {
-            if !ca.is_file() {
-                return Err(err(
-                    "tls.ca_file",
-                    format!("{}: not found or not a file", ca.display()),
-                ));
-            }
+        if let Some(problem) = self.tls.ca_file_problem() {
+            return Err(err("tls.ca_file", problem));
         }
         Ok(())
     }
@@ -766,23 +749,20 @@ fn env_provider() -> Env {
 
 /// An upstream URL must be http(s), with a host, and carry no credentials.
 fn check_http_url(s: &SourceConfig, i: usize, key: &str, url: &Url) -> Result<(), ConfigError> {
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(ConfigError::at(
-            s,
-            i,
-            key,
-            format!("{url} is not an http(s) URL with a host"),
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConfigError::at(
-            s,
-            i,
-            key,
-            "must not carry credentials: use username and password_file",
-        ));
-    }
-    Ok(())
+    http_url_problem(url).map_or(Ok(()), |msg| Err(ConfigError::at(s, i, key, msg)))
+}
+
+/// What is wrong with a URL the exporter calls: not http(s) with a host, or credentials in it.
+fn http_url_problem(url: &Url) -> Option<String> {
+    not_http_with_host(url).or_else(|| {
+        (!url.username().is_empty() || url.password().is_some())
+            .then(|| "must not carry credentials: use username and password_file".into())
+    })
+}
+
+fn not_http_with_host(url: &Url) -> Option<String> {
+    (!matches!(url.scheme(), "http" | "https") || url.host().is_none())
+        .then(|| format!("{url} is not an http(s) URL with a host"))
 }
 
 /// Fills a secret (`key`) from its file (`key_file`); at most one of the two may be given.
