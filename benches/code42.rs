@@ -169,10 +169,7 @@ async fn main() {
     let mut self_renders = Vec::new();
     let mut evaluator = backup_exporter::alerting::rules::Evaluator::default();
     for _ in 0..5 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
+        let now = backup_exporter::refresh::unix(std::time::SystemTime::now());
         let t = Instant::now();
         exporter.evaluate_alerts(&mut evaluator, now);
         evaluations.push(t.elapsed());

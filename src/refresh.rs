@@ -456,9 +456,15 @@ pub fn next_delay(interval: Duration, outcome: &Outcome, failures: u32, unit: f6
     base.mul_f64(0.9 + 0.2 * unit.clamp(0.0, 1.0))
 }
 
-fn unix(t: SystemTime) -> f64 {
+/// A time as Unix seconds, the way every timestamp family and the alert rules count.
+pub fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Unix seconds as a time (before 1970: 1970).
+pub fn from_unix(t: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0))
 }
 
 /// The fixed gzip header: deflate, no name, no time, unknown OS.

@@ -14,7 +14,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::refresh::Exporter;
+use crate::refresh::{from_unix, Exporter};
 
 /// A response body: a few chunks of bytes already in memory (`/metrics` hands out the data
 /// part and the self-metrics part of the exposition without copying them together).
@@ -271,10 +271,6 @@ const STYLE: &str = "<style>body{font-family:sans-serif;margin:2em}table{border-
      tr.pending td:nth-child(4){color:#888}tr.firing td:first-child{color:#b00;font-weight:bold}\
      tr.pending td:first-child{color:#888}</style>";
 
-fn unix_time(t: f64) -> SystemTime {
-    std::time::UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0))
-}
-
 /// `/device?source=...&device_id=...` without the exporter's address: relative links.
 fn device_link(source: &str, device_id: &str, text: &str) -> String {
     let query: String = url::form_urlencoded::Serializer::new(String::new())
@@ -301,12 +297,6 @@ fn alert_rows(
     });
     let mut rows = String::new();
     for a in &alerts {
-        let label = |name: &str| {
-            a.labels
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map_or("", |(_, v)| v.as_str())
-        };
         let (state, since) = match a.fired_at {
             Some(t) => ("firing", t),
             None => ("pending", a.active_since),
@@ -315,7 +305,7 @@ fn alert_rows(
             crate::alerting::rules::Page::Device { source, device_id } => {
                 device_link(source, device_id, &a.device)
             }
-            crate::alerting::rules::Page::Alerts => esc(label("mount_point")),
+            crate::alerting::rules::Page::Alerts => esc(a.label("mount_point")),
         };
         let _ = writeln!(
             rows,
@@ -323,9 +313,9 @@ fn alert_rows(
              <td>{}</td><td>{}</td><td>{}</td></tr>",
             a.rule.name,
             a.rule.severity,
-            esc(label("source")),
-            esc(label("target")),
-            when(Some(unix_time(since)), now),
+            esc(a.label("source")),
+            esc(a.label("target")),
+            when(Some(from_unix(since)), now),
             esc(&a.summary),
         );
     }
@@ -419,7 +409,7 @@ fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
             let _ = write!(
                 facts,
                 "<tr><th>last connected</th><td>{}</td></tr>",
-                when(Some(unix_time(t)), now)
+                when(Some(from_unix(t)), now)
             );
         }
     }
@@ -432,7 +422,7 @@ fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
     let mut rows = String::new();
     for t in &targets {
         let at = |v: Option<f64>| match v {
-            Some(v) => when(Some(unix_time(v)), now),
+            Some(v) => when(Some(from_unix(v)), now),
             None => "never".into(),
         };
         let _ = writeln!(
@@ -453,10 +443,7 @@ fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
         );
     }
     let (alerts, n) = alert_rows(exporter, now, |a| {
-        a.labels.iter().any(|(k, v)| *k == "source" && *v == source)
-            && a.labels
-                .iter()
-                .any(|(k, v)| *k == "device_id" && *v == device_id)
+        a.label("source") == source && a.label("device_id") == device_id
     });
     let alerts = if n == 0 {
         "<p>None.</p>".to_owned()

@@ -17,14 +17,14 @@ pub mod rules;
 pub mod state;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use url::Url;
 
 use crate::config::{read_secret_file, AlertmanagerConfig, Secret};
-use crate::refresh::Exporter;
+use crate::refresh::{from_unix, unix, Exporter};
 use rules::{Evaluator, Page, RULES};
 use state::Tracker;
 
@@ -239,14 +239,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn rfc3339(unix: f64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs_f64(unix.max(0.0));
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    humantime::format_rfc3339_millis(from_unix(unix)).to_string()
 }
 
 /// Evaluates the rules after every refresh and every resend interval, and, with a bridge,
@@ -283,7 +276,7 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
-        let now = unix_now();
+        let now = unix(SystemTime::now());
         let changed = exporter.evaluate_alerts(&mut evaluator, now);
         let Some(bridge) = &bridge else {
             continue;

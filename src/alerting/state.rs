@@ -37,6 +37,14 @@ impl Alert {
     pub fn pending(&self) -> bool {
         self.fired_at.is_none()
     }
+
+    /// The value of label `name` ("" when it has none, as in Prometheus).
+    pub fn label(&self, name: &str) -> &str {
+        self.labels
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
 }
 
 /// The alerts of every rule, by label set.
