@@ -228,6 +228,11 @@ pub struct SourceConfig {
     /// Upstream requests of this source in flight at once (list pages and detail calls).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Largest upstream answer read, counted after decompression while it streams in
+    /// (`"32MiB"`, `"100 MB"` or a number of bytes); a larger one fails the refresh with
+    /// reason `too_large`.
+    #[serde(default = "default_max_response_size")]
+    pub max_response_size: ByteSize,
     /// Also export deactivated devices.
     #[serde(default)]
     pub include_deactivated: bool,
@@ -515,6 +520,47 @@ fn default_page_size() -> usize {
 fn default_concurrency() -> usize {
     4
 }
+fn default_max_response_size() -> ByteSize {
+    ByteSize(32 << 20)
+}
+
+/// A number of bytes: a TOML integer, or text with a unit (`"32MiB"`, `"64 MB"`, `"1GiB"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => parse_size::parse_size(t.trim())
+                .map(ByteSize)
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "{t:?} is not a size ({e}); write bytes or a number with a unit, e.g. \"32MiB\""
+                    ))
+                }),
+        }
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        if n >= 1 << 20 && n % (1 << 20) == 0 {
+            write!(f, "{}MiB", n >> 20)
+        } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+            write!(f, "{}KiB", n >> 10)
+        } else {
+            write!(f, "{n} bytes")
+        }
+    }
+}
 
 /// A configuration error: the message names the key (and source) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -629,6 +675,14 @@ impl Config {
             }
             if !(1..=64).contains(&s.concurrency) {
                 return Err(ConfigError::at(s, i, "concurrency", "must be 1 to 64"));
+            }
+            if !(64 << 10..=4 << 30).contains(&s.max_response_size.0) {
+                return Err(ConfigError::at(
+                    s,
+                    i,
+                    "max_response_size",
+                    "must be 64KiB to 4GiB",
+                ));
             }
             if let Some(problem) = s.tls.ca_file_problem() {
                 return Err(ConfigError::at(s, i, "tls.ca_file", problem));

@@ -38,6 +38,7 @@ pub const ALERT_SEND_ERROR_REASONS: &[&str] = &[
     "client_error",
     "server_error",
     "credentials",
+    "redirect",
 ];
 
 fn opts(name: &str, help: &str) -> Opts {

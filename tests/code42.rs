@@ -263,17 +263,40 @@ async fn a_page_size_cap_is_detected_and_followed() {
     assert_eq!(paths.len(), 3, "{paths:?}");
 }
 
+/// A totalCount below the list does not end it early; one above it (the pages list fewer
+/// devices than the console counts, down to none at all) fails the refresh with
+/// `inconsistent`, keeping the last good data.
 #[tokio::test]
-async fn a_lying_total_count_does_not_end_or_stretch_the_list() {
+async fn a_lying_total_count_does_not_end_the_list_and_a_short_list_is_refused() {
     let now = chrono::Utc::now();
-    for off_by in [-150i64, 170] {
-        let dataset = code42_fleet::large_console(420, 1, now);
-        let n = active(&dataset);
-        let server = console(dataset).await;
+    let dataset = code42_fleet::large_console(420, 1, now);
+    let n = active(&dataset);
+    let server = console(dataset).await;
+    server.faults.set_count_off_by(-150);
+    let cfg = config(&server.url(), "page_size = 100");
+    let (exporter, mut sources) = Exporter::new(&cfg).unwrap();
+    let outcome = exporter.refresh(0, &mut sources[0]).await;
+    assert!(matches!(outcome, Outcome::Ok), "{}", message(&outcome));
+    assert_eq!(devices(&text(&exporter)), n, "totalCount off by -150");
+    let before = text(&exporter);
+    for (off_by, dataset) in [
+        (170, code42_fleet::large_console(420, 1, now)),
+        (3, Dataset::default()),
+    ] {
+        server.set_dataset(dataset);
         server.faults.set_count_off_by(off_by);
-        let (exporter, outcome) = refresh_once(&config(&server.url(), "page_size = 100")).await;
-        assert!(matches!(outcome, Outcome::Ok), "{}", message(&outcome));
-        assert_eq!(devices(&text(&exporter)), n, "totalCount off by {off_by}");
+        let outcome = exporter.refresh(0, &mut sources[0]).await;
+        match &outcome {
+            Outcome::Failed { reason, message } => {
+                assert_eq!(*reason, "inconsistent", "{message}");
+                assert!(message.contains("totalCount"), "{message}");
+            }
+            Outcome::Ok => panic!("a list shorter than totalCount (+{off_by}) was accepted"),
+        }
+        assert_eq!(
+            common::data_lines(&before),
+            common::data_lines(&text(&exporter))
+        );
     }
 }
 

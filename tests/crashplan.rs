@@ -494,3 +494,204 @@ async fn a_server_repeating_items_in_another_order_fails_instead_of_looping() {
         1.0
     );
 }
+
+// ---- hostile servers ----------------------------------------------------------------------
+
+/// A server answering 302 to another host: the request fails with reason `redirect` naming
+/// that host, and nothing (no basic credentials, no request at all) reaches it.
+#[tokio::test]
+async fn a_redirect_to_another_host_is_refused_and_nothing_is_sent_there() {
+    let server = sim(quirks(), true).await;
+    let elsewhere = Recorder::start().await;
+    for status in [301, 302, 303, 307, 308] {
+        server.faults.set(
+            "usages",
+            Fault {
+                redirect: Some((status, elsewhere.url("/rest/usages"))),
+                ..Fault::default()
+            },
+        );
+        let (exporter, outcome) = refresh_once(&config(&server.url(), PASSWORD, "")).await;
+        let (reason, message) = failure(&outcome);
+        assert_eq!(reason, "redirect", "{status}: {message}");
+        assert!(message.contains("127.0.0.2"), "{message}");
+        assert!(!message.contains(PASSWORD), "{message}");
+        let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
+        assert_eq!(
+            samples(&text)[r#"backup_exporter_upstream_requests_total{code="redirect",endpoint="usages",source="hq",system="crashplan"}"#],
+            1.0,
+            "{text}"
+        );
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
+}
+
+/// A redirect within the configured origin (a proxy moving a path) is followed.
+#[tokio::test]
+async fn a_redirect_within_the_server_is_followed() {
+    let server = sim(quirks(), true).await;
+    let target = format!("{}/rest/usages?offset=0&limit=500", server.url());
+    server.faults.set_times(
+        "usages",
+        Fault {
+            redirect: Some((302, target)),
+            ..Fault::default()
+        },
+        1,
+    );
+    let (_, outcome) = refresh_once(&config(&server.url(), PASSWORD, "")).await;
+    assert_eq!(failure(&outcome), ("ok", String::new()));
+}
+
+/// Bodies are counted while they stream, after decompression: a gzip bomb, a large body and
+/// a large error body all stop at `max_response_size` (or a few KB for the error).
+#[tokio::test]
+async fn bodies_larger_than_max_response_size_are_cut_off() {
+    let server = sim(quirks(), true).await;
+    let cfg = config(&server.url(), PASSWORD, "max_response_size = \"1MiB\"");
+    for fault in [
+        Fault {
+            gzip_bomb: Some(16 << 20),
+            ..Fault::default()
+        },
+        Fault {
+            oversize: Some(3 << 20),
+            ..Fault::default()
+        },
+    ] {
+        server.faults.set("usages", fault.clone());
+        let (_, outcome) = refresh_once(&cfg).await;
+        let (reason, message) = failure(&outcome);
+        assert_eq!(reason, "too_large", "{fault:?}: {message}");
+        assert!(message.contains("max_response_size"), "{message}");
+    }
+    // Just under the limit is read.
+    server.faults.set(
+        "usages",
+        Fault {
+            oversize: Some(1 << 19),
+            ..Fault::default()
+        },
+    );
+    let (_, outcome) = refresh_once(&cfg).await;
+    assert_eq!(failure(&outcome).0, "parse", "{:?}", failure(&outcome));
+    // An error body: only an excerpt is read and shown.
+    server.faults.set(
+        "usages",
+        Fault {
+            huge_error: Some((500, 50 << 20)),
+            ..Fault::default()
+        },
+    );
+    let (_, outcome) = refresh_once(&cfg).await;
+    let (reason, message) = failure(&outcome);
+    assert_eq!(reason, "server_error");
+    assert!(message.len() < 1000, "{} bytes", message.len());
+}
+
+/// The exporter binary with the default `max_response_size` against a 1 GiB gzip bomb: the
+/// refresh fails with `too_large`, the process keeps serving, and its peak resident memory
+/// stays within 100 MB of what it used before.
+#[tokio::test]
+async fn a_gzip_bomb_does_not_grow_the_process() {
+    let server = sim(quirks(), true).await;
+    let (mut exporter, addr) = stack::start_exporter(&format!(
+        r#"
+        [[source]]
+        name = "hq"
+        kind = "crashplan"
+        url = "{}"
+        username = "{USER}"
+        password = "{PASSWORD}"
+        refresh_interval = "1s"
+        timeout = "20s"
+        "#,
+        server.url()
+    ))
+    .await;
+    let client = stack::client();
+    let metrics = |client: reqwest::Client| {
+        let url = format!("http://{addr}/metrics");
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let status = |field: &str| -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", exporter.pid())).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    stack::wait_until("a good refresh", stack::secs(20), || {
+        let m = metrics(client.clone());
+        async move {
+            m.await
+                .contains(r#"backup_exporter_source_up{source="hq",system="crashplan"} 1"#)
+                .then_some(())
+                .ok_or_else(|| "not yet".to_string())
+        }
+    })
+    .await;
+    let idle = status("VmRSS:");
+    server.faults.set(
+        "usages",
+        Fault {
+            gzip_bomb: Some(1 << 30),
+            ..Fault::default()
+        },
+    );
+    let wanted = r#"backup_exporter_refresh_errors_total{reason="too_large",source="hq",system="crashplan"} 1"#;
+    stack::wait_until("a refresh cut off as too_large", stack::secs(60), || {
+        let m = metrics(client.clone());
+        async move {
+            m.await
+                .contains(wanted)
+                .then_some(())
+                .ok_or_else(|| "not yet".to_string())
+        }
+    })
+    .await;
+    let peak = status("VmHWM:");
+    exporter.assert_running();
+    println!(
+        "RSS idle {:.1} MB, peak {:.1} MB",
+        idle as f64 / 1e6,
+        peak as f64 / 1e6
+    );
+    assert!(
+        peak < idle + 100_000_000,
+        "peak {peak} bytes, idle {idle} bytes"
+    );
+}
+
+/// A list shorter than the server's own `metadata.count` (here: none at all while the count
+/// says 5) fails the refresh with `inconsistent` and keeps the last good data.
+#[tokio::test]
+async fn a_list_shorter_than_its_count_keeps_the_last_good_data() {
+    let server = sim(quirks(), true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+    let (exporter, mut sources) = Exporter::new(&cfg).unwrap();
+    assert!(matches!(
+        exporter.refresh(0, &mut sources[0]).await,
+        Outcome::Ok
+    ));
+    let before = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
+    assert!(before.contains("backup_selected_bytes{"));
+    server.set_dataset(Dataset::default());
+    server.faults.set_count_off_by(5);
+    let (reason, message) = failure(&exporter.refresh(0, &mut sources[0]).await);
+    assert_eq!(reason, "inconsistent", "{message}");
+    assert!(message.contains("counts 5"), "{message}");
+    let after = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
+    assert_eq!(data_lines(&before), data_lines(&after));
+    // An honest empty list is accepted.
+    server.faults.set_count_off_by(0);
+    assert!(matches!(
+        exporter.refresh(0, &mut sources[0]).await,
+        Outcome::Ok
+    ));
+}

@@ -455,3 +455,37 @@ async fn failures_keep_the_last_good_data_and_optional_lists_may_be_missing() {
     s.shutdown().await;
     s2.shutdown().await;
 }
+
+// ---- hostile servers ----------------------------------------------------------------------
+
+/// Keystone answering 307 to another host would have the password POSTed there again; the
+/// Freezer API answering 302 would have the token sent there. Both fail with `redirect`,
+/// naming the host, and nothing reaches it.
+#[tokio::test]
+async fn redirects_to_another_host_carry_no_password_and_no_token() {
+    let s = server(SimConfig::default()).await;
+    let elsewhere = common::Recorder::start().await;
+    for (endpoint, status) in [
+        ("auth", 307),
+        ("auth", 302),
+        ("jobs", 302),
+        ("backups", 308),
+    ] {
+        s.faults().clear_all();
+        s.faults().set(
+            endpoint,
+            Fault {
+                redirect: Some((status, elsewhere.url("/v3/auth/tokens"))),
+                ..Fault::default()
+            },
+        );
+        let (exporter, mut sources) = Exporter::new(&reader(&s, "")).unwrap();
+        let outcome = exporter.refresh(0, &mut sources[0]).await;
+        let (reason, message) = common::failure(&outcome);
+        assert_eq!(reason, "redirect", "{endpoint} {status}: {message}");
+        assert!(message.contains("127.0.0.2"), "{message}");
+        assert!(!message.contains(DEMO_PASSWORD), "{message}");
+    }
+    let seen = elsewhere.requests();
+    assert!(seen.is_empty(), "{seen:?}");
+}

@@ -718,3 +718,61 @@ async fn agent_details_are_read_at_most_concurrency_at_a_time() {
     );
     assert_eq!(server.request_count("agent"), agents);
 }
+
+// ---- hostile servers ----------------------------------------------------------------------
+
+/// The identity service answering 307 to another host would have the API key body POSTed
+/// there again; the API answering 302 would have the token sent there. Both fail with
+/// `redirect`, naming the host, and nothing reaches it.
+#[tokio::test]
+async fn redirects_to_another_host_carry_no_key_and_no_token() {
+    let server = account(document_sample()).await;
+    let elsewhere = common::Recorder::start().await;
+    for (endpoint, status) in [
+        ("tokens", 307),
+        ("tokens", 308),
+        ("agents", 302),
+        ("agents", 307),
+    ] {
+        server.faults.clear_all();
+        server.faults.set(
+            endpoint,
+            Fault {
+                redirect: Some((status, elsewhere.url("/v2.0/tokens"))),
+                ..Fault::default()
+            },
+        );
+        let mut run = Run::new(&config(&server, ""));
+        let outcome = run.refresh().await;
+        assert_eq!(
+            reason(&outcome),
+            "redirect",
+            "{endpoint} {status}: {}",
+            message(&outcome)
+        );
+        assert!(
+            message(&outcome).contains("127.0.0.2"),
+            "{}",
+            message(&outcome)
+        );
+        assert!(!message(&outcome).contains("demo-api-key"));
+    }
+    let seen = elsewhere.requests();
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+/// An agent list of 3 MiB against `max_response_size = "1MiB"` fails with `too_large`.
+#[tokio::test]
+async fn an_oversized_list_is_cut_off() {
+    let server = account(document_sample()).await;
+    server.faults.set(
+        "agents",
+        Fault {
+            gzip_bomb: Some(3 << 20),
+            ..Fault::default()
+        },
+    );
+    let mut run = Run::new(&config(&server, "max_response_size = \"1MiB\""));
+    let outcome = run.refresh().await;
+    assert_eq!(reason(&outcome), "too_large", "{}", message(&outcome));
+}

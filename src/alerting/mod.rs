@@ -62,7 +62,7 @@ impl Bridge {
         config: &AlertmanagerConfig,
         listen: std::net::SocketAddr,
     ) -> Result<Bridge, String> {
-        let builder = reqwest::Client::builder()
+        let builder = crate::outbound::client_builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("backup_exporter/", env!("CARGO_PKG_VERSION")));
@@ -174,7 +174,9 @@ impl Bridge {
             req = req.bearer_auth(token);
         }
         let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
+            if let Some(refused) = crate::outbound::CrossOrigin::behind(&e) {
+                ("redirect", refused.to_string())
+            } else if e.is_timeout() {
                 (
                     "timeout",
                     format!("no answer within {:?}", self.config.timeout),
@@ -187,8 +189,7 @@ impl Bridge {
         if status.is_success() {
             return Ok(());
         }
-        let body = resp.text().await.unwrap_or_default();
-        let detail: String = body.trim().chars().take(300).collect();
+        let detail = crate::outbound::read_excerpt(resp).await;
         let reason = match status.as_u16() {
             401 | 403 => "unauthorized",
             400..=499 => "client_error",

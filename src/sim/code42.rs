@@ -706,6 +706,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
+    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+        return resp;
+    }
     match route {
         Some(Route::Jwt) => jwt(shared, &req, &taken),
         Some(Route::OAuth) => oauth(shared, req, &taken).await,

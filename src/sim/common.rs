@@ -52,6 +52,16 @@ pub struct Fault {
     pub truncate: bool,
     /// Answer 200 with a body that is not JSON (an HTML proxy error page), still labelled JSON.
     pub garbage: bool,
+    /// Answer with this 3xx status and `Location` (a server, or something in front of it,
+    /// sending the client elsewhere), before authentication is checked.
+    pub redirect: Option<(u16, String)>,
+    /// Answer 200 with a JSON document of about this many bytes (a long string value).
+    pub oversize: Option<usize>,
+    /// Answer 200 with `Content-Encoding: gzip` and a body that inflates to this many bytes of
+    /// JSON whitespace before `{}`: a gzip bomb (1 GiB is about 1 MiB on the wire).
+    pub gzip_bomb: Option<usize>,
+    /// Answer this status with an error body of about this many bytes.
+    pub huge_error: Option<(u16, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +210,66 @@ impl Faults {
             count_off_by: state.count_off_by,
         }
     }
+}
+
+/// The answer of a hostile server under `fault` (a redirect, an oversized or bomb body, a huge
+/// error body), if the fault is one of those: every simulator sends it before anything else.
+pub(crate) fn hostile_answer(fault: &Fault) -> Option<Resp> {
+    let build = |status: u16, body: Bytes| {
+        let mut resp = Response::new(Full::new(body));
+        *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        resp.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
+        resp
+    };
+    if let Some((status, location)) = &fault.redirect {
+        let mut resp = build(*status, Bytes::new());
+        if let Ok(v) = HeaderValue::from_str(location) {
+            resp.headers_mut().insert(hyper::header::LOCATION, v);
+        }
+        return Some(resp);
+    }
+    if let Some(size) = fault.oversize {
+        let mut body = Vec::with_capacity(size + 16);
+        body.extend_from_slice(b"{\"padding\": \"");
+        body.resize(size.saturating_sub(3).max(body.len()), b'x');
+        body.extend_from_slice(b"\"}\n");
+        return Some(build(200, Bytes::from(body)));
+    }
+    if let Some(size) = fault.gzip_bomb {
+        let mut resp = build(200, gzip_bomb(size));
+        resp.headers_mut().insert(
+            hyper::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+        return Some(resp);
+    }
+    if let Some((status, size)) = fault.huge_error {
+        return Some(build(status, Bytes::from(vec![b'e'; size])));
+    }
+    None
+}
+
+/// A gzip member inflating to `size` spaces and `{}`, made once per size.
+fn gzip_bomb(size: usize) -> Bytes {
+    static MADE: Mutex<Vec<(usize, Bytes)>> = Mutex::new(Vec::new());
+    let mut made = lock(&MADE);
+    if let Some((_, b)) = made.iter().find(|(s, _)| *s == size) {
+        return b.clone();
+    }
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let block = vec![b' '; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len());
+        let _ = gz.write_all(&block[..n]);
+        left -= n;
+    }
+    let _ = gz.write_all(b"{}");
+    let body = Bytes::from(gz.finish().unwrap_or_default());
+    made.push((size, body.clone()));
+    body
 }
 
 /// A count as announced under [`Faults::set_count_off_by`].

@@ -523,6 +523,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
+    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+        return resp;
+    }
 
     if !authorized(&req, &shared.config) {
         let mut resp = error_response(StatusCode::UNAUTHORIZED, "Authentication required");

@@ -1043,6 +1043,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
+    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+        return resp;
+    }
     if let Some(code) = taken.fault.status {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return match route {

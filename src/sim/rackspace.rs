@@ -1612,6 +1612,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
+    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+        return resp;
+    }
     match route {
         Route::Tokens => tokens(shared, req, &taken).await,
         Route::Backup { tenant, resource } => {

@@ -70,6 +70,18 @@ pub enum UpstreamError {
         endpoint: &'static str,
         detail: String,
     },
+    #[error("{endpoint}: {detail}")]
+    Redirect {
+        endpoint: &'static str,
+        detail: String,
+    },
+    #[error("{endpoint}: the answer is larger than max_response_size ({limit} bytes after decompression); read no further")]
+    TooLarge { endpoint: &'static str, limit: u64 },
+    #[error("{endpoint}: inconsistent list: {detail}")]
+    Inconsistent {
+        endpoint: &'static str,
+        detail: String,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("internal error: {0}")]
@@ -90,6 +102,9 @@ impl UpstreamError {
             UpstreamError::Body { .. } => "body",
             UpstreamError::Parse { .. } => "parse",
             UpstreamError::Paging { .. } => "paging",
+            UpstreamError::Redirect { .. } => "redirect",
+            UpstreamError::TooLarge { .. } => "too_large",
+            UpstreamError::Inconsistent { .. } => "inconsistent",
             UpstreamError::Config(_) => "config",
             UpstreamError::Internal(_) => "internal",
         }
@@ -107,6 +122,9 @@ impl UpstreamError {
         "body",
         "parse",
         "paging",
+        "redirect",
+        "too_large",
+        "inconsistent",
         "config",
         "internal",
     ];
@@ -285,12 +303,14 @@ pub struct Upstream {
     system: &'static str,
     metrics: Arc<SelfMetrics>,
     retry_delay: Duration,
+    /// Largest body read (decompressed).
+    max_body: u64,
 }
 
 impl Upstream {
     pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Upstream, UpstreamError> {
         crate::tls::install_crypto_provider();
-        let builder = reqwest::Client::builder()
+        let builder = crate::outbound::client_builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("backup_exporter/", env!("CARGO_PKG_VERSION")))
@@ -316,6 +336,7 @@ impl Upstream {
             system: cfg.kind.system(),
             metrics,
             retry_delay: Duration::from_millis(500),
+            max_body: cfg.max_response_size.0,
         })
     }
 
@@ -507,11 +528,16 @@ impl Upstream {
             .acquire()
             .await
             .expect("semaphore is never closed");
-        let response = match req.send().await {
+        let mut response = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 let err = self.transport_error(endpoint, &e);
-                self.count(endpoint, if e.is_timeout() { "timeout" } else { "error" });
+                let code = match &err {
+                    UpstreamError::Timeout { .. } => "timeout",
+                    UpstreamError::Redirect { .. } => "redirect",
+                    _ => "error",
+                };
+                self.count(endpoint, code);
                 return Err(err);
             }
         };
@@ -520,12 +546,9 @@ impl Upstream {
         self.count(endpoint, status.as_str());
         if !accept(status) {
             let code = status.as_u16();
-            // A short excerpt of the error body helps operators; it holds no credentials.
-            let detail = response
-                .text()
-                .await
-                .ok()
-                .map(|t| excerpt(&t))
+            // A short excerpt of the error body helps operators; only its first few KB are
+            // read, and it holds no credentials.
+            let detail = Some(crate::outbound::read_excerpt(response).await)
                 .filter(|t| !t.is_empty())
                 .map(|t| format!(": {t}"))
                 .unwrap_or_default();
@@ -547,19 +570,21 @@ impl Upstream {
             });
         }
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                UpstreamError::Timeout {
+        let body = crate::outbound::read_body(&mut response, self.max_body)
+            .await
+            .map_err(|e| match e {
+                crate::outbound::BodyError::TooLarge { limit } => {
+                    UpstreamError::TooLarge { endpoint, limit }
+                }
+                crate::outbound::BodyError::Read(e) if e.is_timeout() => UpstreamError::Timeout {
                     endpoint,
                     after: self.timeout,
-                }
-            } else {
-                UpstreamError::Body {
+                },
+                crate::outbound::BodyError::Read(e) => UpstreamError::Body {
                     endpoint,
                     detail: error_chain(&e),
-                }
-            }
-        })?;
+                },
+            })?;
         Ok(Answer {
             status,
             headers,
@@ -568,7 +593,12 @@ impl Upstream {
     }
 
     fn transport_error(&self, endpoint: &'static str, e: &reqwest::Error) -> UpstreamError {
-        if e.is_timeout() {
+        if let Some(refused) = crate::outbound::CrossOrigin::behind(e) {
+            UpstreamError::Redirect {
+                endpoint,
+                detail: refused.to_string(),
+            }
+        } else if e.is_timeout() {
             UpstreamError::Timeout {
                 endpoint,
                 after: self.timeout,
@@ -593,7 +623,9 @@ impl Upstream {
     /// page). A server that ignores paging (a page longer than the limit) is read once; one
     /// that ignores `offset` (the same page again, or a full page of items already read) is an
     /// error; items repeated across pages (the list shifted while being read) are kept once,
-    /// by `id`.
+    /// by `id`. A list that ends with fewer items than the `metadata.count` a page announces
+    /// fails with [`UpstreamError::Inconsistent`]: an empty or cut list never replaces a full
+    /// one.
     pub async fn get_all_pages<T: DeserializeOwned + Send + 'static>(
         &self,
         endpoint: &'static str,
@@ -603,8 +635,17 @@ impl Upstream {
         page_size: usize,
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError> {
-        self.get_all_pages_ahead(endpoint, path, key, query, page_size, 1, decode_list, id)
-            .await
+        self.get_offset_pages(
+            endpoint,
+            path,
+            key,
+            query,
+            page_size,
+            1,
+            decode_counted_list,
+            id,
+        )
+        .await
     }
 
     /// [`Upstream::get_all_pages`] for a list without a total: after a full first page, the
@@ -624,6 +665,40 @@ impl Upstream {
         decode: PageDecoder<T>,
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError> {
+        self.get_offset_pages(
+            endpoint,
+            path,
+            key,
+            query,
+            page_size,
+            ahead,
+            move |endpoint, key, body: &[u8]| decode(endpoint, key, body).map(|v| (v, None)),
+            id,
+        )
+        .await
+    }
+
+    /// The `offset`/`limit` reader behind [`Upstream::get_all_pages`] and
+    /// [`Upstream::get_all_pages_ahead`]: `decode` returns a page's items and the list's
+    /// count, when the envelope gives one.
+    #[allow(clippy::too_many_arguments)]
+    async fn get_offset_pages<T: Send + 'static, D>(
+        &self,
+        endpoint: &'static str,
+        path: &str,
+        key: &'static str,
+        query: &[(&str, String)],
+        page_size: usize,
+        ahead: usize,
+        decode: D,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, UpstreamError>
+    where
+        D: Fn(&'static str, &'static str, &[u8]) -> Result<(Vec<T>, Option<u64>), UpstreamError>
+            + Copy
+            + Send
+            + 'static,
+    {
         const MAX_PAGES: usize = 100_000;
         let fetch = |page: usize| {
             let mut q: Vec<(&str, String)> = query.to_vec();
@@ -643,6 +718,18 @@ impl Upstream {
         let mut items: Vec<T> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut previous_first: Option<String> = None;
+        // The largest count any page announced.
+        let mut announced: Option<u64> = None;
+        let complete = |items: Vec<T>, announced: Option<u64>| match announced {
+            Some(count) if count > items.len() as u64 => Err(UpstreamError::Inconsistent {
+                endpoint,
+                detail: format!(
+                    "the server counts {count} items but listed {}; keeping the last good data",
+                    items.len()
+                ),
+            }),
+            _ => Ok(items),
+        };
         let mut page = 0;
         while page < MAX_PAGES {
             // The first page alone (most lists fit in one), then `ahead` at a time.
@@ -650,7 +737,8 @@ impl Upstream {
             let mut batches =
                 stream::iter((page..(page + window).min(MAX_PAGES)).map(fetch)).buffered(window);
             while let Some(batch) = batches.next().await {
-                let batch = batch?;
+                let (batch, count) = batch?;
+                announced = announced.max(count);
                 let n = batch.len();
                 let first = batch.first().map(&id);
                 if page > 0 && n > 0 && first == previous_first {
@@ -681,11 +769,11 @@ impl Upstream {
                 }
                 if n > page_size {
                     tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
-                    return Ok(items);
+                    return complete(items, announced);
                 }
                 if n < page_size {
                     // Pages requested past the end are dropped unread.
-                    return Ok(items);
+                    return complete(items, announced);
                 }
                 page += 1;
             }
@@ -759,14 +847,14 @@ impl Upstream {
             return Ok(out);
         }
         if n == 0 {
-            return Ok(out);
+            return self.checked_total(endpoint, out);
         }
         if n < page_size {
             if total.is_some_and(|t| t > n as u64) {
                 tracing::warn!(source = %self.source, %endpoint, asked = page_size, served = n, "the server caps the page size; reading the rest at its size");
                 out.page_size = n;
             } else {
-                return Ok(self.checked_total(endpoint, out));
+                return self.checked_total(endpoint, out);
             }
         }
         let size = out.page_size;
@@ -788,7 +876,7 @@ impl Upstream {
                 }
                 if n < size {
                     // The list ended early: later pages are not needed.
-                    return Ok(self.checked_total(endpoint, out));
+                    return self.checked_total(endpoint, out);
                 }
             }
         }
@@ -801,7 +889,7 @@ impl Upstream {
                 return Err(self.repeated(endpoint, next));
             }
             if n < size {
-                return Ok(self.checked_total(endpoint, out));
+                return self.checked_total(endpoint, out);
             }
             next += 1;
         }
@@ -820,14 +908,27 @@ impl Upstream {
         }
     }
 
-    /// Warns when the items read disagree with the total the server announced.
-    fn checked_total<T>(&self, endpoint: &'static str, pages: Pages<T>) -> Pages<T> {
-        if let Some(total) = pages.total {
-            if total != pages.items.len() as u64 {
-                tracing::warn!(source = %self.source, %endpoint, total_count = total, read = pages.items.len(), "the server's totalCount disagrees with the items read; keeping what was read");
+    /// Fails a list that ended with fewer items than the total the server announced (an
+    /// empty or cut list never replaces a full one); warns about one with more.
+    fn checked_total<T>(
+        &self,
+        endpoint: &'static str,
+        pages: Pages<T>,
+    ) -> Result<Pages<T>, UpstreamError> {
+        match pages.total {
+            Some(total) if total > pages.items.len() as u64 => Err(UpstreamError::Inconsistent {
+                endpoint,
+                detail: format!(
+                    "totalCount is {total} but the pages listed {}; keeping the last good data",
+                    pages.items.len()
+                ),
+            }),
+            Some(total) if total < pages.items.len() as u64 => {
+                tracing::warn!(source = %self.source, %endpoint, total_count = total, read = pages.items.len(), "the pages list more items than totalCount; keeping what was read");
+                Ok(pages)
             }
+            _ => Ok(pages),
         }
-        pages
     }
 }
 
@@ -863,6 +964,16 @@ pub fn decode_list<T: DeserializeOwned>(
     key: &'static str,
     body: &[u8],
 ) -> Result<Vec<T>, UpstreamError> {
+    decode_counted_list(endpoint, key, body).map(|(items, _)| items)
+}
+
+/// [`decode_list`], with the count the envelope's `metadata.count` announces (CrashPlan PRO's
+/// lists), when it is a readable whole number.
+pub fn decode_counted_list<T: DeserializeOwned>(
+    endpoint: &'static str,
+    key: &'static str,
+    body: &[u8],
+) -> Result<(Vec<T>, Option<u64>), UpstreamError> {
     decode_seed(endpoint, body, || ListUnder::<T> {
         key,
         item: PhantomData,
@@ -929,36 +1040,131 @@ struct ListUnder<T> {
 }
 
 impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for ListUnder<T> {
-    type Value = Vec<T>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+    type Value = (Vec<T>, Option<u64>);
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de, T: Deserialize<'de>> Visitor<'de> for ListUnder<T> {
-    type Value = Vec<T>;
+    type Value = (Vec<T>, Option<u64>);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "an object with a list under {:?}", self.key)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
+        let mut count = None;
         while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if k == self.key && found.is_none() {
                 found = Some(map.next_value::<Option<Vec<T>>>()?.unwrap_or_default());
+            } else if k == "metadata" {
+                count = map.next_value::<MetadataCount>()?.0;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        found.ok_or_else(|| serde::de::Error::missing_field(self.key))
+        found
+            .map(|items| (items, count))
+            .ok_or_else(|| serde::de::Error::missing_field(self.key))
     }
 }
 
-fn excerpt(text: &str) -> String {
-    let t: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.chars().count() > 200 {
-        format!("{}...", t.chars().take(200).collect::<String>())
-    } else {
-        t
+/// `metadata.count` of an envelope, when it is a whole non-negative number; anything else in
+/// `metadata` (or a `metadata` that is no object) is skipped, never an error: the count only
+/// checks the list.
+struct MetadataCount(Option<u64>);
+
+impl<'de> Deserialize<'de> for MetadataCount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Meta;
+        impl<'de> Visitor<'de> for Meta {
+            type Value = MetadataCount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("the metadata object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MetadataCount, A::Error> {
+                let mut count = None;
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if k == "count" {
+                        count = map.next_value::<Count>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(MetadataCount(count))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<MetadataCount, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MetadataCount(None))
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<MetadataCount, E> {
+                Ok(MetadataCount(None))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<MetadataCount, E> {
+                Ok(MetadataCount(None))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<MetadataCount, E> {
+                Ok(MetadataCount(None))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<MetadataCount, E> {
+                Ok(MetadataCount(None))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<MetadataCount, E> {
+                Ok(MetadataCount(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<MetadataCount, E> {
+                Ok(MetadataCount(None))
+            }
+        }
+        d.deserialize_any(Meta)
+    }
+}
+
+/// A count: a whole non-negative number, or a string of digits; anything else is no count.
+struct Count(Option<u64>);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a count")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Count, E> {
+                Ok(Count(Some(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Count, E> {
+                Ok(Count(u64::try_from(v).ok()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Count, E> {
+                Ok(Count(v.trim().parse().ok()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Count, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -1150,6 +1356,18 @@ mod tests {
                 detail: String::new(),
             },
             UpstreamError::Paging {
+                endpoint: "e",
+                detail: String::new(),
+            },
+            UpstreamError::Redirect {
+                endpoint: "e",
+                detail: String::new(),
+            },
+            UpstreamError::TooLarge {
+                endpoint: "e",
+                limit: 1,
+            },
+            UpstreamError::Inconsistent {
                 endpoint: "e",
                 detail: String::new(),
             },

@@ -118,3 +118,107 @@ pub fn assert_golden(name: &str, text: &str) {
     }
     assert_eq!(got.len(), want.len(), "{name}: number of lines");
 }
+
+/// One request a [`Recorder`] received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A listener on another loopback host (127.0.0.2: another origin than the simulators on
+/// 127.0.0.1) that records whatever reaches it and answers `200 {}`: where a hostile server
+/// redirects to, to prove that nothing of the exporter's arrives there.
+pub struct Recorder {
+    pub addr: std::net::SocketAddr,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    pub async fn start() -> Recorder {
+        use http_body_util::BodyExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("127.0.0.2 is a loopback address");
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            // Bounded: a test makes a handful of requests at most.
+            for _ in 0..1000 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let log = log.clone();
+                            async move {
+                                let method = req.method().to_string();
+                                let path = req.uri().to_string();
+                                let headers = req
+                                    .headers()
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        (
+                                            k.to_string(),
+                                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                        )
+                                    })
+                                    .collect();
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                log.lock().unwrap().push(Recorded {
+                                    method,
+                                    path,
+                                    headers,
+                                    body: String::from_utf8_lossy(&body).into_owned(),
+                                });
+                                Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                    http_body_util::Full::new(bytes::Bytes::from_static(b"{}")),
+                                ))
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Recorder { addr, seen, task }
+    }
+
+    /// A URL on this listener.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `reason` and message of a refresh outcome (`"ok"` and empty when it succeeded).
+pub fn failure(o: &backup_exporter::refresh::Outcome) -> (&'static str, String) {
+    match o {
+        backup_exporter::refresh::Outcome::Failed {
+            reason, message, ..
+        } => (reason, message.clone()),
+        backup_exporter::refresh::Outcome::Ok => ("ok", String::new()),
+    }
+}
