@@ -189,7 +189,7 @@ async fn plan(client: &reqwest::Client, server: &SimServer) -> Plan {
     .unwrap();
     let activity: Vec<Activity> =
         model::decode_items("activity", &body(lists[2].clone()).await, &mut warnings).unwrap();
-    assert_eq!(warnings.count, 0, "{:?}", warnings.first);
+    assert_eq!(warnings.count, 0, "{warnings}");
     let configurations: Vec<Configuration> = configurations
         .into_iter()
         .filter(|c| !c.deleted())

@@ -234,7 +234,17 @@ impl Exporter {
                         m.value_errors
                             .with_label_values(&labels)
                             .inc_by(warnings.count as u64);
-                        tracing::warn!(source = %entry.name, system = entry.system, "{warnings}");
+                        // One line per field and refresh, however many devices it concerns.
+                        for (field, count, example) in warnings.fields() {
+                            tracing::warn!(
+                                source = %entry.name,
+                                system = entry.system,
+                                field,
+                                count,
+                                example,
+                                "upstream values unreadable or implausible; left absent"
+                            );
+                        }
                     }
                     tracing::info!(
                         source = %entry.name,

@@ -695,3 +695,75 @@ async fn a_list_shorter_than_its_count_keeps_the_last_good_data() {
         Outcome::Ok
     ));
 }
+
+/// One unreadable value and two implausible ones in a fleet: the refresh succeeds, those
+/// values alone are absent, every other device keeps its series, and the values are counted.
+#[tokio::test]
+async fn bad_values_cost_those_values_only_never_the_fleet() {
+    let clean = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let mut fleet = clean.clone();
+    // Three usages of active computers with a last activity.
+    let picked: Vec<usize> = (0..fleet.usages.len())
+        .filter(|&i| {
+            let u = &fleet.usages[i];
+            !u["sourceStatus"].to_string().contains("Deactivated") && u["lastActivity"].is_string()
+        })
+        .take(3)
+        .collect();
+    assert_eq!(picked.len(), 3);
+    fleet.usages[picked[0]]["selectedBytes"] = serde_json::json!("lots");
+    fleet.usages[picked[1]]["lastActivity"] = serde_json::json!("9999-12-31T00:00:00.000Z");
+    fleet.usages[picked[2]]["todoBytes"] = serde_json::json!(-5);
+
+    let read = |dataset| async move {
+        let server = sim(dataset, true).await;
+        let (exporter, outcome) = refresh_once(&config(&server.url(), PASSWORD, "")).await;
+        assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
+        let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
+        samples(&text)
+    };
+    let good = read(clean).await;
+    let bad = read(fleet).await;
+    // Only the bad values, and what is derived from them, are gone; nothing is added.
+    let gone: Vec<&String> = good
+        .keys()
+        .filter(|k| !k.starts_with("backup_exporter_") && !bad.contains_key(*k))
+        .collect();
+    let derived = [
+        "backup_selected_bytes{",
+        "backup_todo_bytes{",
+        "backup_completion_ratio{",
+        "backup_last_activity_timestamp_seconds{",
+        "backup_last_success_timestamp_seconds{",
+        "backup_stale{",
+        "backup_last_success_age",
+        "backup_known_since",
+    ];
+    assert!(
+        gone.iter()
+            .all(|k| derived.iter().any(|d| k.starts_with(d))),
+        "{gone:#?}"
+    );
+    for family in [
+        "backup_selected_bytes{",
+        "backup_todo_bytes{",
+        "backup_last_activity_timestamp_seconds{",
+    ] {
+        assert_eq!(
+            gone.iter().filter(|k| k.starts_with(family)).count(),
+            1,
+            "{family} {gone:#?}"
+        );
+    }
+    assert!(bad
+        .keys()
+        .all(|k| k.starts_with("backup_exporter_") || good.contains_key(k)));
+    assert_eq!(
+        bad[r#"backup_exporter_source_up{source="hq",system="crashplan"}"#],
+        1.0
+    );
+    assert_eq!(
+        bad[r#"backup_exporter_upstream_value_errors_total{source="hq",system="crashplan"}"#],
+        3.0
+    );
+}

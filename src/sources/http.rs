@@ -985,18 +985,52 @@ pub fn decode_counted_list<T: DeserializeOwned>(
 ///
 /// Tracking the path costs on every key, so a body is decoded without it first; only a body
 /// that fails is decoded again, tracked, for the message.
-pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
+///
+/// serde_json's lexer refuses a number beyond the range of f64 (`1e400`) before any reader
+/// sees it. Only when that is why the body failed, each such number (outside strings) is
+/// rewritten as a string of the same text ([`quote_out_of_range_numbers`]) and the body decoded
+/// again: the tolerant readers report it as one unreadable value, never a failed refresh.
+pub fn decode_seed<S, V>(
     endpoint: &'static str,
-    body: &'de [u8],
+    body: &[u8],
     seed: impl Fn() -> S,
-) -> Result<S::Value, UpstreamError> {
+) -> Result<V, UpstreamError>
+where
+    S: for<'de> DeserializeSeed<'de, Value = V>,
+{
+    match decode_fast(body, &seed) {
+        Ok(v) => return Ok(v),
+        Err(e) if is_out_of_range(&e) => {
+            if let Some(rewritten) = quote_out_of_range_numbers(body) {
+                return match decode_fast(&rewritten, &seed) {
+                    Ok(v) => Ok(v),
+                    Err(_) => decode_tracked(endpoint, &rewritten, &seed),
+                };
+            }
+        }
+        Err(_) => {}
+    }
+    decode_tracked(endpoint, body, &seed)
+}
+
+fn decode_fast<S, V>(body: &[u8], seed: &impl Fn() -> S) -> Result<V, serde_json::Error>
+where
+    S: for<'de> DeserializeSeed<'de, Value = V>,
+{
     let de = &mut serde_json::Deserializer::from_slice(body);
-    if let Ok(v) = seed()
+    seed()
         .deserialize(&mut *de)
         .and_then(|v| de.end().map(|()| v))
-    {
-        return Ok(v);
-    }
+}
+
+fn decode_tracked<S, V>(
+    endpoint: &'static str,
+    body: &[u8],
+    seed: &impl Fn() -> S,
+) -> Result<V, UpstreamError>
+where
+    S: for<'de> DeserializeSeed<'de, Value = V>,
+{
     let de = &mut serde_json::Deserializer::from_slice(body);
     let mut track = serde_path_to_error::Track::new();
     let result = seed()
@@ -1009,6 +1043,65 @@ pub fn decode_seed<'de, S: DeserializeSeed<'de>>(
             serde_path_to_error::Error::new(track.path(), e),
         )
     })
+}
+
+fn is_out_of_range(e: &serde_json::Error) -> bool {
+    e.is_syntax() && e.to_string().starts_with("number out of range")
+}
+
+/// Rewrites each number token outside strings whose value is beyond f64 (`1e400`, `-1e400`;
+/// not `1e-400`, which is merely 0) as a JSON string of the same text. `None` when there is
+/// none. Strings, escapes included, are copied untouched.
+pub fn quote_out_of_range_numbers(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut changed = false;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b == b'"' {
+            // Copy the string through its closing quote, skipping escaped characters.
+            let start = i;
+            i += 1;
+            while i < body.len() && body[i] != b'"' {
+                i += if body[i] == b'\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(body.len());
+            out.extend_from_slice(&body[start..i]);
+        } else if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            i += 1;
+            while i < body.len()
+                && matches!(body[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            {
+                i += 1;
+            }
+            let token = &body[start..i];
+            let huge = std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(f64::is_infinite);
+            if huge {
+                out.push(b'"');
+                out.extend_from_slice(token);
+                out.push(b'"');
+                changed = true;
+            } else {
+                out.extend_from_slice(token);
+            }
+        } else if b.is_ascii_alphabetic() {
+            // Literals (true, false, null) and stray words: copied whole, so that their
+            // letters are never read as an exponent.
+            let start = i;
+            while i < body.len() && body[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            out.extend_from_slice(&body[start..i]);
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    changed.then_some(out)
 }
 
 fn json_error(
@@ -1218,6 +1311,60 @@ mod tests {
         assert!(
             err.to_string().contains("missing field `computers`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_become_strings_and_nothing_else_changes() {
+        let q = |t: &str| {
+            quote_out_of_range_numbers(t.as_bytes()).map(|b| String::from_utf8(b).unwrap())
+        };
+        assert_eq!(
+            q(r#"{"a": 1e400, "b": -1e400, "c": 2E+309, "d": [1, 1e400]}"#).as_deref(),
+            Some(r#"{"a": "1e400", "b": "-1e400", "c": "2E+309", "d": [1, "1e400"]}"#)
+        );
+        // Negative exponents underflow to 0: not out of range, left alone.
+        assert_eq!(
+            q(r#"{"a": 1e-400, "b": 1.5e308, "c": -0.5, "d": 12}"#),
+            None
+        );
+        // Strings holding digits, exponents and escapes are copied untouched.
+        let text = r#"{"s": "1e400", "t": "say \"1e400\" \\", "u": "\u00e9 9e999", "n": 3e999}"#;
+        assert_eq!(
+            q(text).as_deref(),
+            Some(r#"{"s": "1e400", "t": "say \"1e400\" \\", "u": "\u00e9 9e999", "n": "3e999"}"#)
+        );
+        assert_eq!(
+            q(r#"[true, false, null, 1e400]"#).as_deref(),
+            Some(r#"[true, false, null, "1e400"]"#)
+        );
+        assert_eq!(q(r#"{"a": "1e400"}"#), None);
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Tolerant {
+        #[serde(deserialize_with = "crate::sources::values::opt_num")]
+        n: Option<crate::sources::values::Num>,
+    }
+
+    #[test]
+    fn an_out_of_range_number_is_one_unreadable_value() {
+        use crate::sources::values::Num;
+        let body = br#"{"items": [{"n": 1e400}, {"n": 5}, {"n": -1e400}]}"#;
+        assert!(serde_json::from_slice::<serde_json::Value>(body).is_err());
+        let v: Vec<Tolerant> = decode_list("items", "items", body).unwrap();
+        assert_eq!(v[0].n, Some(Num::Unreadable("1e400".into())));
+        assert_eq!(v[1].n, Some(Num::Is(5.0)));
+        assert_eq!(v[2].n, Some(Num::Unreadable("-1e400".into())));
+        // A reader that wants a number still fails, naming the path, as before.
+        let err = decode_list::<Item>("items", "items", br#"{"items": [{"id": 1e400}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("items"), "{err}");
+        // Structural problems still fail.
+        assert!(decode_list::<Tolerant>("items", "items", br#"{"items": [{"n": 1e400}"#).is_err());
+        assert!(
+            decode_list::<Tolerant>("items", "items", br#"{"other": [{"n": 1e400}]}"#).is_err()
         );
     }
 

@@ -95,6 +95,149 @@ pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error>
     d.deserialize_any(V)
 }
 
+/// A value read while decoding, so that a bad one never fails the decoding: the value, or the
+/// text that could not be read (reported during mapping through [`Warnings`], with the field's
+/// name: one bad value makes that one value absent).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<T> {
+    Is(T),
+    Unreadable(String),
+}
+
+/// A number read by [`opt_num`].
+pub type Num = Scalar<f64>;
+/// A boolean read by [`opt_flag`].
+pub type Flag = Scalar<bool>;
+
+impl<T: Copy> Scalar<T> {
+    /// The value if it could be read (without reporting: for tests and derived values).
+    pub fn get(&self) -> Option<T> {
+        match self {
+            Scalar::Is(v) => Some(*v),
+            Scalar::Unreadable(_) => None,
+        }
+    }
+}
+
+/// Drains a map or a list where a scalar was expected; it is unreadable, never an error.
+fn drain_map<'de, A: de::MapAccess<'de>>(mut map: A) -> Result<String, A::Error> {
+    while map
+        .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+        .is_some()
+    {}
+    Ok("an object".into())
+}
+
+fn drain_seq<'de, A: de::SeqAccess<'de>>(mut seq: A) -> Result<String, A::Error> {
+    while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+    Ok("a list".into())
+}
+
+/// A number that may come as a JSON number or a numeric string; `null` or an empty string →
+/// `None`. Anything else (`"lots"`, `"inf"`, `true`, an object, a list, an out-of-range number
+/// that [`crate::sources::http::decode_seed`] turned into text) is [`Scalar::Unreadable`],
+/// never a decoding error.
+pub fn opt_num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Num>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Num>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number, a numeric string or null")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Scalar::Is(v as f64)))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Scalar::Is(v as f64)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(if v.is_finite() {
+                Scalar::Is(v)
+            } else {
+                Scalar::Unreadable(v.to_string())
+            }))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(match t.parse::<f64>() {
+                Ok(n) if n.is_finite() => Scalar::Is(n),
+                _ => Scalar::Unreadable(v.to_owned()),
+            }))
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(Scalar::Unreadable(v.to_string())))
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Ok(Some(Scalar::Unreadable(drain_map(map)?)))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Ok(Some(Scalar::Unreadable(drain_seq(seq)?)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A boolean as [`opt_bool`] reads it; anything else is [`Scalar::Unreadable`], never a
+/// decoding error.
+pub fn opt_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Flag>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Flag>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a boolean, \"true\"/\"false\", 1/0 or null")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(Scalar::Is(v)))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(match v {
+                0 => Scalar::Is(false),
+                1 => Scalar::Is(true),
+                _ => Scalar::Unreadable(v.to_string()),
+            }))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Ok(Some(Scalar::Unreadable(v.to_string()))),
+            }
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(Scalar::Unreadable(v.to_string())))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => Some(Scalar::Is(true)),
+                "false" | "no" | "0" => Some(Scalar::Is(false)),
+                "" => None,
+                _ => Some(Scalar::Unreadable(v.to_owned())),
+            })
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Ok(Some(Scalar::Unreadable(drain_map(map)?)))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Ok(Some(Scalar::Unreadable(drain_seq(seq)?)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
 /// A boolean that may come as `true`/`false`, `"true"`/`"false"` (any case), `1`/`0`, or
 /// `null` (→ `None`).
 pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -161,6 +304,13 @@ pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
             Ok(Some(v.to_string()))
         }
+        /// An object or a list is no text: absent (drained, never a decoding error).
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map).map(|_| None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            drain_seq(seq).map(|_| None)
+        }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
         }
@@ -179,9 +329,21 @@ pub enum Time {
     Unreadable(String),
 }
 
+impl Time {
+    /// The time if it could be read (without reporting or checking it).
+    pub fn get(&self) -> Option<f64> {
+        match self {
+            Time::At(t) => Some(*t),
+            Time::Unreadable(_) => None,
+        }
+    }
+}
+
 /// A time as [`parse_time`] reads it (ISO 8601 with an offset, .NET `/Date(ms)/`, or epoch
 /// seconds or milliseconds), string or number; `null` or an empty string → `None`. A time at or
-/// before the Unix epoch is a "never" placeholder (.NET's `DateTime.MinValue`, a zero) → `None`.
+/// before the Unix epoch is a "never" placeholder (.NET's `DateTime.MinValue`, a zero, `-1`) →
+/// `None`. Anything else that is no time (text, a boolean, an object, a list) is
+/// [`Time::Unreadable`], never a decoding error.
 pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
@@ -203,10 +365,25 @@ pub fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Erro
             self.visit_str(&v.to_string())
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            if v <= 0 {
+                return Ok(None);
+            }
             self.visit_str(&v.to_string())
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            if v <= 0.0 {
+                return Ok(None);
+            }
             self.visit_str(&v.to_string())
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(Time::Unreadable(v.to_string())))
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Ok(Some(Time::Unreadable(drain_map(map)?)))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Ok(Some(Time::Unreadable(drain_seq(seq)?)))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -232,10 +409,16 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
         }
         fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some(item) = seq.next_element::<Option<String>>()? {
+            #[derive(serde::Deserialize)]
+            #[serde(transparent)]
+            struct Text(#[serde(deserialize_with = "opt_text")] Option<String>);
+            while let Some(Text(item)) = seq.next_element::<Text>()? {
                 out.extend(item.as_deref().map(split_list).unwrap_or_default());
             }
             Ok(out)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            drain_map(map).map(|_| Vec::new())
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(Vec::new())
@@ -384,28 +567,138 @@ pub fn parse_human_duration(text: &str) -> Result<f64, String> {
     Ok(n * factor)
 }
 
-/// Values of one refresh that could not be read: counted, the first few kept for the log.
+/// The earliest plausible time: 1990-01-01T00:00:00Z. No backup product read here existed
+/// before; an earlier time (other than a "never" placeholder) is a bad value.
+pub const EARLIEST_TIME: f64 = 631_152_000.0;
+/// How far ahead of this machine's clock a time may be (clock skew); a time later than that
+/// (a last success in year 9999) would never look stale.
+pub const FUTURE_SLACK_SECONDS: f64 = 86_400.0;
+
+/// A time that is plausible: from [`EARLIEST_TIME`] to [`FUTURE_SLACK_SECONDS`] after `now`.
+pub fn check_time(t: f64, now: f64) -> Result<f64, String> {
+    if !t.is_finite() || t < EARLIEST_TIME {
+        Err(format!("{} is before 1990-01-01", show_time(t)))
+    } else if t > now + FUTURE_SLACK_SECONDS {
+        Err(format!("{} is too far in the future", show_time(t)))
+    } else {
+        Ok(t)
+    }
+}
+
+/// A size, a byte count or a count: finite and not negative.
+pub fn check_amount(v: f64) -> Result<f64, String> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is negative"))
+    }
+}
+
+fn show_time(t: f64) -> String {
+    chrono::DateTime::from_timestamp(t as i64, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| format!("Unix time {t}"))
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A time that the mapping needs without reporting it (the same value is reported where it is
+/// exported): the time if plausible, else `None`.
+pub fn plausible_time(value: &Option<Time>) -> Option<f64> {
+    match value {
+        Some(Time::At(t)) => check_time(*t, now_seconds()).ok(),
+        _ => None,
+    }
+}
+
+/// Values of one refresh that could not be read or are implausible: counted, and grouped by
+/// field (`usages.selectedBytes`: the path without its list indices) with one example each, so
+/// that the log has one line per field and refresh, not one per device.
 #[derive(Debug, Default, Clone)]
 pub struct Warnings {
     pub count: usize,
-    pub first: Vec<String>,
+    fields: std::collections::BTreeMap<String, FieldWarnings>,
+    /// The time plausibility is judged against; this machine's clock when `None`.
+    now: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct FieldWarnings {
+    count: usize,
+    example: String,
+}
+
+/// The field a warning is about: its text before the first `": "`, without list indices
+/// (`usages[3].selectedBytes: ...` → `usages.selectedBytes`).
+fn field_of(message: &str) -> String {
+    let path = message.split_once(": ").map_or(message, |(p, _)| p);
+    let mut field = String::with_capacity(path.len());
+    let mut depth = 0usize;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => field.push(c),
+            _ => {}
+        }
+    }
+    field
 }
 
 impl Warnings {
-    const KEEP: usize = 5;
+    /// Warnings that judge times against `now` (Unix seconds) instead of the clock (tests,
+    /// replays of recorded payloads).
+    pub fn at(now: f64) -> Warnings {
+        Warnings {
+            now: Some(now),
+            ..Warnings::default()
+        }
+    }
 
+    fn now(&self) -> f64 {
+        self.now.unwrap_or_else(now_seconds)
+    }
+
+    /// Records one value that could not be read, told as `path: why` (the path names the item,
+    /// `usages[3].selectedBytes`; it is grouped without its indices).
     pub fn push(&mut self, what: impl FnOnce() -> String) {
         self.count += 1;
-        if self.first.len() < Self::KEEP {
-            self.first.push(what());
-        }
+        let message = what();
+        let field = field_of(&message);
+        self.fields
+            .entry(field)
+            .and_modify(|f| f.count += 1)
+            .or_insert(FieldWarnings {
+                count: 1,
+                example: message,
+            });
     }
 
     /// Adds the warnings of another part of the same refresh.
     pub fn merge(&mut self, other: Warnings) {
         self.count += other.count;
-        let room = Self::KEEP.saturating_sub(self.first.len());
-        self.first.extend(other.first.into_iter().take(room));
+        for (field, w) in other.fields {
+            self.fields
+                .entry(field)
+                .and_modify(|f| f.count += w.count)
+                .or_insert(w);
+        }
+    }
+
+    /// Each field with warnings: its name, how many values, and the first one as an example.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, usize, &str)> {
+        self.fields
+            .iter()
+            .map(|(k, f)| (k.as_str(), f.count, f.example.as_str()))
+    }
+
+    /// How many values of `field` (`usages.selectedBytes`) were unreadable or implausible.
+    pub fn of(&self, field: &str) -> usize {
+        self.fields.get(field).map_or(0, |f| f.count)
     }
 
     /// Reads an optional text value with `parse`; a failure is recorded under `field`.
@@ -424,28 +717,99 @@ impl Warnings {
             }
         }
     }
-}
 
-impl Warnings {
-    /// A time read by [`opt_time`]; an unreadable one is recorded under `field`.
+    /// Like [`Warnings::read`], for a size, byte count or count: a negative one is recorded too.
+    pub fn read_amount(
+        &mut self,
+        field: impl FnOnce() -> String,
+        value: Option<&str>,
+        parse: impl Fn(&str) -> Result<f64, String>,
+    ) -> Option<f64> {
+        self.read(field, value, |t| parse(t).and_then(check_amount))
+    }
+
+    /// A number read by [`opt_num`] that may be negative (a delta); an unreadable one is
+    /// recorded under `field`.
+    pub fn num(&mut self, field: impl FnOnce() -> String, value: &Option<Num>) -> Option<f64> {
+        self.scalar(field, value, Ok, "a number")
+    }
+
+    /// A size, a byte count or a count read by [`opt_num`]: an unreadable or negative one is
+    /// recorded under `field`.
+    pub fn amount(&mut self, field: impl FnOnce() -> String, value: &Option<Num>) -> Option<f64> {
+        self.scalar(field, value, check_amount, "a number")
+    }
+
+    /// A boolean read by [`opt_flag`]; an unreadable one is recorded under `field`.
+    pub fn flag(&mut self, field: impl FnOnce() -> String, value: &Option<Flag>) -> Option<bool> {
+        self.scalar(field, value, Ok, "a boolean")
+    }
+
+    fn scalar<T: Copy>(
+        &mut self,
+        field: impl FnOnce() -> String,
+        value: &Option<Scalar<T>>,
+        check: impl Fn(T) -> Result<T, String>,
+        kind: &str,
+    ) -> Option<T> {
+        let error = match value.as_ref()? {
+            Scalar::Is(v) => match check(*v) {
+                Ok(v) => return Some(v),
+                Err(e) => e,
+            },
+            Scalar::Unreadable(text) => format!("{text:?} is not {kind}"),
+        };
+        self.push(|| format!("{}: {error}", field()));
+        None
+    }
+
+    /// Checks a time in place, for a model read in several places: an unreadable or
+    /// implausible one is recorded under `field` and dropped, so that it is told once.
+    pub fn keep_time(&mut self, field: impl FnOnce() -> String, value: &mut Option<Time>) {
+        let checked = self.time(field, value);
+        *value = checked.map(Time::At);
+    }
+
+    /// Checks a size, byte count or count in place (see [`Warnings::keep_time`]).
+    pub fn keep_amount(&mut self, field: impl FnOnce() -> String, value: &mut Option<Num>) {
+        let checked = self.amount(field, value);
+        *value = checked.map(Num::Is);
+    }
+
+    /// A time read by [`opt_time`]; an unreadable or implausible one (before 1990, more than a
+    /// day ahead) is recorded under `field`.
     pub fn time(&mut self, field: impl FnOnce() -> String, value: &Option<Time>) -> Option<f64> {
-        match value {
-            None => None,
-            Some(Time::At(t)) => Some(*t),
-            Some(Time::Unreadable(text)) => {
-                let e = parse_time(text).err().unwrap_or_default();
-                self.push(|| format!("{}: {e}", field()));
-                None
-            }
-        }
+        self.time_until(field, value, FUTURE_SLACK_SECONDS)
+    }
+
+    /// Like [`Warnings::time`] for a time that is planned, not past (a next scheduled run):
+    /// it may be up to `ahead` seconds after now.
+    pub fn time_until(
+        &mut self,
+        field: impl FnOnce() -> String,
+        value: &Option<Time>,
+        ahead: f64,
+    ) -> Option<f64> {
+        let error = match value.as_ref()? {
+            Time::At(t) => match check_time(*t, self.now() + ahead - FUTURE_SLACK_SECONDS) {
+                Ok(t) => return Some(t),
+                Err(e) => e,
+            },
+            Time::Unreadable(text) => parse_time(text)
+                .err()
+                .unwrap_or_else(|| format!("{text:?} is not a time")),
+        };
+        self.push(|| format!("{}: {error}", field()));
+        None
     }
 }
 
 impl fmt::Display for Warnings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} value(s) unreadable", self.count)?;
-        if !self.first.is_empty() {
-            write!(f, ", first: {}", self.first.join("; "))?;
+        write!(f, "{} value(s) unreadable or implausible", self.count)?;
+        for (i, (field, count, example)) in self.fields().enumerate() {
+            let sep = if i == 0 { ": " } else { "; " };
+            write!(f, "{sep}{field}: {count}, e.g. {example}")?;
         }
         Ok(())
     }
@@ -660,20 +1024,135 @@ mod tests {
     }
 
     #[test]
-    fn warnings_keep_the_first_few() {
+    fn warnings_are_grouped_by_field_with_one_example() {
         let mut w = Warnings::default();
         for i in 0..8 {
-            assert_eq!(w.read(|| format!("x[{i}]"), Some("bad"), parse_time), None);
+            assert_eq!(
+                w.read(|| format!("x[{i}].t"), Some("bad"), parse_time),
+                None
+            );
         }
         assert_eq!(
             w.read(|| "ok".into(), Some("2010-03-30T18:36:10.221Z"), parse_time),
             Some(1_269_974_170.221)
         );
         assert_eq!(w.read(|| "none".into(), None, parse_time), None);
-        assert_eq!(w.count, 8);
-        assert_eq!(w.first.len(), 5);
+        w.push(|| "usages[2]: no identity; skipped".into());
+        assert_eq!(w.count, 9);
+        assert_eq!(w.of("x.t"), 8);
+        assert_eq!(w.of("usages"), 1);
+        let fields: Vec<_> = w.fields().collect();
+        assert_eq!(fields.len(), 2);
+        assert_eq!(
+            fields[1].2,
+            "x[0].t: \"bad\" is not an ISO 8601 time with an offset"
+        );
+        let mut other = Warnings::default();
+        other.push(|| "x[9].t: nope".into());
+        w.merge(other);
+        assert_eq!((w.count, w.of("x.t")), (10, 9));
         assert!(w
             .to_string()
-            .starts_with("8 value(s) unreadable, first: x[0]: \"bad\""));
+            .starts_with("10 value(s) unreadable or implausible: usages: 1, e.g. usages[2]"));
+    }
+
+    #[derive(Deserialize)]
+    struct Tolerant {
+        #[serde(default, deserialize_with = "opt_num")]
+        n: Option<Num>,
+        #[serde(default, deserialize_with = "opt_flag")]
+        b: Option<Flag>,
+        #[serde(default, deserialize_with = "opt_time")]
+        t: Option<Time>,
+        #[serde(default, deserialize_with = "opt_text")]
+        s: Option<String>,
+        #[serde(default, deserialize_with = "string_list")]
+        l: Vec<String>,
+    }
+
+    #[test]
+    fn a_bad_scalar_of_any_type_is_unreadable_never_an_error() {
+        let read = |json: &str| serde_json::from_str::<Tolerant>(json).unwrap();
+        let v = read(
+            r#"{"n": "lots", "b": "maybe", "t": "soon", "s": {"a": [1]}, "l": [{"x": 1}, "OK"]}"#,
+        );
+        assert_eq!(v.n, Some(Num::Unreadable("lots".into())));
+        assert_eq!(v.b, Some(Flag::Unreadable("maybe".into())));
+        assert_eq!(v.t, Some(Time::Unreadable("soon".into())));
+        assert_eq!((v.s, v.l), (None, vec!["OK".to_owned()]));
+        let v = read(r#"{"n": {"deep": [1, {"x": 2}]}, "b": [true], "t": {"when": 1}}"#);
+        assert_eq!(v.n, Some(Num::Unreadable("an object".into())));
+        assert_eq!(v.b, Some(Flag::Unreadable("a list".into())));
+        assert_eq!(v.t, Some(Time::Unreadable("an object".into())));
+        let v = read(r#"{"n": true, "b": 7, "t": false}"#);
+        assert_eq!(v.n, Some(Num::Unreadable("true".into())));
+        assert_eq!(v.b, Some(Flag::Unreadable("7".into())));
+        assert_eq!(v.t, Some(Time::Unreadable("false".into())));
+        // What decode_seed makes of an out-of-range number; "inf" and "NaN" are no numbers.
+        for text in ["1e400", "-1e400", "inf", "NaN"] {
+            let v = read(&format!(r#"{{"n": "{text}"}}"#));
+            assert_eq!(v.n, Some(Num::Unreadable(text.into())), "{text}");
+        }
+        let v = read(r#"{"n": " 12.5 ", "b": "no", "t": -1}"#);
+        assert_eq!(
+            (v.n, v.b, v.t),
+            (Some(Num::Is(12.5)), Some(Flag::Is(false)), None)
+        );
+        let v = read(r#"{"n": null, "b": "", "t": ""}"#);
+        assert_eq!((v.n, v.b, v.t), (None, None, None));
+    }
+
+    #[test]
+    fn implausible_values_are_counted_like_unreadable_ones() {
+        let mut w = Warnings::default();
+        let now = now_seconds();
+        // 1990 to a day ahead.
+        for ok in [EARLIEST_TIME, 1_357_817_400.0, now, now + 3600.0] {
+            assert_eq!(w.time(|| "t".into(), &Some(Time::At(ok))), Some(ok));
+        }
+        assert_eq!(w.count, 0);
+        let year_9999 = parse_time("9999-12-31T00:00:00Z").unwrap();
+        for bad in [
+            EARLIEST_TIME - 1.0,
+            1.0,
+            year_9999,
+            1e297,
+            now + 2.0 * 86_400.0,
+        ] {
+            assert_eq!(w.time(|| "t".into(), &Some(Time::At(bad))), None, "{bad}");
+        }
+        assert_eq!(w.of("t"), 5);
+        assert!(w.fields().next().unwrap().2.contains("before 1990-01-01"));
+        // A planned time may be further ahead.
+        let next_week = Some(Time::At(now + 7.0 * 86_400.0));
+        assert!(w
+            .time_until(|| "next".into(), &next_week, 400.0 * 86_400.0)
+            .is_some());
+        assert_eq!(w.of("next"), 0);
+        // Sizes and counts are never negative; deltas may be.
+        assert_eq!(w.amount(|| "a".into(), &Some(Num::Is(-1.0))), None);
+        assert_eq!(
+            w.amount(|| "a".into(), &Some(Num::Unreadable("lots".into()))),
+            None
+        );
+        assert_eq!(w.amount(|| "a".into(), &Some(Num::Is(0.0))), Some(0.0));
+        assert_eq!(w.num(|| "d".into(), &Some(Num::Is(-5.0))), Some(-5.0));
+        assert_eq!(
+            w.read_amount(
+                || "s".into(),
+                Some("-3"),
+                |t| t.parse::<f64>().map_err(|e| e.to_string())
+            ),
+            None
+        );
+        assert_eq!((w.of("a"), w.of("d"), w.of("s")), (2, 0, 1));
+        assert_eq!(
+            w.flag(|| "f".into(), &Some(Flag::Unreadable("maybe".into()))),
+            None
+        );
+        assert_eq!(w.of("f"), 1);
+        // "Never" placeholders are absent, not counted.
+        assert_eq!(w.time(|| "never".into(), &None), None);
+        assert_eq!(w.of("never"), 0);
     }
 }

@@ -250,7 +250,8 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
     let mut rollups: HashMap<String, Rollup> = HashMap::new();
     let mut seen_ids: HashSet<&str> = HashSet::new();
     for (i, c) in raw.computers.iter().enumerate() {
-        let deactivated = c.active == Some(false)
+        let active = w.flag(|| format!("computers[{i}].active"), &c.active);
+        let deactivated = active == Some(false)
             || c.status
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case("Deactivated"));
@@ -320,11 +321,13 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
         }
         let created = w.time(|| format!("computers[{i}].creationDate"), &c.creation_date);
         // Blocked or deactivated devices, and destinations no longer used, do not back up.
-        let device_paused = deactivated || c.blocked == Some(true);
-        if let Some(b) = c.blocked {
+        let blocked = w.flag(|| format!("computers[{i}].blocked"), &c.blocked);
+        let device_paused = deactivated || blocked == Some(true);
+        if let Some(b) = blocked {
             set.add_labels(&m::C42_DEVICE_BLOCKED, &dl, f64::from(u8::from(b)));
         }
-        let device_states = states(&c.alert_states, c.alert_state);
+        let alert_state = w.num(|| format!("computers[{i}].alertState"), &c.alert_state);
+        let device_states = states(&c.alert_states, alert_state);
         if !device_states.is_empty() {
             set.add_states_labels(
                 &m::C42_DEVICE_ALERT_STATE,
@@ -373,11 +376,19 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
             let last_activity = w.time(|| at("lastBackup"), &u.last_backup);
             let target_connected = w.time(|| at("lastConnected"), &u.last_connected);
             let target_created = w.time(|| at("creationDate"), &u.creation_date);
-            let completion_ratio = u
-                .percent_complete
-                .filter(|p| p.is_finite())
+            let completion_ratio = w
+                .amount(|| at("percentComplete"), &u.percent_complete)
                 .map(|p| (p / 100.0).clamp(0.0, 1.0));
-            let mut alerts = states(&u.alert_states, u.alert_state);
+            let selected_bytes = w.amount(|| at("selectedBytes"), &u.selected_bytes);
+            let selected_files = w.amount(|| at("selectedFiles"), &u.selected_files);
+            let todo_bytes = w.amount(|| at("todoBytes"), &u.todo_bytes);
+            let todo_files = w.amount(|| at("todoFiles"), &u.todo_files);
+            let archive_bytes = w.amount(|| at("archiveBytes"), &u.archive_bytes);
+            let billable_bytes = w.amount(|| at("billableBytes"), &u.billable_bytes);
+            let send_rate = w.amount(|| at("sendRateAverage"), &u.send_rate_average);
+            let using = w.flag(|| at("using"), &u.using);
+            let alert_state = w.num(|| at("alertState"), &u.alert_state);
+            let mut alerts = states(&u.alert_states, alert_state);
             if alerts.is_empty() {
                 alerts = device_states.clone();
             }
@@ -387,22 +398,22 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
                 }
             }
             let tl = Labels::new(&[("device", &name), ("device_id", &id), ("target", &target)]);
-            if let Some(v) = u.billable_bytes {
+            if let Some(v) = billable_bytes {
                 set.add_labels(&m::C42_BACKUP_BILLABLE, &tl, v);
             }
-            if let Some(v) = u.send_rate_average {
+            if let Some(v) = send_rate {
                 set.add_labels(&m::C42_BACKUP_SEND_RATE, &tl, v);
             }
-            if let Some(v) = u.using {
+            if let Some(v) = using {
                 set.add_labels(&m::C42_BACKUP_IN_USE, &tl, f64::from(u8::from(v)));
             }
             if options.org_rollups {
                 if let Some(oid) = &org_id {
                     let r = rollups.entry(oid.clone()).or_default();
-                    r.selected += u.selected_bytes.unwrap_or(0.0);
-                    r.todo += u.todo_bytes.unwrap_or(0.0);
-                    r.archive += u.archive_bytes.unwrap_or(0.0);
-                    r.billable += u.billable_bytes.unwrap_or(0.0);
+                    r.selected += selected_bytes.unwrap_or(0.0);
+                    r.todo += todo_bytes.unwrap_or(0.0);
+                    r.archive += archive_bytes.unwrap_or(0.0);
+                    r.billable += billable_bytes.unwrap_or(0.0);
                 }
             }
             targets.push(BackupTarget {
@@ -412,17 +423,17 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
                 last_success,
                 last_activity,
                 last_connected: target_connected,
-                selected_bytes: u.selected_bytes,
-                selected_files: u.selected_files,
-                todo_bytes: u.todo_bytes,
-                todo_files: u.todo_files,
-                archive_bytes: u.archive_bytes,
+                selected_bytes,
+                selected_files,
+                todo_bytes,
+                todo_files,
+                archive_bytes,
                 completion_ratio,
                 alert_states: alerts.iter().map(|s| (*s).to_owned()).collect(),
                 known_alert_states: m::CODE42_ALERT_STATES,
                 last_run_failed: None,
                 first_seen: target_created.or(created),
-                paused: device_paused || u.using == Some(false),
+                paused: device_paused || using == Some(false),
                 schedule_period: None,
                 ..Default::default()
             });
@@ -460,7 +471,7 @@ pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
         stores = crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
     }
     if let Some(servers) = &raw.servers {
-        map_servers(&mut set, servers);
+        map_servers(&mut set, servers, &mut w);
     }
     Snapshot::new(devices, targets, set, w).with_stores(stores)
 }
@@ -531,6 +542,8 @@ fn store_point_as_mount_point(p: &StorePoint) -> Option<MountPoint> {
     let id = p.store_point_id.clone()?;
     let status = p.status.clone().or_else(|| {
         p.online
+            .as_ref()
+            .and_then(|o| o.get())
             .map(|o| if o { "ENABLED" } else { "OFFLINE" }.to_owned())
     });
     let (used, free) = p.capacity.used_free();
@@ -540,16 +553,16 @@ fn store_point_as_mount_point(p: &StorePoint) -> Option<MountPoint> {
         status,
         kind: p.kind.clone(),
         volume_label: p.server_name.clone(),
-        bytes_per_second: p.write_bytes_per_second,
-        bytes_total: p.capacity.total_bytes,
+        bytes_per_second: p.write_bytes_per_second.clone(),
+        bytes_total: p.capacity.total_bytes.clone(),
         bytes_used: used,
         bytes_free: free,
         percent_free: p.free_percentage.clone(),
     })
 }
 
-fn map_servers(set: &mut MetricSet, servers: &[Server]) {
-    for s in servers {
+fn map_servers(set: &mut MetricSet, servers: &[Server], w: &mut Warnings) {
+    for (i, s) in servers.iter().enumerate() {
         let Some(id) = s.server_id.as_deref() else {
             continue;
         };
@@ -567,14 +580,17 @@ fn map_servers(set: &mut MetricSet, servers: &[Server]) {
             }
         }
         set.add(&m::C42_SERVER_INFO, &info, 1.0);
-        if let Some(o) = s.online {
+        let at = |field: &str| format!("servers[{i}].{field}");
+        if let Some(o) = w.flag(|| at("online"), &s.online) {
             set.add(&m::C42_SERVER_ONLINE, l, f64::from(u8::from(o)));
         }
         let (used, free) = s.capacity.used_free();
-        set.add_opt(&m::C42_SERVER_TOTAL, l, s.capacity.total_bytes);
-        set.add_opt(&m::C42_SERVER_USED, l, used);
-        set.add_opt(&m::C42_SERVER_FREE, l, free);
-        set.add_opt(&m::C42_SERVER_SESSIONS, l, s.backup_session_count);
+        let total = w.amount(|| at("totalBytes"), &s.capacity.total_bytes);
+        set.add_opt(&m::C42_SERVER_TOTAL, l, total);
+        set.add_opt(&m::C42_SERVER_USED, l, w.amount(|| at("usedBytes"), &used));
+        set.add_opt(&m::C42_SERVER_FREE, l, w.amount(|| at("freeBytes"), &free));
+        let sessions = w.amount(|| at("backupSessionCount"), &s.backup_session_count);
+        set.add_opt(&m::C42_SERVER_SESSIONS, l, sessions);
     }
 }
 

@@ -21,7 +21,9 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::sources::http::{decode_seed, Page, UpstreamError};
-use crate::sources::values::{opt_bool, opt_f64, opt_id, opt_text, opt_time, string_list, Time};
+use crate::sources::values::{
+    opt_f64, opt_flag, opt_id, opt_num, opt_text, opt_time, string_list, Flag, Num, Time,
+};
 
 /// An item of `GET /api/v1/Computer` (with `incBackupUsage=true`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,12 +37,12 @@ pub struct Computer {
     pub guid: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub status: Option<String>,
-    #[serde(deserialize_with = "opt_bool")]
-    pub active: Option<bool>,
-    #[serde(deserialize_with = "opt_bool")]
-    pub blocked: Option<bool>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub alert_state: Option<f64>,
+    #[serde(deserialize_with = "opt_flag")]
+    pub active: Option<Flag>,
+    #[serde(deserialize_with = "opt_flag")]
+    pub blocked: Option<Flag>,
+    #[serde(deserialize_with = "opt_num")]
+    pub alert_state: Option<Num>,
     #[serde(deserialize_with = "string_list")]
     pub alert_states: Vec<String>,
     #[serde(deserialize_with = "opt_id")]
@@ -83,20 +85,20 @@ pub struct BackupUsage {
     pub target_computer_guid: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub target_computer_name: Option<String>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub selected_files: Option<f64>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub selected_bytes: Option<f64>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub todo_files: Option<f64>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub todo_bytes: Option<f64>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub archive_bytes: Option<f64>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub billable_bytes: Option<f64>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub send_rate_average: Option<f64>,
+    #[serde(deserialize_with = "opt_num")]
+    pub selected_files: Option<Num>,
+    #[serde(deserialize_with = "opt_num")]
+    pub selected_bytes: Option<Num>,
+    #[serde(deserialize_with = "opt_num")]
+    pub todo_files: Option<Num>,
+    #[serde(deserialize_with = "opt_num")]
+    pub todo_bytes: Option<Num>,
+    #[serde(deserialize_with = "opt_num")]
+    pub archive_bytes: Option<Num>,
+    #[serde(deserialize_with = "opt_num")]
+    pub billable_bytes: Option<Num>,
+    #[serde(deserialize_with = "opt_num")]
+    pub send_rate_average: Option<Num>,
     #[serde(deserialize_with = "opt_time")]
     pub last_backup: Option<Time>,
     #[serde(deserialize_with = "opt_time")]
@@ -105,14 +107,14 @@ pub struct BackupUsage {
     pub last_connected: Option<Time>,
     #[serde(deserialize_with = "opt_time")]
     pub creation_date: Option<Time>,
-    #[serde(deserialize_with = "opt_bool")]
-    pub using: Option<bool>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub alert_state: Option<f64>,
+    #[serde(deserialize_with = "opt_flag")]
+    pub using: Option<Flag>,
+    #[serde(deserialize_with = "opt_num")]
+    pub alert_state: Option<Num>,
     #[serde(deserialize_with = "string_list")]
     pub alert_states: Vec<String>,
-    #[serde(deserialize_with = "opt_f64")]
-    pub percent_complete: Option<f64>,
+    #[serde(deserialize_with = "opt_num")]
+    pub percent_complete: Option<Num>,
     #[serde(deserialize_with = "opt_text")]
     pub store_point_name: Option<String>,
 }
@@ -182,8 +184,8 @@ pub struct StorePoint {
     pub kind: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub status: Option<String>,
-    #[serde(deserialize_with = "opt_bool")]
-    pub online: Option<bool>,
+    #[serde(deserialize_with = "opt_flag")]
+    pub online: Option<Flag>,
     #[serde(flatten)]
     pub capacity: Capacity,
     /// A percent, as a number or text.
@@ -193,8 +195,8 @@ pub struct StorePoint {
         deserialize_with = "opt_text"
     )]
     pub free_percentage: Option<String>,
-    #[serde(alias = "bytesPerSecond", deserialize_with = "opt_f64")]
-    pub write_bytes_per_second: Option<f64>,
+    #[serde(alias = "bytesPerSecond", deserialize_with = "opt_num")]
+    pub write_bytes_per_second: Option<Num>,
 }
 
 /// Store capacity, read under the names Code42 servers have used for it.
@@ -204,37 +206,39 @@ pub struct Capacity {
     #[serde(
         alias = "bytesTotal",
         alias = "totalSpace",
-        deserialize_with = "opt_f64"
+        deserialize_with = "opt_num"
     )]
-    pub total_bytes: Option<f64>,
-    #[serde(alias = "bytesUsed", alias = "usedSpace", deserialize_with = "opt_f64")]
-    pub used_bytes: Option<f64>,
+    pub total_bytes: Option<Num>,
+    #[serde(alias = "bytesUsed", alias = "usedSpace", deserialize_with = "opt_num")]
+    pub used_bytes: Option<Num>,
     #[serde(
         alias = "bytesFree",
         alias = "availableBytes",
         alias = "freeSpace",
-        deserialize_with = "opt_f64"
+        deserialize_with = "opt_num"
     )]
-    pub free_bytes: Option<f64>,
+    pub free_bytes: Option<Num>,
 }
 
 impl Capacity {
     /// Used and free bytes, each derived from the total and the other when only two of the
-    /// three are given.
-    pub fn used_free(&self) -> (Option<f64>, Option<f64>) {
-        let used = self
-            .used_bytes
-            .or(match (self.total_bytes, self.free_bytes) {
-                (Some(t), Some(f)) => Some(t - f),
-                _ => None,
-            });
-        let free = self
-            .free_bytes
-            .or(match (self.total_bytes, self.used_bytes) {
-                (Some(t), Some(u)) => Some(t - u),
-                _ => None,
-            });
-        (used, free)
+    /// three are given (an unreadable one is kept as such, to be reported where it is read).
+    pub fn used_free(&self) -> (Option<Num>, Option<Num>) {
+        let get = |v: &Option<Num>| v.as_ref().and_then(Num::get);
+        let (total, used, free) = (
+            get(&self.total_bytes),
+            get(&self.used_bytes),
+            get(&self.free_bytes),
+        );
+        let used_out = self.used_bytes.clone().or(match (total, free) {
+            (Some(t), Some(f)) => Some(Num::Is(t - f)),
+            _ => None,
+        });
+        let free_out = self.free_bytes.clone().or(match (total, used) {
+            (Some(t), Some(u)) => Some(Num::Is(t - u)),
+            _ => None,
+        });
+        (used_out, free_out)
     }
 }
 
@@ -254,12 +258,12 @@ pub struct Server {
     pub version: Option<String>,
     #[serde(alias = "address", deserialize_with = "opt_text")]
     pub primary_address: Option<String>,
-    #[serde(deserialize_with = "opt_bool")]
-    pub online: Option<bool>,
+    #[serde(deserialize_with = "opt_flag")]
+    pub online: Option<Flag>,
     #[serde(flatten)]
     pub capacity: Capacity,
-    #[serde(deserialize_with = "opt_f64")]
-    pub backup_session_count: Option<f64>,
+    #[serde(deserialize_with = "opt_num")]
+    pub backup_session_count: Option<Num>,
 }
 
 /// The sign-in answer of `GET /api/v3/auth/jwt?useBody=true`.
@@ -456,10 +460,10 @@ pub(crate) mod tests {
             u.target_computer_guid.as_deref(),
             Some("647903643760066817")
         );
-        assert_eq!(u.percent_complete, Some(100.0));
+        assert_eq!(u.percent_complete, Some(Num::Is(100.0)));
         assert_eq!(u.last_completed_backup, Some(Time::At(1_407_442_452.802)));
         assert_eq!(u.store_point_name.as_deref(), Some("Default"));
-        assert_eq!(u.using, Some(true));
+        assert_eq!(u.using, Some(Flag::Is(true)));
     }
 
     #[test]
@@ -500,13 +504,20 @@ pub(crate) mod tests {
     fn envelope_errors_name_the_path() {
         let err = computers_page(
             "computers",
-            br#"{"data": {"totalCount": 1, "computers": [{"backupUsage": [{"selectedBytes": "lots"}]}]}}"#,
+            br#"{"data": {"totalCount": 1, "computers": [{"backupUsage": "none"}]}}"#,
         )
         .unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("data.computers[0].backupUsage[0].selectedBytes"),
-            "{msg}"
+        assert!(msg.contains("data.computers[0].backupUsage"), "{msg}");
+        // A bad value is no error: it is read as unreadable, and told during mapping.
+        let page = computers_page(
+            "computers",
+            br#"{"data": {"totalCount": 1, "computers": [{"backupUsage": [{"selectedBytes": "lots"}]}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            page.items[0].backup_usage[0].selected_bytes,
+            Some(Num::Unreadable("lots".into()))
         );
         let err = computers_page("computers", br#"{"metadata": {}}"#).unwrap_err();
         assert!(err.to_string().contains("missing field `data`"), "{err}");
@@ -531,14 +542,18 @@ pub(crate) mod tests {
                 p.capacity.free_bytes,
                 p.capacity.used_bytes
             ),
-            (Some(100.0), Some(7.0), Some(93.0))
+            (
+                Some(Num::Is(100.0)),
+                Some(Num::Is(7.0)),
+                Some(Num::Is(93.0))
+            )
         );
         let p: StorePoint = serde_json::from_str(
             r#"{"id": 2, "name": "Offsite", "bytesTotal": 10, "bytesFree": "1", "percentFree": "10%"}"#,
         )
         .unwrap();
         assert_eq!(p.store_point_id.as_deref(), Some("2"));
-        assert_eq!(p.capacity.free_bytes, Some(1.0));
+        assert_eq!(p.capacity.free_bytes, Some(Num::Is(1.0)));
         assert_eq!(p.free_percentage.as_deref(), Some("10%"));
     }
 }

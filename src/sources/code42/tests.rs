@@ -1,5 +1,6 @@
 use super::model::tests::ALPHA;
 use super::*;
+use crate::sources::values::{Flag, Num};
 
 fn computer(json: &str) -> Computer {
     serde_json::from_str(json).unwrap()
@@ -153,7 +154,7 @@ fn names_from_the_user_and_org_lists() {
 #[test]
 fn deactivated_devices_are_left_out_unless_asked_for() {
     let mut raw = document();
-    raw.computers[1].active = Some(false);
+    raw.computers[1].active = Some(Flag::Is(false));
     raw.computers[1].status = Some("Deactivated".into());
     let (snap, text) = render(&raw, &options());
     assert_eq!(snap.devices.len(), 1);
@@ -247,7 +248,7 @@ fn destinations_of_one_name_stay_apart() {
     let mut c = computer(ALPHA);
     let mut other = c.backup_usage[0].clone();
     other.store_point_name = Some("Archive2".into());
-    other.percent_complete = Some(42.5);
+    other.percent_complete = Some(Num::Is(42.5));
     c.backup_usage.push(other);
     let raw = Raw {
         computers: vec![c],
@@ -271,14 +272,20 @@ fn unreadable_values_are_absent_and_counted() {
     c.backup_usage[0].last_completed_backup = Some(crate::sources::values::Time::Unreadable(
         "yesterday-ish".into(),
     ));
-    c.backup_usage[0].percent_complete = Some(250.0);
+    c.backup_usage[0].percent_complete = Some(Num::Is(250.0));
     let raw = Raw {
         computers: vec![c],
         ..Default::default()
     };
     let (snap, text) = render(&raw, &options());
     assert_eq!(snap.warnings.count, 1);
-    assert!(snap.warnings.first[0].contains("computers[0].backupUsage[0].lastCompletedBackup"));
+    assert_eq!(
+        snap.warnings
+            .of("computers.backupUsage.lastCompletedBackup"),
+        1,
+        "{}",
+        snap.warnings
+    );
     assert!(!text.contains("backup_last_success_timestamp_seconds{"));
     assert_eq!(snap.targets[0].completion_ratio, Some(1.0));
 }
@@ -352,4 +359,114 @@ fn connected_falls_back_to_the_local_clock() {
     // `now` in render() is 2e9 (2033): nobody connected within 15 minutes.
     let (_, text) = render(&raw, &options());
     assert!(text.contains(r#"code42_device_connected{source="console",device="Beta",device_id="631663249095393537"} 0"#));
+}
+
+/// Three computers, each backing up to one destination; computer `c2`'s usage `field` is
+/// written `bad` (raw JSON text). The page is decoded as a real one is.
+fn fleet_with(field: &str, bad: &str) -> Raw {
+    let computers: Vec<String> = (1..=3)
+        .map(|i| {
+            let mut usage = vec![
+                ("targetComputerGuid", "\"42\"".to_owned()),
+                ("targetComputerName", "\"Server\"".into()),
+                ("selectedFiles", "10".into()),
+                ("selectedBytes", "5000".into()),
+                ("todoFiles", "0".into()),
+                ("todoBytes", "0".into()),
+                ("archiveBytes", "4000".into()),
+                ("billableBytes", "4000".into()),
+                ("percentComplete", "100".into()),
+                ("using", "true".into()),
+                ("lastBackup", format!("\"2024-01-0{i}T00:00:00Z\"")),
+                ("lastCompletedBackup", format!("\"2024-01-0{i}T00:00:00Z\"")),
+            ];
+            if i == 2 {
+                for (k, v) in &mut usage {
+                    if *k == field {
+                        *v = bad.to_owned();
+                    }
+                }
+            }
+            let usage: Vec<String> = usage.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            format!(
+                r#"{{"computerId": {i}, "guid": "{}", "name": "c{i}", "active": true,
+                    "alertStates": ["OK"], "backupUsage": [{{{}}}]}}"#,
+                100 + i,
+                usage.join(", ")
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"data": {{"totalCount": 3, "computers": [{}]}}}}"#,
+        computers.join(", ")
+    );
+    let page = model::computers_page("computers", body.as_bytes())
+        .expect("one bad value never fails the page");
+    Raw {
+        computers: page.items,
+        server_time: Some("2024-01-04T00:00:00Z".into()),
+        ..Default::default()
+    }
+}
+
+fn assert_fleet_intact(text: &str, missing: &str) {
+    for family in [
+        "backup_selected_bytes",
+        "backup_todo_bytes",
+        "backup_archive_bytes",
+        "backup_last_success_timestamp_seconds",
+    ] {
+        for i in 1..=3 {
+            let series = format!(
+                r#"{family}{{system="code42",source="console",device="c{i}",device_id="{}",target="Server"}}"#,
+                100 + i
+            );
+            let present = value(text, &series).is_some();
+            assert_eq!(present, i != 2 || family != missing, "{series}\n{text}");
+        }
+    }
+}
+
+#[test]
+fn one_bad_device_value_costs_that_value_only() {
+    for bad in ["1e400", "-1e400", "\"lots\"", "{\"a\": 1}", "[1, 2]"] {
+        let (snap, text) = render(&fleet_with("selectedBytes", bad), &options());
+        assert_fleet_intact(&text, "backup_selected_bytes");
+        assert_eq!(snap.targets.len(), 3);
+        assert_eq!(
+            snap.warnings.of("computers.backupUsage.selectedBytes"),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+    }
+}
+
+#[test]
+fn implausible_device_values_are_absent_and_counted() {
+    for (field, bad, family) in [
+        (
+            "lastCompletedBackup",
+            "\"9999-12-31T00:00:00Z\"",
+            "backup_last_success_timestamp_seconds",
+        ),
+        (
+            "lastCompletedBackup",
+            "1e300",
+            "backup_last_success_timestamp_seconds",
+        ),
+        ("todoBytes", "-5", "backup_todo_bytes"),
+        ("archiveBytes", "\"-1\"", "backup_archive_bytes"),
+    ] {
+        let (snap, text) = render(&fleet_with(field, bad), &options());
+        assert_fleet_intact(&text, family);
+        assert_eq!(
+            snap.warnings.of(&format!("computers.backupUsage.{field}")),
+            1,
+            "{field} {bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{field} {bad}: {}", snap.warnings);
+    }
 }

@@ -32,7 +32,7 @@ use crate::metrics as m;
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::http::{Upstream, UpstreamError};
 use crate::sources::values::{
-    parse_human_duration, parse_percent, parse_size, parse_time, split_list, Warnings,
+    parse_human_duration, parse_percent, parse_size, plausible_time, split_list, Warnings,
 };
 use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot, Store};
 use model::{Computer, MountPoint, Org, ServerStats, Usage, User};
@@ -338,10 +338,9 @@ pub fn map(
             &states,
         );
         let usage = device_usage.get(c.id.as_str());
-        let connected = usage.and_then(|u| u.source_connected_to_server);
-        let last_connected = usage
-            .and_then(|u| u.source_last_connected_to_server.as_deref())
-            .and_then(|t| parse_time(t).ok());
+        // Read quietly here: the same values are read, and reported, with the usage below.
+        let connected = usage.and_then(|u| u.source_connected_to_server.as_ref()?.get());
+        let last_connected = usage.and_then(|u| plausible_time(&u.source_last_connected_to_server));
         devices.push(Device {
             name,
             id,
@@ -386,23 +385,21 @@ pub fn map(
             continue;
         }
         let at = |field: &str| format!("usages[{i}].{field}");
-        let last_activity = w.read(
-            || at("lastActivity"),
-            u.last_activity.as_deref(),
-            parse_time,
-        );
-        let last_connected = w.read(
-            || at("lastConnected"),
-            u.last_connected.as_deref(),
-            parse_time,
-        );
+        let last_activity = w.time(|| at("lastActivity"), &u.last_activity);
+        let last_connected = w.time(|| at("lastConnected"), &u.last_connected);
+        let selected_bytes = w.amount(|| at("selectedBytes"), &u.selected_bytes);
+        let selected_files = w.amount(|| at("selectedFiles"), &u.selected_files);
+        let todo_bytes = w.amount(|| at("todoBytes"), &u.todo_bytes);
+        let todo_files = w.amount(|| at("todoFiles"), &u.todo_files);
+        let archive_bytes = w.amount(|| at("archiveBytes"), &u.archive_bytes);
+        let is_using = w.flag(|| at("isUsing"), &u.is_using);
         let key = (device_id.clone(), target.clone());
-        let complete = u.todo_files == Some(0.0) && u.todo_bytes == Some(0.0);
+        let complete = todo_files == Some(0.0) && todo_bytes == Some(0.0);
         if let (true, Some(t)) = (complete, last_activity) {
             let entry = last_success.entry(key.clone()).or_insert(t);
             *entry = entry.max(t);
         }
-        let completion_ratio = match (u.selected_bytes, u.todo_bytes) {
+        let completion_ratio = match (selected_bytes, todo_bytes) {
             (Some(sel), Some(todo)) if sel > 0.0 => Some(((sel - todo) / sel).clamp(0.0, 1.0)),
             (Some(_), Some(todo)) => Some(if todo > 0.0 { 0.0 } else { 1.0 }),
             _ => None,
@@ -419,18 +416,21 @@ pub fn map(
             ("device_id", &device_id),
             ("target", &target),
         ];
-        if let Some(using) = u.is_using {
+        if let Some(using) = is_using {
             set.add(&m::CP_TARGET_IN_USE, l, f64::from(u8::from(using)));
         }
         if device_seen.insert(device_id.clone()) {
             let dl: &[(&str, &str)] = &[("device", &device), ("device_id", &device_id)];
-            if let Some(c) = u.source_connected_to_server {
+            let connected = w.flag(
+                || at("sourceConnectedToServer"),
+                &u.source_connected_to_server,
+            );
+            if let Some(c) = connected {
                 set.add(&m::CP_DEVICE_CONNECTED, dl, f64::from(u8::from(c)));
             }
-            let seen = w.read(
+            let seen = w.time(
                 || at("sourceLastConnectedToServer"),
-                u.source_last_connected_to_server.as_deref(),
-                parse_time,
+                &u.source_last_connected_to_server,
             );
             set.add_opt(&m::CP_DEVICE_LAST_CONNECTED, dl, seen);
             let statuses = device_statuses(u, computer);
@@ -451,11 +451,11 @@ pub fn map(
             target,
             last_activity,
             last_connected,
-            selected_bytes: u.selected_bytes,
-            selected_files: u.selected_files,
-            todo_bytes: u.todo_bytes,
-            todo_files: u.todo_files,
-            archive_bytes: u.archive_bytes,
+            selected_bytes,
+            selected_files,
+            todo_bytes,
+            todo_files,
+            archive_bytes,
             completion_ratio,
             alert_states: alerts,
             known_alert_states: m::CRASHPLAN_ALERT_STATES,
@@ -465,7 +465,7 @@ pub fn map(
             // saw too (the default), not the computer's creation: after a restart, a backup
             // in progress must not look like one that never completed.
             first_seen: None,
-            paused: u.is_using == Some(false)
+            paused: is_using == Some(false)
                 || is_deactivated
                 || device_statuses(u, computer)
                     .iter()
@@ -483,7 +483,7 @@ pub fn map(
         raw.mount_points.as_deref().unwrap_or(&[]),
         &mut w,
     );
-    map_orgs(&mut set, raw.orgs.as_deref().unwrap_or(&[]));
+    map_orgs(&mut set, raw.orgs.as_deref().unwrap_or(&[]), &mut w);
     if let Some(stats) = &raw.server_stats {
         map_server_stats(&mut set, stats, &mut w);
     }
@@ -555,34 +555,39 @@ pub(crate) fn map_mount_points(
                 f64::from(u8::from(status.eq_ignore_ascii_case("ENABLED"))),
             );
         }
-        set.add_opt(&m::CP_MOUNT_TOTAL, l, p.bytes_total);
-        set.add_opt(&m::CP_MOUNT_USED, l, p.bytes_used);
-        set.add_opt(&m::CP_MOUNT_FREE, l, p.bytes_free);
+        let at = |field: &str| format!("{what}[{i}].{field}");
+        let total = w.amount(|| at("bytesTotal"), &p.bytes_total);
+        let used = w.amount(|| at("bytesUsed"), &p.bytes_used);
+        let free = w.amount(|| at("bytesFree"), &p.bytes_free);
+        let rate = w.amount(|| at("bytesPerSecond"), &p.bytes_per_second);
+        set.add_opt(&m::CP_MOUNT_TOTAL, l, total);
+        set.add_opt(&m::CP_MOUNT_USED, l, used);
+        set.add_opt(&m::CP_MOUNT_FREE, l, free);
         let ratio = w
             .read(
                 || format!("{what}[{i}].percentFree"),
                 p.percent_free.as_deref(),
                 parse_percent,
             )
-            .or(match (p.bytes_free, p.bytes_total) {
+            .or(match (free, total) {
                 (Some(free), Some(total)) if total > 0.0 => Some(free / total),
                 _ => None,
             });
         set.add_opt(&m::CP_MOUNT_FREE_RATIO, l, ratio);
-        set.add_opt(&m::CP_MOUNT_WRITE_RATE, l, p.bytes_per_second);
+        set.add_opt(&m::CP_MOUNT_WRITE_RATE, l, rate);
         stores.push(Store {
             name,
             id: p.id.clone(),
-            free_bytes: p.bytes_free,
+            free_bytes: free,
             free_ratio: ratio,
         });
     }
     stores
 }
 
-fn map_orgs(set: &mut MetricSet, orgs: &[Org]) {
+fn map_orgs(set: &mut MetricSet, orgs: &[Org], w: &mut Warnings) {
     const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
-    for o in orgs {
+    for (i, o) in orgs.iter().enumerate() {
         let name = o.name.clone().unwrap_or_else(|| o.id.clone());
         let l: &[(&str, &str)] = &[("org", &name), ("org_id", &o.id)];
         let mut info: Vec<(&str, &str)> = l.to_vec();
@@ -593,26 +598,50 @@ fn map_orgs(set: &mut MetricSet, orgs: &[Org]) {
             info.push(("status", s));
         }
         set.add(&m::CP_ORG_INFO, &info, 1.0);
-        set.add_opt(&m::CP_ORG_ARCHIVE, l, o.archive_bytes);
-        set.add_opt(&m::CP_ORG_ARCHIVE_DELTA, l, o.archive_bytes_delta);
-        set.add_opt(
-            &m::CP_ORG_ARCHIVE_DELTA_MONTH,
-            l,
-            o.archive_bytes_delta_month,
-        );
-        set.add_opt(&m::CP_ORG_DAILY_CHANGE, l, o.daily_change);
-        set.add_opt(&m::CP_ORG_SELECTED_BYTES, l, o.selected_bytes);
-        set.add_opt(&m::CP_ORG_SELECTED_FILES, l, o.selected_files);
-        set.add_opt(&m::CP_ORG_TODO_BYTES, l, o.todo_bytes);
-        set.add_opt(&m::CP_ORG_TODO_FILES, l, o.todo_files);
+        let at = |field: &str| format!("orgs[{i}].{field}");
+        // Sizes and counts are never negative; deltas and the daily change may be.
+        for (desc, field, value) in [
+            (&m::CP_ORG_ARCHIVE, "archiveBytes", &o.archive_bytes),
+            (
+                &m::CP_ORG_SELECTED_BYTES,
+                "selectedBytes",
+                &o.selected_bytes,
+            ),
+            (
+                &m::CP_ORG_SELECTED_FILES,
+                "selectedFiles",
+                &o.selected_files,
+            ),
+            (&m::CP_ORG_TODO_BYTES, "todoBytes", &o.todo_bytes),
+            (&m::CP_ORG_TODO_FILES, "todoFiles", &o.todo_files),
+        ] {
+            set.add_opt(desc, l, w.amount(|| at(field), value));
+        }
+        for (desc, field, value) in [
+            (
+                &m::CP_ORG_ARCHIVE_DELTA,
+                "archiveBytesDelta",
+                &o.archive_bytes_delta,
+            ),
+            (
+                &m::CP_ORG_ARCHIVE_DELTA_MONTH,
+                "archiveBytesDeltaMonth",
+                &o.archive_bytes_delta_month,
+            ),
+            (&m::CP_ORG_DAILY_CHANGE, "dailyChange", &o.daily_change),
+        ] {
+            set.add_opt(desc, l, w.num(|| at(field), value));
+        }
         if let Some(q) = &o.quota {
             // A negative quota means unlimited.
+            let bytes = w.num(|| at("quota.bytes"), &q.bytes);
+            let seats = w.num(|| at("quota.seats"), &q.seats);
             set.add_opt(
                 &m::CP_ORG_QUOTA_BYTES,
                 l,
-                q.bytes.filter(|b| *b >= 0.0).map(|b| b * GIB),
+                bytes.filter(|b| *b >= 0.0).map(|b| b * GIB),
             );
-            set.add_opt(&m::CP_ORG_QUOTA_SEATS, l, q.seats.filter(|s| *s >= 0.0));
+            set.add_opt(&m::CP_ORG_QUOTA_SEATS, l, seats.filter(|s| *s >= 0.0));
         }
     }
 }
@@ -635,16 +664,33 @@ fn map_server_stats(set: &mut MetricSet, s: &ServerStats, w: &mut Warnings) {
         }
     }
     set.add(&m::CP_SERVER_INFO, &info, 1.0);
-    set.add_opt(&m::CP_SERVER_ARCHIVE, none, s.current_archive_bytes);
-    set.add_opt(
-        &m::CP_SERVER_ARCHIVE_PREV,
-        none,
-        s.previous_month_archive_bytes,
-    );
-    set.add_opt(&m::CP_SERVER_ORGS, none, s.org_count);
-    set.add_opt(&m::CP_SERVER_SEATS, none, s.seat_count);
-    set.add_opt(&m::CP_SERVER_SESSIONS, none, s.backup_session_count);
-    set.add_opt(&m::CP_SERVER_CLIENTS, none, s.connected_client_count);
+    for (desc, field, value) in [
+        (
+            &m::CP_SERVER_ARCHIVE,
+            "currentArchiveBytes",
+            &s.current_archive_bytes,
+        ),
+        (
+            &m::CP_SERVER_ARCHIVE_PREV,
+            "previousMonthArchiveBytes",
+            &s.previous_month_archive_bytes,
+        ),
+        (&m::CP_SERVER_ORGS, "orgCount", &s.org_count),
+        (&m::CP_SERVER_SEATS, "seatCount", &s.seat_count),
+        (
+            &m::CP_SERVER_SESSIONS,
+            "backupSessionCount",
+            &s.backup_session_count,
+        ),
+        (
+            &m::CP_SERVER_CLIENTS,
+            "connectedClientCount",
+            &s.connected_client_count,
+        ),
+    ] {
+        let v = w.amount(|| format!("serverStats.{field}"), value);
+        set.add_opt(desc, none, v);
+    }
     for (desc, field, value) in [
         (
             &m::CP_SERVER_HOST_MEM_TOTAL,
@@ -674,7 +720,7 @@ fn map_server_stats(set: &mut MetricSet, s: &ServerStats, w: &mut Warnings) {
         (&m::CP_SERVER_DISK_TOTAL, "diskTotal", &s.disk_total),
         (&m::CP_SERVER_DISK_FREE, "diskFree", &s.disk_free),
     ] {
-        let v = w.read(
+        let v = w.read_amount(
             || format!("serverStats.{field}"),
             value.as_deref(),
             parse_size,
@@ -715,7 +761,7 @@ fn map_server_stats(set: &mut MetricSet, s: &ServerStats, w: &mut Warnings) {
 /// human `uptime` (`"1.5 hrs"`) is read.
 fn uptime_seconds(s: &ServerStats, w: &mut Warnings) -> Option<f64> {
     const TEN_YEARS_MS: f64 = 10.0 * 365.25 * 86_400_000.0;
-    match s.uptime_milliseconds {
+    match s.uptime_milliseconds.as_ref().and_then(|ms| ms.get()) {
         Some(ms) if (0.0..TEN_YEARS_MS).contains(&ms) => Some(ms / 1000.0),
         _ => w.read(
             || "serverStats.uptime".into(),

@@ -13,7 +13,9 @@
 
 use serde::Deserialize;
 
-use crate::sources::values::{id, opt_bool, opt_f64, opt_id, opt_text, string_list};
+use crate::sources::values::{
+    id, opt_flag, opt_id, opt_num, opt_text, opt_time, string_list, Flag, Num, Time,
+};
 
 /// An item of `GET /rest/usages`: one source computer backing up to one target computer.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,10 +25,10 @@ pub struct Usage {
     pub source_id: Option<String>,
     #[serde(default, deserialize_with = "opt_id")]
     pub source_guid: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub source_connected_to_server: Option<bool>,
-    #[serde(default, deserialize_with = "opt_text")]
-    pub source_last_connected_to_server: Option<String>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub source_connected_to_server: Option<Flag>,
+    #[serde(default, deserialize_with = "opt_time")]
+    pub source_last_connected_to_server: Option<Time>,
     #[serde(default, deserialize_with = "string_list")]
     pub source_status: Vec<String>,
     #[serde(default, deserialize_with = "opt_id")]
@@ -42,22 +44,22 @@ pub struct Usage {
         deserialize_with = "opt_id"
     )]
     pub target_guid: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub selected_files: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub selected_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub todo_files: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub todo_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub archive_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_text")]
-    pub last_connected: Option<String>,
-    #[serde(default, deserialize_with = "opt_text")]
-    pub last_activity: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_using: Option<bool>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub selected_files: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub selected_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub todo_files: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub todo_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub archive_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_time")]
+    pub last_connected: Option<Time>,
+    #[serde(default, deserialize_with = "opt_time")]
+    pub last_activity: Option<Time>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_using: Option<Flag>,
     #[serde(default, deserialize_with = "string_list")]
     pub alert_states: Vec<String>,
 }
@@ -131,22 +133,22 @@ pub struct Org {
     pub status: Option<String>,
     #[serde(default, deserialize_with = "opt_id")]
     pub parent_id: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub selected_files: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub selected_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub todo_files: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub todo_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub archive_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub archive_bytes_delta: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub archive_bytes_delta_month: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub daily_change: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub selected_files: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub selected_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub todo_files: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub todo_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub archive_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub archive_bytes_delta: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub archive_bytes_delta_month: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub daily_change: Option<Num>,
     #[serde(default)]
     pub quota: Option<Quota>,
 }
@@ -154,10 +156,10 @@ pub struct Org {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Quota {
     /// Gigabytes.
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub seats: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub seats: Option<Num>,
 }
 
 /// `GET /rest/mountPoints` (list) and `GET /rest/mountPoints/{id}` (detail: capacity).
@@ -174,14 +176,14 @@ pub struct MountPoint {
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub volume_label: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub bytes_per_second: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub bytes_total: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub bytes_used: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub bytes_free: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub bytes_per_second: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub bytes_total: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub bytes_used: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub bytes_free: Option<Num>,
     /// A percent (1.9 means 1.9 %), as a number or as text.
     #[serde(default, deserialize_with = "opt_text")]
     pub percent_free: Option<String>,
@@ -191,20 +193,20 @@ pub struct MountPoint {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerStats {
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub current_archive_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub previous_month_archive_bytes: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub org_count: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub seat_count: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub current_archive_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub previous_month_archive_bytes: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub org_count: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub seat_count: Option<Num>,
     #[serde(default, deserialize_with = "opt_text")]
     pub version: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub backup_session_count: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub connected_client_count: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub backup_session_count: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub connected_client_count: Option<Num>,
     #[serde(default, deserialize_with = "opt_text")]
     pub host_name: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -225,8 +227,8 @@ pub struct ServerStats {
     pub cpu_utilization: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub uptime: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub uptime_milliseconds: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub uptime_milliseconds: Option<Num>,
     #[serde(default, deserialize_with = "opt_text")]
     pub load: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -257,7 +259,7 @@ mod tests {
         assert_eq!(u.source_guid.as_deref(), Some("343195742699662015"));
         assert_eq!(u.target_guid.as_deref(), Some("345095742699645987"));
         assert_eq!(u.source_status, vec!["Blocked", "Active"]);
-        assert_eq!(u.selected_bytes, Some(19_839_461_229_438.0));
+        assert_eq!(u.selected_bytes, Some(Num::Is(19_839_461_229_438.0)));
         assert!(u.alert_states.is_empty());
         assert_eq!(u.key(), "343195742699662015>345095742699645987");
     }
@@ -287,8 +289,8 @@ mod tests {
                 "quota": {"seats": 10, "bytes": 250}}"#,
         )
         .unwrap();
-        assert_eq!(detail.archive_bytes, Some(78_213_557.0));
-        assert_eq!(detail.quota.unwrap().bytes, Some(250.0));
+        assert_eq!(detail.archive_bytes, Some(Num::Is(78_213_557.0)));
+        assert_eq!(detail.quota.unwrap().bytes, Some(Num::Is(250.0)));
 
         let mp: MountPoint = serde_json::from_str(
             r#"{"id": 1, "name": "manifest", "status": "ENABLED", "type": "DIR", "volumeLabel": "manifest",

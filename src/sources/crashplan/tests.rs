@@ -1,6 +1,7 @@
 //! Mapping tests on the vendor document's own payloads.
 
 use super::*;
+use crate::sources::values::{Num, Time};
 
 fn usage(json: &str) -> Usage {
     serde_json::from_str(json).unwrap()
@@ -331,7 +332,7 @@ fn capacity_orgs_and_server_stats() {
 #[test]
 fn a_plausible_uptime_in_milliseconds_is_used() {
     let mut raw = document_raw();
-    raw.server_stats.as_mut().unwrap().uptime_milliseconds = Some(5_400_000.0);
+    raw.server_stats.as_mut().unwrap().uptime_milliseconds = Some(Num::Is(5_400_000.0));
     raw.server_stats.as_mut().unwrap().uptime = Some("garbage".into());
     let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
     assert_eq!(
@@ -363,14 +364,15 @@ fn null_times_are_absent_never_zero() {
 #[test]
 fn unreadable_values_are_absent_and_counted() {
     let mut raw = document_raw();
-    raw.usages[0].last_activity = Some("last tuesday".into());
+    raw.usages[0].last_activity = Some(Time::Unreadable("last tuesday".into()));
     raw.server_stats.as_mut().unwrap().host_memory_total = Some("lots".into());
     let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
     assert_eq!(snap.warnings.count, 2);
-    assert!(
-        snap.warnings.first[0].contains("usages[0].lastActivity"),
-        "{:?}",
-        snap.warnings.first
+    assert_eq!(
+        snap.warnings.of("usages.lastActivity"),
+        1,
+        "{}",
+        snap.warnings
     );
     let l = lines(&snap);
     assert!(!l
@@ -391,9 +393,9 @@ fn last_success_needs_nothing_left_to_do_and_is_carried_forward() {
 
     // A later backup in progress: activity moves on, the last success stays.
     let mut busy = document_raw();
-    busy.usages[0].todo_files = Some(10.0);
-    busy.usages[0].todo_bytes = Some(4_000_000_000_000.0);
-    busy.usages[0].last_activity = Some("2010-09-02T19:10:13.450-05:00".into());
+    busy.usages[0].todo_files = Some(Num::Is(10.0));
+    busy.usages[0].todo_bytes = Some(Num::Is(4_000_000_000_000.0));
+    busy.usages[0].last_activity = Some(Time::At(1_283_472_613.45));
     let second = map(&busy, "hq", false, 0.0, &mut carried);
     assert_eq!(second.targets[0].last_activity, Some(1_283_472_613.45));
     assert_eq!(second.targets[0].last_success, Some(1_283_386_213.45));
@@ -473,9 +475,169 @@ fn unknown_computers_fall_back_to_guids() {
 fn negative_quota_means_unlimited() {
     let mut raw = document_raw();
     raw.orgs.as_mut().unwrap()[0].quota = Some(model::Quota {
-        bytes: Some(-1.0),
-        seats: Some(-1.0),
+        bytes: Some(Num::Is(-1.0)),
+        seats: Some(Num::Is(-1.0)),
     });
     let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
     assert!(!l.iter().any(|x| x.starts_with("crashplan_org_quota_")));
+}
+
+/// Three computers backing up to the PRO server; computer `c2`'s `field` is written `bad`
+/// (raw JSON text), decoded as a real page is.
+fn fleet_with(field: &str, bad: &str) -> Raw {
+    let usages: Vec<String> = (1..=3)
+        .map(|i| {
+            let mut fields = vec![
+                ("sourceId", format!("{}", 10 + i)),
+                ("sourceGuid", format!("{}", 1000 + i)),
+                ("targetId", "1".into()),
+                ("targetGuId", "999".into()),
+                ("selectedFiles", "100".into()),
+                ("selectedBytes", "5000".into()),
+                ("todoFiles", "0".into()),
+                ("todoBytes", "0".into()),
+                ("archiveBytes", "4000".into()),
+                ("lastConnected", format!("\"2024-01-0{i}T00:00:00Z\"")),
+                ("lastActivity", format!("\"2024-01-0{i}T00:00:00Z\"")),
+                ("sourceConnectedToServer", "true".into()),
+                ("isUsing", "true".into()),
+            ];
+            if i == 2 {
+                for (k, v) in &mut fields {
+                    if *k == field {
+                        *v = bad.to_owned();
+                    }
+                }
+            }
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("\"{k}\": {v}"))
+                .collect();
+            format!("{{{}}}", body.join(", "))
+        })
+        .collect();
+    let body = format!("{{\"usages\": [{}]}}", usages.join(", "));
+    let usages = crate::sources::http::decode_list::<Usage>("usages", "usages", body.as_bytes())
+        .expect("one bad value never fails the page");
+    let mut computers: Vec<Computer> = (1..=3)
+        .map(|i| {
+            computer(&format!(
+                r#"{{"id": {}, "name": "c{i}", "guid": {}}}"#,
+                10 + i,
+                1000 + i
+            ))
+        })
+        .collect();
+    computers.push(computer(r#"{"id": 1, "name": "proserver", "guid": 999}"#));
+    Raw {
+        usages,
+        computers,
+        ..Default::default()
+    }
+}
+
+fn value_of(lines: &[String], name: &str, device: &str) -> Option<String> {
+    let needle = format!("device=\"{device}\"");
+    lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(&needle))
+        .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+}
+
+/// The other devices keep every series, and `c2` every series but the bad one's.
+fn assert_fleet_intact(snap: &Snapshot, missing: &str) {
+    let l = lines(snap);
+    for name in [
+        "backup_selected_bytes",
+        "backup_todo_bytes",
+        "backup_archive_bytes",
+        "backup_last_activity_timestamp_seconds",
+    ] {
+        for device in ["c1", "c3"] {
+            assert!(
+                value_of(&l, name, device).is_some(),
+                "{name} of {device}: {l:#?}"
+            );
+        }
+        assert_eq!(
+            value_of(&l, name, "c2").is_some(),
+            name != missing,
+            "{name} of c2: {l:#?}"
+        );
+    }
+    assert_eq!(snap.targets.len(), 3);
+}
+
+#[test]
+fn one_bad_selected_bytes_costs_that_value_only() {
+    for bad in ["1e400", "-1e400", "\"lots\"", "{\"a\": [1]}", "true"] {
+        let snap = map(
+            &fleet_with("selectedBytes", bad),
+            "hq",
+            false,
+            0.0,
+            &mut HashMap::new(),
+        );
+        assert_fleet_intact(&snap, "backup_selected_bytes");
+        assert_eq!(
+            snap.warnings.of("usages.selectedBytes"),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+    }
+}
+
+#[test]
+fn implausible_values_are_absent_and_counted() {
+    for (field, bad, family) in [
+        (
+            "lastActivity",
+            "\"9999-12-31T00:00:00Z\"",
+            "backup_last_activity_timestamp_seconds",
+        ),
+        (
+            "lastActivity",
+            "1e300",
+            "backup_last_activity_timestamp_seconds",
+        ),
+        (
+            "lastActivity",
+            "\"1970-01-02T00:00:00Z\"",
+            "backup_last_activity_timestamp_seconds",
+        ),
+        ("todoBytes", "-5", "backup_todo_bytes"),
+        ("archiveBytes", "-1e400", "backup_archive_bytes"),
+    ] {
+        let mut carried = HashMap::new();
+        let snap = map(&fleet_with(field, bad), "hq", false, 0.0, &mut carried);
+        assert_fleet_intact(&snap, family);
+        assert_eq!(
+            snap.warnings.of(&format!("usages.{field}")),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+        let c2 = snap.targets.iter().find(|t| t.device == "c2").unwrap();
+        if field != "archiveBytes" {
+            assert_eq!(c2.last_success, None, "{field} {bad}");
+        }
+    }
+}
+
+#[test]
+fn never_placeholders_are_absent_and_not_counted() {
+    for never in ["0", "-1", "null", "\"\""] {
+        let snap = map(
+            &fleet_with("lastActivity", never),
+            "hq",
+            false,
+            0.0,
+            &mut HashMap::new(),
+        );
+        assert_fleet_intact(&snap, "backup_last_activity_timestamp_seconds");
+        assert_eq!(snap.warnings.count, 0, "{never}: {}", snap.warnings);
+    }
 }

@@ -357,9 +357,18 @@ fn default_client_id(project: &str, host: &str) -> String {
 /// Maps what a refresh read into the snapshot.
 pub fn map(raw: Raw, source: &str) -> Snapshot {
     let Raw {
-        projects,
+        mut projects,
         mut warnings,
     } = raw;
+    // Unreadable and implausible values are told once here and dropped, so that the readings
+    // below, however many, see only good ones.
+    for p in &mut projects {
+        p.backups.iter_mut().for_each(|b| b.check(&mut warnings));
+        p.jobs.iter_mut().for_each(|j| j.check(&mut warnings));
+        for s in p.sessions.iter_mut().flatten() {
+            s.check(&mut warnings);
+        }
+    }
     let mut set = MetricSet::new(SYSTEM, source);
 
     // Clients, once each (central clients show in every project's list).
@@ -482,8 +491,8 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             }
             let available = status == "available";
             if available {
-                agg.compressed = add_opt(agg.compressed, md.backup_size_compressed);
-                agg.uncompressed = add_opt(agg.uncompressed, md.backup_size_uncompressed);
+                agg.compressed = add_opt(agg.compressed, md.size_compressed());
+                agg.uncompressed = add_opt(agg.uncompressed, md.size_uncompressed());
                 if let (Some(job_id), Some(t)) = (md.job_id(), time) {
                     let n = newest_ok_by_job.entry(job_id).or_insert(t);
                     *n = n.max(t);
@@ -506,7 +515,7 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
                 }
             }
             if available {
-                t.archive = add_opt(t.archive, md.backup_size_compressed);
+                t.archive = add_opt(t.archive, md.size_compressed());
             }
         }
     }
@@ -586,7 +595,7 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
                     "fail" => true,
                     _ => return None,
                 };
-                Some((js.time_ended.or(js.time_started).unwrap_or(0.0), failed))
+                Some((js.ended().or(js.started()).unwrap_or(0.0), failed))
             })
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, failed)| failed);
@@ -600,11 +609,11 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             });
         let started = writers
             .iter()
-            .filter_map(|j| j.job.job_schedule.time_started)
+            .filter_map(|j| j.job.job_schedule.started())
             .fold(None, |acc: Option<f64>, t| max_opt(acc, t));
         let created = writers
             .iter()
-            .filter_map(|j| j.job.job_schedule.time_created)
+            .filter_map(|j| j.job.job_schedule.created())
             .fold(None, |acc: Option<f64>, t| min_opt(acc, t));
         let period = active
             .iter()
@@ -682,15 +691,15 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             set.add_states_labels(&m::FZ_JOB_LAST_RESULT, &l, m::FREEZER_RESULTS, &active);
         }
         for (desc, value) in [
-            (&m::FZ_JOB_LAST_START, js.time_started),
-            (&m::FZ_JOB_LAST_END, js.time_ended),
-            (&m::FZ_JOB_CREATED, js.time_created),
+            (&m::FZ_JOB_LAST_START, js.started()),
+            (&m::FZ_JOB_LAST_END, js.ended()),
+            (&m::FZ_JOB_CREATED, js.created()),
         ] {
             if let Some(v) = value {
                 set.add_labels(desc, &l, v);
             }
         }
-        let last_success = match (js.result(), js.time_ended) {
+        let last_success = match (js.result(), js.ended()) {
             (Some("success"), Some(end)) => Some(end),
             _ => newest_ok_by_job.get(j.job.job_id.as_str()).copied(),
         };
@@ -746,6 +755,8 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
         let central = c
             .client
             .is_central
+            .as_ref()
+            .and_then(|b| b.get())
             .map(|b| b.to_string())
             .unwrap_or_default();
         set.add(

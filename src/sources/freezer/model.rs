@@ -12,7 +12,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::sources::values::{opt_bool, opt_f64, opt_id, opt_text};
+use crate::sources::values::{opt_flag, opt_id, opt_num, opt_text, Flag, Num, Time, Warnings};
 
 /// An item of a list: read, or the reason it could not be (and its text, which keeps
 /// unreadable items apart when pages are joined).
@@ -40,9 +40,14 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
     }
 }
 
-/// A time in Unix seconds where `-1` (and 0) mean "never": `None`.
-fn opt_epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(opt_f64(d)?.filter(|t| *t > 0.0))
+/// A time in Unix seconds where `-1` (and 0) mean "never": `None`. Anything that is no number
+/// is kept as unreadable, to be told when the item is checked.
+fn opt_epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Time>, D::Error> {
+    Ok(match opt_num(d)? {
+        Some(Num::Is(t)) if t > 0.0 => Some(Time::At(t)),
+        Some(Num::Is(_)) | None => None,
+        Some(Num::Unreadable(text)) => Some(Time::Unreadable(text)),
+    })
 }
 
 /// A list that may be `null`.
@@ -155,7 +160,23 @@ pub struct Backup {
     pub backup_metadata: BackupMetadata,
 }
 
+fn get_time(v: &Option<Time>) -> Option<f64> {
+    v.as_ref().and_then(Time::get)
+}
+
+fn get_num(v: &Option<Num>) -> Option<f64> {
+    v.as_ref().and_then(Num::get)
+}
+
 impl Backup {
+    /// Drops (and tells `w`) the values that cannot be read or are implausible, once, so that
+    /// every later reading sees only good ones.
+    pub fn check(&mut self, w: &mut Warnings) {
+        let id = self.backup_id.clone();
+        self.backup_metadata
+            .check(&|f: &str| format!("backups[{id}].backup_metadata.{f}"), w);
+    }
+
     /// The record's status; the API's default, `available`, when it has none.
     pub fn status(&self) -> &str {
         match self.status.as_deref().map(str::trim) {
@@ -180,20 +201,20 @@ pub struct BackupMetadata {
     #[serde(default, deserialize_with = "opt_text")]
     pub container: Option<String>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    time_stamp: Option<f64>,
+    time_stamp: Option<Time>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    timestamp: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    curr_backup_level: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    level: Option<f64>,
+    timestamp: Option<Time>,
+    #[serde(default, deserialize_with = "opt_num")]
+    curr_backup_level: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    level: Option<Num>,
     /// Added by freezer-scheduler; a manual agent run has none.
     #[serde(default, deserialize_with = "opt_text")]
     pub job_id: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub backup_size_compressed: Option<f64>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub backup_size_uncompressed: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub backup_size_compressed: Option<Num>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub backup_size_uncompressed: Option<Num>,
     #[serde(default, deserialize_with = "opt_text")]
     pub client_os: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -210,10 +231,32 @@ impl BackupMetadata {
     }
     /// When the backup was taken (Unix seconds).
     pub fn time(&self) -> Option<f64> {
-        self.time_stamp.or(self.timestamp)
+        get_time(&self.time_stamp).or(get_time(&self.timestamp))
     }
     pub fn level(&self) -> Option<f64> {
-        self.curr_backup_level.or(self.level)
+        get_num(&self.curr_backup_level).or(get_num(&self.level))
+    }
+    pub fn size_compressed(&self) -> Option<f64> {
+        get_num(&self.backup_size_compressed)
+    }
+    pub fn size_uncompressed(&self) -> Option<f64> {
+        get_num(&self.backup_size_uncompressed)
+    }
+
+    /// Drops (and tells `w`) the values that cannot be read or are implausible, once.
+    fn check(&mut self, at: &dyn Fn(&str) -> String, w: &mut Warnings) {
+        w.keep_time(|| at("time_stamp"), &mut self.time_stamp);
+        w.keep_time(|| at("timestamp"), &mut self.timestamp);
+        w.keep_amount(|| at("curr_backup_level"), &mut self.curr_backup_level);
+        w.keep_amount(|| at("level"), &mut self.level);
+        w.keep_amount(
+            || at("backup_size_compressed"),
+            &mut self.backup_size_compressed,
+        );
+        w.keep_amount(
+            || at("backup_size_uncompressed"),
+            &mut self.backup_size_uncompressed,
+        );
     }
     pub fn backup_name(&self) -> Option<&str> {
         non_empty(&self.backup_name)
@@ -308,11 +351,11 @@ pub struct JobSchedule {
     #[serde(default, deserialize_with = "opt_text")]
     pub event: Option<String>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    pub time_started: Option<f64>,
+    pub time_started: Option<Time>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    pub time_ended: Option<f64>,
+    pub time_ended: Option<Time>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    pub time_created: Option<f64>,
+    pub time_created: Option<Time>,
     #[serde(default, deserialize_with = "opt_text")]
     pub schedule_interval: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -364,7 +407,29 @@ const CRON_KEYS: &[&str] = &[
     "schedule_second",
 ];
 
+impl Job {
+    /// Drops (and tells `w`) the values that cannot be read or are implausible, once.
+    pub fn check(&mut self, w: &mut Warnings) {
+        let id = self.job_id.clone();
+        let at = |f: &str| format!("jobs[{id}].job_schedule.{f}");
+        let js = &mut self.job_schedule;
+        w.keep_time(|| at("time_started"), &mut js.time_started);
+        w.keep_time(|| at("time_ended"), &mut js.time_ended);
+        w.keep_time(|| at("time_created"), &mut js.time_created);
+    }
+}
+
 impl JobSchedule {
+    pub fn started(&self) -> Option<f64> {
+        get_time(&self.time_started)
+    }
+    pub fn ended(&self) -> Option<f64> {
+        get_time(&self.time_ended)
+    }
+    pub fn created(&self) -> Option<f64> {
+        get_time(&self.time_created)
+    }
+
     pub fn schedule(&self) -> Schedule {
         if let Some(interval) = non_empty(&self.schedule_interval) {
             return match parse_interval(interval) {
@@ -462,8 +527,8 @@ pub struct Client {
     pub uuid: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_central: Option<bool>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_central: Option<Flag>,
 }
 
 impl Client {
@@ -489,13 +554,13 @@ pub struct Session {
     #[serde(default, deserialize_with = "opt_text")]
     result: Option<String>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    time_start: Option<f64>,
+    time_start: Option<Time>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    time_end: Option<f64>,
+    time_end: Option<Time>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    time_started: Option<f64>,
+    time_started: Option<Time>,
     #[serde(default, deserialize_with = "opt_epoch")]
-    time_ended: Option<f64>,
+    time_ended: Option<Time>,
     #[serde(default, deserialize_with = "object")]
     pub schedule: JobSchedule,
     #[serde(default, deserialize_with = "object")]
@@ -503,6 +568,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// Drops (and tells `w`) the values that cannot be read or are implausible, once.
+    pub fn check(&mut self, w: &mut Warnings) {
+        let id = self.session_id.clone();
+        let at = |f: &str| format!("sessions[{id}].{f}");
+        w.keep_time(|| at("time_start"), &mut self.time_start);
+        w.keep_time(|| at("time_end"), &mut self.time_end);
+        w.keep_time(|| at("time_started"), &mut self.time_started);
+        w.keep_time(|| at("time_ended"), &mut self.time_ended);
+    }
+
     pub fn status(&self) -> Option<&str> {
         non_empty(&self.status)
     }
@@ -510,10 +585,10 @@ impl Session {
         non_empty(&self.result)
     }
     pub fn started(&self) -> Option<f64> {
-        self.time_start.or(self.time_started)
+        get_time(&self.time_start).or(get_time(&self.time_started))
     }
     pub fn ended(&self) -> Option<f64> {
-        self.time_end.or(self.time_ended)
+        get_time(&self.time_end).or(get_time(&self.time_ended))
     }
 }
 
@@ -613,8 +688,8 @@ mod tests {
             (m.hostname(), m.time(), m.level(), m.job_id()),
             (Some("h1"), Some(1_795_366_508.0), Some(5.0), Some("j"))
         );
-        assert_eq!(m.backup_size_compressed, Some(93_371_428.0));
-        assert_eq!(m.backup_size_uncompressed, None);
+        assert_eq!(m.size_compressed(), Some(93_371_428.0));
+        assert_eq!(m.size_uncompressed(), None);
         let v1: Backup = serde_json::from_str(
             r#"{"backup_id": "b740ed9ad2b646aba304ef54c21c6774", "backup_metadata": {
                 "backup_name": "important_data_backup", "host_name": "alpha", "level": 1,
@@ -627,15 +702,17 @@ mod tests {
             (m.hostname(), m.time(), m.level()),
             (Some("alpha"), Some(123_444_324.0), Some(1.0))
         );
-        assert_eq!(m.backup_size_compressed, Some(1212.0));
+        assert_eq!(m.size_compressed(), Some(1212.0));
         assert_eq!(m.job_id(), None);
     }
 
     #[test]
     fn an_unreadable_item_is_skipped_not_fatal() {
+        // An item whose identity cannot be read is skipped; a bad value is not (it is told
+        // when the item is checked, and left absent).
         let items: Vec<Lenient<Backup>> = serde_json::from_str(
-            r#"[{"backup_id": "a", "backup_metadata": {"time_stamp": "yesterday"}},
-                {"backup_id": "b", "backup_metadata": {"time_stamp": 5}}]"#,
+            r#"[{"backup_id": {"a": 1}, "backup_metadata": {"time_stamp": 5}},
+                {"backup_id": "b", "backup_metadata": {"time_stamp": "yesterday"}}]"#,
         )
         .unwrap();
         let mut w = crate::sources::values::Warnings::default();
@@ -643,7 +720,11 @@ mod tests {
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].backup_id, "b");
         assert_eq!(w.count, 1);
-        assert!(w.first[0].contains("time_stamp"), "{}", w.first[0]);
+        assert!(w.to_string().contains("backup_id"), "{w}");
+        let mut b = read[0].clone();
+        b.check(&mut w);
+        assert_eq!(b.backup_metadata.time(), None);
+        assert_eq!(w.of("backups.backup_metadata.time_stamp"), 1, "{w}");
     }
 
     #[test]
@@ -652,7 +733,7 @@ mod tests {
         let items = decode_page::<Backup>("backups", "backups", good).unwrap();
         assert!(items.iter().all(|i| matches!(i, Lenient::Read(_))));
         let one_bad =
-            br#"{"backups": [{"backup_id": "a", "backup_metadata": {"time_stamp": "x"}}, {"backup_id": "b"}]}"#;
+            br#"{"backups": [{"backup_id": 1.5, "backup_metadata": {"time_stamp": "x"}}, {"backup_id": "b"}]}"#;
         let items = decode_page::<Backup>("backups", "backups", one_bad).unwrap();
         assert!(matches!(items[0], Lenient::Unreadable { .. }));
         assert!(matches!(&items[1], Lenient::Read(b) if b.backup_id == "b"));
@@ -669,11 +750,8 @@ mod tests {
         )
         .unwrap();
         let js = &never.job_schedule;
-        assert_eq!(
-            (js.status(), js.result(), js.time_started),
-            (None, None, None)
-        );
-        assert_eq!(js.time_created, Some(1_795_368_424.0));
+        assert_eq!((js.status(), js.result(), js.started()), (None, None, None));
+        assert_eq!(js.created(), Some(1_795_368_424.0));
         assert!(never.backup_names().is_empty());
         assert_eq!(js.schedule(), Schedule::None);
         let running: JobSchedule = serde_json::from_str(
@@ -682,7 +760,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(running.result(), Some(""));
-        assert_eq!(running.time_ended, None);
+        assert_eq!(running.ended(), None);
         assert_eq!(running.schedule(), Schedule::Every(86_400.0));
         assert!(running.active());
         let started_never_ran: JobSchedule = serde_json::from_str(

@@ -72,7 +72,7 @@ fn read(items: serde_json::Value) -> Raw {
                 .get("sessions")
                 .map(|c| serde_json::from_value(c.clone()).unwrap()),
         }],
-        warnings: Warnings::default(),
+        warnings: Warnings::at(NOW),
     }
 }
 
@@ -389,15 +389,16 @@ fn sizes_are_optional_and_an_admin_job_list_counts_each_job_once() {
 
 #[test]
 fn v1_items_map_like_v2() {
+    // The document's v1 sample, its 1973 timestamps moved into the plausible window (1990 on).
     let raw = Raw {
         projects: vec![ProjectRead {
             project_id: None,
             backups: serde_json::from_value(json!([
                 {"backup_id": "b740", "backup_metadata": {"backup_name": "important_data_backup",
-                 "host_name": "alpha", "level": 1, "timestamp": 123444324, "backup_size_compressed": 1212,
+                 "host_name": "alpha", "level": 1, "timestamp": 1123444324, "backup_size_compressed": 1212,
                  "container": "freezer_container", "encrypted": "false"}},
                 {"backup_id": "b741", "backup_metadata": {"backup_name": "important_data_backup",
-                 "host_name": "alpha", "level": 0, "timestamp": 123444311, "backup_size_compressed": 1212}}
+                 "host_name": "alpha", "level": 0, "timestamp": 1123444311, "backup_size_compressed": 1212}}
             ])).unwrap(),
             jobs: serde_json::from_value(json!([
                 {"client_id": "5c86_alpha", "job_id": "685e", "user_id": "fe93",
@@ -416,9 +417,114 @@ fn v1_items_map_like_v2() {
         format!("{N}device=\"alpha\",device_id=\"5c86_alpha\",target=\"important_data_backup\"");
     assert_eq!(
         value(&out, "backup_last_success_timestamp_seconds", &t),
-        Some(123_444_324.0)
+        Some(1_123_444_324.0)
     );
     assert_eq!(value(&out, "backup_archive_bytes", &t), Some(2424.0));
     assert!(out.contains("freezer_job_info{source=\"fz\",project_id=\"\",job_id=\"685e\",device=\"alpha\",device_id=\"5c86_alpha\""), "{out}");
     assert!(!out.contains("freezer_session"));
+}
+
+/// Three hosts with one available backup each; host `h2`'s metadata `field` is written `bad`
+/// (raw JSON text). The page is decoded and read as a real one is.
+fn backups_with(field: &str, bad: &str) -> Raw {
+    let items: Vec<String> = (1..=3)
+        .map(|i| {
+            let mut md = vec![
+                ("hostname", format!("\"h{i}\"")),
+                ("backup_name", format!("\"n{i}\"")),
+                ("time_stamp", format!("{}", NOW - 3600.0 * f64::from(i))),
+                ("curr_backup_level", "0".to_owned()),
+                ("backup_size_compressed", "100".into()),
+                ("backup_size_uncompressed", "250".into()),
+            ];
+            if i == 2 {
+                for (k, v) in &mut md {
+                    if *k == field {
+                        *v = bad.to_owned();
+                    }
+                }
+            }
+            let md: Vec<String> = md.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            format!(
+                r#"{{"backup_id": "b{i}", "project_id": "{P}", "status": "available",
+                    "backup_metadata": {{{}}}}}"#,
+                md.join(", ")
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"backups": [{}]}}"#, items.join(", "));
+    let mut warnings = Warnings::at(NOW);
+    let page = model::decode_page::<Backup>("backups", "backups", body.as_bytes())
+        .expect("one bad value never fails the page");
+    let backups = model::readable("backups", page, &mut warnings);
+    Raw {
+        projects: vec![ProjectRead {
+            project_id: Some(P.into()),
+            jobs: Vec::new(),
+            backups,
+            clients: None,
+            sessions: None,
+        }],
+        warnings,
+    }
+}
+
+fn assert_hosts_intact(out: &str, missing: &[&str]) {
+    for family in [
+        "backup_archive_bytes",
+        "backup_last_success_timestamp_seconds",
+        "backup_last_activity_timestamp_seconds",
+    ] {
+        for i in 1..=3 {
+            let labels = format!("{N}device=\"h{i}\",device_id=\"{P}_h{i}\",target=\"n{i}\"");
+            let present = value(out, family, &labels).is_some();
+            let gone = i == 2 && missing.contains(&family);
+            assert_eq!(present, !gone, "{family} of h{i}\n{out}");
+        }
+    }
+}
+
+#[test]
+fn one_bad_backup_size_costs_that_value_only() {
+    for bad in ["1e400", "\"lots\"", "{\"a\": 1}", "-100"] {
+        let snap = map(backups_with("backup_size_compressed", bad), "fz");
+        assert_hosts_intact(&text(&snap), &["backup_archive_bytes"]);
+        assert_eq!(snap.targets.len(), 3);
+        assert_eq!(
+            snap.warnings
+                .of("backups.backup_metadata.backup_size_compressed"),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+    }
+}
+
+#[test]
+fn one_bad_backup_time_costs_that_value_only() {
+    for bad in ["1e400", "\"lots\"", "1e300", "253402214400", "12345"] {
+        let snap = map(backups_with("time_stamp", bad), "fz");
+        // Without a time, h2's backup gives neither a last success nor an activity.
+        assert_hosts_intact(
+            &text(&snap),
+            &[
+                "backup_last_success_timestamp_seconds",
+                "backup_last_activity_timestamp_seconds",
+            ],
+        );
+        assert_eq!(
+            snap.warnings.of("backups.backup_metadata.time_stamp"),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+    }
+}
+
+#[test]
+fn never_times_are_absent_and_not_counted() {
+    let snap = map(backups_with("time_stamp", "-1"), "fz");
+    assert_eq!(snap.warnings.count, 0, "{}", snap.warnings);
 }

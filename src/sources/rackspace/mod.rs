@@ -38,7 +38,10 @@ use crate::exposition::{Labels, MetricSet};
 use crate::metrics as m;
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
-use crate::sources::values::{parse_size, parse_timespan, Time, Warnings};
+use crate::sources::values::{parse_size, parse_timespan, plausible_time, Flag, Warnings};
+
+/// How far ahead a configuration's next scheduled run may plausibly be (a monthly schedule).
+const NEXT_RUN_AHEAD: f64 = 32.0 * 86_400.0;
 use crate::sources::{BackupTarget, Device, Snapshot};
 use model::{Activity, Agent, Configuration, Report, Schedule};
 
@@ -345,14 +348,12 @@ pub fn runs_by_configuration(activity: &[Activity]) -> HashMap<&str, Runs<'_>> {
         let Some(parent) = a.parent_id.as_deref() else {
             continue;
         };
-        if !a.is_backup() || a.is_backup_configuration_deleted == Some(true) {
+        if !a.is_backup() || a.is_backup_configuration_deleted == Some(Flag::Is(true)) {
             continue;
         }
         let runs = by.entry(parent).or_default();
-        let at = match a.time_of_activity {
-            Some(Time::At(t)) => Some(t),
-            _ => None,
-        };
+        // Unreadable and implausible times are reported by `map`.
+        let at = plausible_time(&a.time_of_activity);
         let state = a.current_state.as_deref().map(model::backup_state);
         if is_later(a, runs.latest) {
             runs.latest = Some(a);
@@ -378,10 +379,7 @@ fn is_later(a: &Activity, than: Option<&Activity>) -> bool {
     let Some(b) = than else {
         return true;
     };
-    let time = |x: &Activity| match x.time_of_activity {
-        Some(Time::At(t)) => t,
-        _ => f64::NEG_INFINITY,
-    };
+    let time = |x: &Activity| plausible_time(&x.time_of_activity).unwrap_or(f64::NEG_INFINITY);
     match time(a).total_cmp(&time(b)) {
         std::cmp::Ordering::Greater => true,
         std::cmp::Ordering::Less => false,
@@ -485,17 +483,20 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             if let Some(online) = a.online() {
                 set.add_labels(&m::RAX_AGENT_ONLINE, &l, bool01(online));
             } else if let Some(s) = &a.status {
-                warnings.push(|| format!("agent {id}: Status {s:?} is neither Online nor Offline"));
+                warnings
+                    .push(|| format!("agents[{id}].Status: {s:?} is neither Online nor Offline"));
             }
         }
-        if let Some(disabled) = a.is_disabled {
+        let is_disabled = warnings.flag(|| format!("agents[{id}].IsDisabled"), &a.is_disabled);
+        if let Some(disabled) = is_disabled {
             set.add_labels(&m::RAX_AGENT_ENABLED, &l, bool01(!disabled));
         }
-        if let Some(encrypted) = a.is_encrypted {
+        let encrypted = warnings.flag(|| format!("agents[{id}].IsEncrypted"), &a.is_encrypted);
+        if let Some(encrypted) = encrypted {
             set.add_labels(&m::RAX_AGENT_ENCRYPTED, &l, bool01(encrypted));
         }
-        let vault = warnings.read(
-            || format!("agent {id}: BackupVaultSize"),
+        let vault = warnings.read_amount(
+            || format!("agents[{id}].BackupVaultSize"),
             a.backup_vault_size.as_deref(),
             model::vault_size,
         );
@@ -507,13 +508,13 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
         }
         let last_success = if detailed {
             warnings.time(
-                || format!("agent {id}: TimeOfLastSuccessfulBackup"),
+                || format!("agents[{id}].TimeOfLastSuccessfulBackup"),
                 &a.time_of_last_successful_backup,
             )
         } else {
             None
         };
-        if a.is_disabled == Some(true) {
+        if is_disabled == Some(true) {
             disabled.insert(id);
         }
         targets.push(BackupTarget {
@@ -522,11 +523,18 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             target: String::new(),
             last_success,
             archive_bytes: vault,
-            paused: a.is_disabled == Some(true),
+            paused: is_disabled == Some(true),
             ..Default::default()
         });
     }
 
+    // Activity times are read (plausible ones only) by `runs_by_configuration`; told here.
+    for a in activity.iter().filter(|a| a.is_backup()) {
+        warnings.time(
+            || format!("activity[{}].TimeOfActivity", a.id),
+            &a.time_of_activity,
+        );
+    }
     let runs = runs_by_configuration(&activity);
     let mut seen_names: HashMap<(&str, &str), usize> = HashMap::new();
     for c in &configurations {
@@ -571,15 +579,22 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             }
         }
         set.add(&m::RAX_CONFIG_INFO, &info, 1.0);
-        if let Some(active) = c.is_active {
+        let field = |f: &'static str| move || format!("configurations[{config_id}].{f}");
+        let is_active = warnings.flag(field("IsActive"), &c.is_active);
+        if let Some(active) = is_active {
             set.add_labels(&m::RAX_CONFIG_ACTIVE, &l, bool01(active));
         }
-        let field = |f: &'static str| move || format!("configuration {config_id}: {f}");
         let last_run = warnings.time(field("LastRunTime"), &c.last_run_time);
         if let Some(t) = last_run {
             set.add_labels(&m::RAX_CONFIG_LAST_RUN, &l, t);
         }
-        if let Some(t) = warnings.time(field("NextScheduledRunTime"), &c.next_scheduled_run_time) {
+        // A planned run may be a schedule's period ahead (a week at most; a month allowed).
+        let next_run = warnings.time_until(
+            field("NextScheduledRunTime"),
+            &c.next_scheduled_run_time,
+            NEXT_RUN_AHEAD,
+        );
+        if let Some(t) = next_run {
             set.add_labels(&m::RAX_CONFIG_NEXT_RUN, &l, t);
         }
 
@@ -608,7 +623,8 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
                 let report = reports.get(config_id);
                 let errors = report
                     .filter(|rep| rep.backup_id.as_deref() == Some(run.id.as_str()))
-                    .and_then(|rep| rep.num_errors);
+                    .and_then(|rep| rep.num_errors.as_ref()?.get())
+                    .filter(|n| *n >= 0.0);
                 model::run_failed(run.current_state.as_deref().unwrap_or(""), errors)
             }),
             None => last_state.and_then(|state| model::run_failed(state, None)),
@@ -627,10 +643,11 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
         let report = reports.get(config_id);
         let mut selected_bytes = None;
         let mut selected_files = None;
+        let mut last_run_errors = None;
         if let Some(rep) = report {
-            let rfield =
-                |f: &'static str| move || format!("report of configuration {config_id}: {f}");
-            if let Some(n) = rep.num_errors {
+            let rfield = |f: &'static str| move || format!("reports[{config_id}].{f}");
+            last_run_errors = warnings.amount(rfield("NumErrors"), &rep.num_errors);
+            if let Some(n) = last_run_errors {
                 set.add_labels(&m::RAX_LAST_ERRORS, &l, n);
             }
             if let Some(d) =
@@ -638,22 +655,22 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             {
                 set.add_labels(&m::RAX_LAST_DURATION, &l, d);
             }
-            if let Some(b) = warnings.read(
+            if let Some(b) = warnings.read_amount(
                 rfield("BytesBackedUp"),
                 rep.bytes_backed_up.as_deref(),
                 parse_size,
             ) {
                 set.add_labels(&m::RAX_LAST_BYTES, &l, b);
             }
-            if let Some(f) = rep.files_backed_up {
+            if let Some(f) = warnings.amount(rfield("FilesBackedUp"), &rep.files_backed_up) {
                 set.add_labels(&m::RAX_LAST_FILES, &l, f);
             }
-            selected_bytes = warnings.read(
+            selected_bytes = warnings.read_amount(
                 rfield("BytesSearched"),
                 rep.bytes_searched.as_deref(),
                 parse_size,
             );
-            selected_files = rep.files_searched;
+            selected_files = warnings.amount(rfield("FilesSearched"), &rep.files_searched);
         }
         targets.push(BackupTarget {
             device: device.to_owned(),
@@ -664,8 +681,8 @@ pub fn map(raw: Raw, source: &str) -> Snapshot {
             selected_bytes,
             selected_files,
             last_run_failed,
-            last_run_errors: report.and_then(|r| r.num_errors),
-            paused: c.is_active == Some(false)
+            last_run_errors,
+            paused: is_active == Some(false)
                 || disabled.contains(device_id)
                 || c.schedule() == Schedule::Manual,
             schedule_period: match c.schedule() {

@@ -19,7 +19,9 @@ use serde_json::value::RawValue;
 
 use crate::metrics::RACKSPACE_BACKUP_STATES;
 use crate::sources::http::UpstreamError;
-use crate::sources::values::{id, opt_bool, opt_f64, opt_id, opt_text, opt_time, Time, Warnings};
+use crate::sources::values::{
+    id, opt_flag, opt_id, opt_num, opt_text, opt_time, Flag, Num, Time, Warnings,
+};
 
 /// An agent, as `GET /user/agents` lists it and `GET /agent/{id}` details it (the list's
 /// `Status` is always `Offline` and its `TimeOfLastSuccessfulBackup` unreliable).
@@ -51,10 +53,10 @@ pub struct Agent {
     /// `"35.3 MB"`; a bare number is megabytes (the document's unit for the field).
     #[serde(default, deserialize_with = "opt_text")]
     pub backup_vault_size: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_disabled: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_encrypted: Option<bool>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_disabled: Option<Flag>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_encrypted: Option<Flag>,
     /// `Online` or `Offline`.
     #[serde(default, deserialize_with = "opt_text")]
     pub status: Option<String>,
@@ -94,16 +96,16 @@ pub struct Configuration {
     pub machine_name: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub backup_configuration_name: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_active: Option<bool>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_deleted: Option<bool>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_active: Option<Flag>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_deleted: Option<Flag>,
     /// `Manually`, `Hourly`, `Daily`, `Weekly`.
     #[serde(default, deserialize_with = "opt_text")]
     pub frequency: Option<String>,
     /// Hours between runs of an `Hourly` configuration (1 to 23).
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub hour_interval: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub hour_interval: Option<Num>,
     #[serde(default, deserialize_with = "opt_text")]
     pub time_zone_id: Option<String>,
     #[serde(default, deserialize_with = "opt_time")]
@@ -120,7 +122,7 @@ pub struct Configuration {
 
 impl Configuration {
     pub fn deleted(&self) -> bool {
-        self.is_deleted == Some(true)
+        self.is_deleted == Some(Flag::Is(true))
     }
 
     /// How often the configuration runs, from `Frequency` (and `HourInterval`).
@@ -130,7 +132,9 @@ impl Configuration {
             "manually" | "manual" => return Schedule::Manual,
             "hourly" => self
                 .hour_interval
-                .filter(|h| h.is_finite() && *h >= 1.0)
+                .as_ref()
+                .and_then(Num::get)
+                .filter(|h| *h >= 1.0)
                 .unwrap_or(1.0),
             "daily" => 24.0,
             "weekly" => 7.0 * 24.0,
@@ -173,8 +177,8 @@ pub struct Activity {
     /// The backup configuration of a backup.
     #[serde(default, deserialize_with = "opt_id")]
     pub parent_id: Option<String>,
-    #[serde(default, deserialize_with = "opt_bool")]
-    pub is_backup_configuration_deleted: Option<bool>,
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub is_backup_configuration_deleted: Option<Flag>,
     #[serde(default, deserialize_with = "opt_id")]
     pub source_machine_agent_id: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
@@ -207,18 +211,18 @@ pub struct Report {
     /// `"00:04:33"`.
     #[serde(default, deserialize_with = "opt_text")]
     pub duration: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub files_searched: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub files_searched: Option<Num>,
     /// `"3.7 GB"`.
     #[serde(default, deserialize_with = "opt_text")]
     pub bytes_searched: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub files_backed_up: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub files_backed_up: Option<Num>,
     /// `"178.1 MB"`.
     #[serde(default, deserialize_with = "opt_text")]
     pub bytes_backed_up: Option<String>,
-    #[serde(default, deserialize_with = "opt_f64")]
-    pub num_errors: Option<f64>,
+    #[serde(default, deserialize_with = "opt_num")]
+    pub num_errors: Option<Num>,
 }
 
 /// A backup state in its documented spelling (`"Completed WithErrors"`, `"completedwitherrors"`
@@ -351,9 +355,8 @@ pub fn decode_items<T: DeserializeOwned>(
     let raw: Vec<Box<RawValue>> = decode(endpoint, body)?;
     let mut items = Vec::with_capacity(raw.len());
     for (i, item) in raw.iter().enumerate() {
-        let text = item.get().as_bytes();
-        let mut de = serde_json::Deserializer::from_slice(text);
-        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // The shared decoding: an out-of-range number is one unreadable value, not an item lost.
+        match crate::sources::http::decode::<T>(endpoint, item.get().as_bytes()) {
             Ok(v) => items.push(v),
             Err(e) => warnings.push(|| format!("{endpoint}[{i}] skipped: {e}")),
         }

@@ -75,13 +75,13 @@ fn the_documents_agent_list_decodes_and_a_bad_item_is_skipped_alone() {
     let agents: Vec<Agent> = decode_items("agents", AGENT_LIST.as_bytes(), &mut w).unwrap();
     assert_eq!(agents.len(), 2);
     assert_eq!(agents[0].machine_agent_id, "213563");
-    assert_eq!(agents[0].is_disabled, Some(false));
+    assert_eq!(agents[0].is_disabled, Some(Flag::Is(false)));
     assert_eq!(agents[1].machine_agent_id, "213564");
-    assert_eq!(agents[1].is_disabled, Some(true));
-    assert_eq!(agents[1].is_encrypted, Some(false));
+    assert_eq!(agents[1].is_disabled, Some(Flag::Is(true)));
+    assert_eq!(agents[1].is_encrypted, Some(Flag::Is(false)));
     assert_eq!(w.count, 1);
-    assert!(w.first[0].contains("agents[2] skipped"), "{w}");
-    assert!(w.first[0].contains("MachineAgentId"), "{w}");
+    assert!(w.to_string().contains("agents[2] skipped"), "{w}");
+    assert!(w.to_string().contains("MachineAgentId"), "{w}");
     // Not an array at all: the call fails.
     let err = decode_items::<Agent>("agents", b"{\"error\": 1}", &mut w).unwrap_err();
     assert_eq!(err.reason(), "parse");
@@ -475,7 +475,7 @@ fn latest_run_ties_break_by_id_and_other_activity_is_ignored() {
     let mut restore = activity(99, 1, "Completed", 1_400_000_000_000);
     restore.kind = Some("Restore".into());
     let mut deleted = activity(98, 1, "Failed", 1_400_000_000_000);
-    deleted.is_backup_configuration_deleted = Some(true);
+    deleted.is_backup_configuration_deleted = Some(Flag::Is(true));
     let acts = vec![
         activity(9, 1, "Completed", 1_357_000_000_000),
         activity(10, 1, "InProgress", 1_357_000_000_000),
@@ -499,4 +499,112 @@ fn finished_runs_fail_or_succeed() {
     assert_eq!(run_failed("CompletedWithErrors", Some(0.0)), Some(false));
     assert_eq!(run_failed("InProgress", None), None);
     assert_eq!(run_failed("Missed", None), None);
+}
+
+/// One agent with three daily configurations, each with one completed run and its report;
+/// configuration 2's activity `TimeOfActivity` and report `FilesSearched` are written as given
+/// (raw JSON text). Lists and reports are decoded as real ones are.
+fn configurations_with(activity_time: &str, files_searched: &str) -> Raw {
+    let mut w = Warnings::default();
+    let acts: Vec<String> = (1..=3)
+        .map(|i| {
+            let time = if i == 2 {
+                activity_time.to_owned()
+            } else {
+                format!("\"/Date({})/\"", 1_357_000_000_000_i64 + i)
+            };
+            format!(
+                r#"{{"ID": {}, "Type": "Backup", "ParentId": {i}, "IsBackupConfigurationDeleted": false,
+                    "SourceMachineAgentId": 213564, "CurrentState": "Completed", "TimeOfActivity": {time}}}"#,
+                10 + i
+            )
+        })
+        .collect();
+    let body = format!("[{}]", acts.join(", "));
+    let activity: Vec<Activity> = decode_items("activity", body.as_bytes(), &mut w).unwrap();
+    let reports = (1..=3)
+        .map(|i| {
+            let files = if i == 2 {
+                files_searched.to_owned()
+            } else {
+                "10".into()
+            };
+            let body = format!(
+                r#"{{"BackupId": {}, "State": "Completed", "FilesSearched": {files},
+                    "BytesSearched": "3.7 GB", "FilesBackedUp": 6, "NumErrors": 0}}"#,
+                10 + i
+            );
+            (
+                i.to_string(),
+                decode::<Report>("report", body.as_bytes()).unwrap(),
+            )
+        })
+        .collect();
+    Raw {
+        agents: vec![AgentRead {
+            agent: agent(DETAIL),
+            details: Details::Fresh(1_700_000_000.0),
+        }],
+        configurations: (1..=3)
+            .map(|i| configuration(&config_json(i, &format!("cfg{i}"), "")))
+            .collect(),
+        activity,
+        reports,
+        warnings: w,
+    }
+}
+
+fn series_of(out: &str, family: &str, target: &str) -> Option<f64> {
+    let needle = format!("target=\"{target}\"");
+    out.lines()
+        .find(|l| l.starts_with(&format!("{family}{{")) && l.contains(&needle))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+}
+
+fn assert_configurations_intact(out: &str, missing: &str) {
+    for family in [
+        "backup_selected_files",
+        "backup_selected_bytes",
+        "backup_last_success_timestamp_seconds",
+    ] {
+        for i in 1..=3 {
+            let present = series_of(out, family, &format!("cfg{i}")).is_some();
+            assert_eq!(
+                present,
+                i != 2 || family != missing,
+                "{family} of cfg{i}\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_bad_report_count_costs_that_value_only() {
+    for bad in ["1e400", "\"lots\"", "[1]", "-3"] {
+        let snap = map(configurations_with("\"/Date(1357000000002)/\"", bad), "rax");
+        assert_configurations_intact(&text(&snap), "backup_selected_files");
+        assert_eq!(
+            snap.warnings.of("reports.FilesSearched"),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+    }
+}
+
+#[test]
+fn one_bad_activity_time_costs_that_value_only() {
+    for bad in ["1e400", "\"lots\"", "1e300", "\"/Date(253402214400000)/\""] {
+        let snap = map(configurations_with(bad, "10"), "rax");
+        assert_configurations_intact(&text(&snap), "backup_last_success_timestamp_seconds");
+        assert_eq!(snap.targets.len(), 4, "{bad}");
+        assert_eq!(
+            snap.warnings.of("activity.TimeOfActivity"),
+            1,
+            "{bad}: {}",
+            snap.warnings
+        );
+        assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
+    }
 }
