@@ -15,3 +15,4 @@ pub mod sim;
 pub mod sources;
 pub mod stale;
 pub mod tls;
+pub mod web;
