@@ -57,6 +57,18 @@ async fn serve_until(
                 .into(),
         );
     }
+    let web = crate::web::WebOptions::from_config(config)?;
+    match crate::web::conns::raise_fd_limit() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(
+                before,
+                after,
+                "raised the open-file limit to the hard limit"
+            )
+        }
+        Ok((_, limit)) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", config.listen))?;
@@ -66,7 +78,10 @@ async fn serve_until(
     let tasks = exporter.spawn(sources, stop_rx);
     tracing::info!(listen = %addr, sources = config.sources.len(), "serving /metrics");
     on_listening(addr);
-    let served = crate::server::serve(listener, Arc::clone(&exporter), shutdown).await;
+    if let Some(path) = web.config.path() {
+        tracing::info!(file = %path.display(), "web config: {}", web.config.current().summary());
+    }
+    let served = crate::server::serve_with(listener, Arc::clone(&exporter), web, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     for t in tasks {

@@ -41,6 +41,15 @@ pub struct Config {
     /// The alerting bridge: where to send the backup alerts (off when absent).
     #[serde(default)]
     pub alertmanager: Option<AlertmanagerConfig>,
+    /// The web configuration file protecting every endpoint (TLS, client certificates, basic
+    /// auth, headers), in the YAML format node_exporter takes; `--web.config.file` wins over
+    /// it. Read again when it changes (README, "Protecting the endpoints").
+    #[serde(default)]
+    pub web_config_file: Option<PathBuf>,
+    /// Connections open at once, at most (default 512); above it the stalest idle connection
+    /// makes room for a new one (`--web.max-connections` wins over it).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 /// `[alertmanager]`: the alerting bridge posts the bundled rules' backup alerts to these
@@ -517,6 +526,10 @@ fn default_alertmanager_timeout() -> Duration {
 fn default_page_size() -> usize {
     500
 }
+fn default_max_connections() -> usize {
+    crate::web::conns::DEFAULT_MAX_CONNECTIONS
+}
+
 fn default_concurrency() -> usize {
     4
 }
@@ -624,6 +637,11 @@ impl Config {
                 "key `log_level`: {:?} is not a valid filter (try \"info\" or \"debug\")",
                 self.log_level
             )));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError(
+                "key `max_connections`: must be 1 to 1000000".into(),
+            ));
         }
         let mut names = std::collections::HashSet::new();
         let stale_threshold = self.stale_threshold;

@@ -16,3 +16,4 @@ pub mod sim;
 pub mod sources;
 pub mod stale;
 pub mod tls;
+pub mod web;

@@ -21,6 +21,23 @@ struct Cli {
     /// top-level keys.
     #[arg(long, short, global = true, env = "BACKUP_EXPORTER_CONFIG")]
     config: Option<PathBuf>,
+    /// Web configuration file (YAML, as node_exporter's): TLS, client certificates, basic
+    /// auth, response headers for every endpoint; overrides the `web_config_file` key.
+    #[arg(
+        long = "web.config.file",
+        global = true,
+        env = "BACKUP_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    web_config_file: Option<PathBuf>,
+    /// Connections open at once, at most (default 512); overrides the `max_connections` key.
+    #[arg(
+        long = "web.max-connections",
+        global = true,
+        env = "BACKUP_EXPORTER_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    web_max_connections: Option<usize>,
     /// Log format, overriding the configuration.
     #[arg(long, global = true, value_enum)]
     log_format: Option<CliLogFormat>,
@@ -82,7 +99,16 @@ fn main() -> ExitCode {
                     .map(|()| true)
             }
             command => {
-                let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+                let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+                if let Some(path) = cli.web_config_file {
+                    config.web_config_file = Some(path);
+                }
+                if let Some(n) = cli.web_max_connections {
+                    if n == 0 {
+                        return Err("--web.max-connections: must be at least 1".to_string());
+                    }
+                    config.max_connections = n;
+                }
                 app::init_logging(cli_format.unwrap_or(config.log_format), &config.log_level);
                 match command {
                     Command::CheckConfig => {
@@ -103,6 +129,18 @@ fn main() -> ExitCode {
                                 ))
                                 .collect::<String>()
                         );
+                        let web = backup_exporter::web::WebOptions::from_config(&config)?;
+                        match web.config.path() {
+                            Some(path) => println!(
+                                "web config file {}: {}",
+                                path.display(),
+                                web.config.current().summary()
+                            ),
+                            None => {
+                                println!("web config file: none (plain HTTP, no authentication)")
+                            }
+                        }
+                        println!("max connections: {}", config.max_connections);
                         match &config.alertmanager {
                             Some(am) => println!(
                                 "alerting bridge: on, to {} every {} (keep firing for {})",

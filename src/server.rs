@@ -11,7 +11,6 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::refresh::{from_unix, Exporter};
@@ -70,50 +69,46 @@ impl hyper::body::Body for Body {
 /// Content type of the Prometheus text format 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Serves until `shutdown` completes, then lets open connections finish (up to 10 s).
+/// Serves until `shutdown` completes, then lets open connections finish (up to 10 s): plain
+/// HTTP, no authentication, the default connection cap.
 pub async fn serve(
     listener: TcpListener,
     exporter: Arc<Exporter>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let exporter = exporter.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let exporter = exporter.clone();
-            async move { Ok::<_, Infallible>(handle(&exporter, &req)) }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(10)) => {
-            tracing::warn!("connections still open after 10s; closing");
-        }
-    }
-    Ok(())
+    serve_with(
+        listener,
+        exporter,
+        crate::web::WebOptions::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with the web configuration (TLS, basic auth, headers) and connection options.
+pub async fn serve_with(
+    listener: TcpListener,
+    exporter: Arc<Exporter>,
+    options: crate::web::WebOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    crate::web::listener::serve(listener, exporter, options, shutdown).await
+}
+
+/// Answers one request behind the web configuration: without the right credentials a 401,
+/// else [`handle`]'s answer; the configured headers on either.
+pub async fn handle_protected(
+    exporter: &Exporter,
+    web: &crate::web::WebConfig,
+    req: &Request<Incoming>,
+) -> Response<Body> {
+    let mut response = if web.authorized(req.headers()).await {
+        handle(exporter, req)
+    } else {
+        crate::web::unauthorized()
+    };
+    web.add_headers(&mut response);
+    response
 }
 
 /// Answers one request.

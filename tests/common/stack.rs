@@ -252,6 +252,8 @@ impl Drop for Process {
 pub struct PrometheusConfig {
     interval: Duration,
     jobs: Vec<(String, Vec<String>)>,
+    /// Scrape jobs given as YAML (TLS, basic auth, ...), items of `scrape_configs`.
+    jobs_yaml: Vec<String>,
     rule_files: Vec<PathBuf>,
     alertmanagers: Vec<String>,
 }
@@ -267,6 +269,7 @@ impl PrometheusConfig {
         PrometheusConfig {
             interval: secs(1),
             jobs: Vec::new(),
+            jobs_yaml: Vec::new(),
             rule_files: Vec::new(),
             alertmanagers: Vec::new(),
         }
@@ -284,6 +287,13 @@ impl PrometheusConfig {
             job.to_owned(),
             targets.iter().map(|t| (*t).to_owned()).collect(),
         ));
+        self
+    }
+
+    /// Scrape jobs written out: items of `scrape_configs`, indented by two spaces
+    /// (`  - job_name: ...`), for what [`PrometheusConfig::scrape`] does not say.
+    pub fn scrape_yaml(mut self, yaml: &str) -> Self {
+        self.jobs_yaml.push(yaml.to_owned());
         self
     }
 
@@ -329,6 +339,9 @@ impl PrometheusConfig {
             for t in targets {
                 writeln!(y, "          - {}", json_str(t)).unwrap();
             }
+        }
+        for job in &self.jobs_yaml {
+            y.push_str(job);
         }
         y
     }

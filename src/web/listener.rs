@@ -1,0 +1,143 @@
+//! The accept loop: the connection cap, TLS handshakes with the configuration in force, one
+//! task per connection, idle and evicted connections closed between requests.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::conns::{Activity, Connections, Slot, Throttle};
+use super::WebOptions;
+use crate::refresh::Exporter;
+
+/// Serves until `shutdown` completes, then lets open connections finish (up to 10 s).
+pub async fn serve(
+    listener: TcpListener,
+    exporter: Arc<Exporter>,
+    options: WebOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let conns = Connections::new(options.max_connections);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut accept_errors = Throttle::new(Duration::from_secs(10));
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving, and
+                    // say so at most once per 10 s.
+                    if let Some(suppressed) = accept_errors.allow(Instant::now()) {
+                        tracing::warn!(error = %e, suppressed, "accept failed ({suppressed} more such failures not logged since the last line)");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let slot = tokio::select! {
+            slot = conns.admit() => slot,
+            () = &mut shutdown => break,
+        };
+        tokio::spawn(connection(
+            stream,
+            slot,
+            exporter.clone(),
+            options.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    let _ = stop_tx.send(true);
+    tokio::select! {
+        () = conns.all_closed() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("connections still open after 10s; closing");
+        }
+    }
+    Ok(())
+}
+
+async fn connection(
+    stream: TcpStream,
+    slot: Slot,
+    exporter: Arc<Exporter>,
+    options: WebOptions,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = slot.activity.clone();
+    let tls = options.config.current().tls.clone();
+    match tls {
+        None => http(TokioIo::new(stream), exporter, &options, activity, stop).await,
+        Some(tls) => {
+            let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+            let accepted = tokio::select! {
+                r = tokio::time::timeout(options.handshake_timeout, accept) => r,
+                () = activity.close.notified() => return,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            match accepted {
+                Ok(Ok(stream)) => {
+                    http(TokioIo::new(stream), exporter, &options, activity, stop).await
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+    drop(slot);
+}
+
+async fn http<I>(
+    io: TokioIo<I>,
+    exporter: Arc<Exporter>,
+    options: &WebOptions,
+    activity: Arc<Activity>,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let config = options.config.clone();
+    let busy = activity.clone();
+    let service = hyper::service::service_fn(move |req| {
+        let exporter = exporter.clone();
+        let config = config.clone();
+        let busy = busy.begin();
+        async move {
+            let response =
+                crate::server::handle_protected(&exporter, &config.current(), &req).await;
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.idle_timeout)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = activity.close.notified(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = stop.wait_for(|s| *s), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
