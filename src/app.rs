@@ -51,12 +51,7 @@ async fn serve_until(
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    if config.sources.is_empty() {
-        return Err(
-            "no [[source]] configured: give --config FILE (see README), or try `backup_exporter demo`"
-                .into(),
-        );
-    }
+    config.check_runnable().map_err(|e| e.to_string())?;
     let web = crate::web::WebOptions::from_config(config)?;
     match crate::web::conns::raise_fd_limit() {
         Ok((before, after)) if after > before => {

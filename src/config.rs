@@ -622,13 +622,25 @@ impl Config {
             // One line per problem; figment names the key and where it came from.
             ConfigError(
                 e.into_iter()
-                    .map(|e| e.to_string())
+                    .map(|e| without_secrets(&e))
                     .collect::<Vec<_>>()
                     .join("; "),
             )
         })?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// What `run` needs beyond a valid file: at least one source. `check-config` asks the
+    /// same, so the two never disagree.
+    pub fn check_runnable(&self) -> Result<(), ConfigError> {
+        if self.sources.is_empty() {
+            return Err(ConfigError(
+                "no [[source]] configured: give --config FILE (see README), or try `backup_exporter demo`"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
@@ -654,6 +666,39 @@ impl Config {
                         i,
                         &format!("stale_override[{j}]"),
                         "give at least one of `device`, `device_id`, `target` (a regular expression)",
+                    ));
+                }
+            }
+            let texts = [
+                ("name", Some(&s.name)),
+                ("username", s.username.as_ref()),
+                ("client_id", s.client_id.as_ref()),
+                ("region", s.region.as_ref()),
+                ("user_domain_name", s.user_domain_name.as_ref()),
+                ("user_domain_id", s.user_domain_id.as_ref()),
+                ("project_name", s.project_name.as_ref()),
+                ("project_id", s.project_id.as_ref()),
+                ("project_domain_name", s.project_domain_name.as_ref()),
+                ("project_domain_id", s.project_domain_id.as_ref()),
+                (
+                    "application_credential_id",
+                    s.application_credential_id.as_ref(),
+                ),
+                (
+                    "application_credential_name",
+                    s.application_credential_name.as_ref(),
+                ),
+                ("interface", s.interface.as_ref()),
+                ("service_type", s.service_type.as_ref()),
+            ];
+            let projects = s.projects.iter().flatten().map(|p| ("projects", Some(p)));
+            for (key, text) in texts.into_iter().chain(projects) {
+                if text.is_some_and(|t| t.chars().any(char::is_control)) {
+                    return Err(ConfigError::at(
+                        s,
+                        i,
+                        key,
+                        "contains a control character (a line break, tab, escape, ...): names and labels must be plain text",
                     ));
                 }
             }
@@ -812,6 +857,53 @@ impl AlertmanagerConfig {
         }
         Ok(())
     }
+}
+
+/// Keys whose values are secrets: an error about one never shows its value.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "api_key",
+    "client_secret",
+    "totp_secret",
+    "application_credential_secret",
+];
+
+/// A configuration error as shown to the operator, with no secret in it.
+///
+/// - A TOML syntax error quotes the line it found (which may be `password = "..."`): only the
+///   position and the problem are kept, never the quoted source.
+/// - An error about a secret key's value (a number where text belongs, ...) names the key and
+///   the expected kind, never the value.
+fn without_secrets(e: &figment::Error) -> String {
+    let where_ = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" in {source}"),
+            None => format!(" in {}", m.name),
+        })
+        .unwrap_or_default();
+    let key = e.path.join(".");
+    if e.path
+        .last()
+        .is_some_and(|k| SECRET_KEYS.contains(&k.as_str()))
+    {
+        return format!(
+            "invalid value for key `{key}`{where_}: it must be text (the value is a secret and is not shown)"
+        );
+    }
+    let text = e.to_string();
+    if !text.contains('|') {
+        return text;
+    }
+    // A quoted source snippet: lines of `  |`, `6 | password = ...`, `  |    ^`.
+    let quoted = regex::Regex::new(r"^\s*\d*\s*\|").expect("static regex");
+    text.lines()
+        .filter(|l| !quoted.is_match(l))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn env_provider() -> Env {

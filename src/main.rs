@@ -100,6 +100,8 @@ fn main() -> ExitCode {
             }
             command => {
                 let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+                // check-config, once and run refuse the same files.
+                config.check_runnable().map_err(|e| e.to_string())?;
                 if let Some(path) = cli.web_config_file {
                     config.web_config_file = Some(path);
                 }
@@ -157,9 +159,6 @@ fn main() -> ExitCode {
                         Ok(true)
                     }
                     Command::Once => {
-                        if config.sources.is_empty() {
-                            return Err("no [[source]] configured".to_string());
-                        }
                         let (text, ok) = app::once(&config).await?;
                         print!("{text}");
                         Ok(ok)

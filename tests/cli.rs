@@ -254,3 +254,66 @@ async fn the_server_runs_from_a_config_file_and_stops_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     std::mem::forget(guard);
 }
+
+/// A configuration error never shows a secret: not the line of a TOML syntax error on a
+/// `password = "..."` line, not a secret of the wrong type.
+#[test]
+fn config_errors_never_print_a_secret() {
+    let secret = "hunter2-do-not-print";
+    for (line, names) in [
+        (format!("password = \"{secret}"), "line 6, column"),
+        (format!("password = \"\"\"{secret}"), "TOML parse error"),
+        ("password = 987654321".to_string(), "password"),
+        (format!("password = [\"{secret}\"]"), "password"),
+    ] {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\n[[source]]\nname = \"hq\"\nkind = \"crashplan\"\nurl = \"https://x.example\"\n{line}\nusername = \"u\"\n"
+        );
+        let f = config_file(&text);
+        for command in ["check-config", "run"] {
+            let out = bin()
+                .arg(command)
+                .arg("--config")
+                .arg(f.path())
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(1), "{line}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains(secret), "{command} {line}: {stderr}");
+            assert!(!stderr.contains("987654321"), "{command} {line}: {stderr}");
+            assert!(stderr.contains(names), "{command} {line}: {stderr}");
+        }
+    }
+}
+
+/// `check-config` refuses what `run` refuses: no `[[source]]`, control characters in a name
+/// or label that would end up on a metric.
+#[test]
+fn check_config_and_run_agree() {
+    for (text, names) in [
+        ("listen = \"127.0.0.1:0\"\n".to_string(), "[[source]]"),
+        (
+            source_toml("https://x.example", "password = \"p\"")
+                .replace("name = \"hq\"", "name = \"h\\u0007q\""),
+            "name",
+        ),
+        (
+            source_toml("https://x.example", "password = \"p\"")
+                .replace("name = \"hq\"", "name = \"h\\nq\""),
+            "name",
+        ),
+    ] {
+        let f = config_file(&text);
+        for command in ["check-config", "run"] {
+            let out = bin()
+                .arg(command)
+                .arg("--config")
+                .arg(f.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{command}: {text}: {stderr}");
+            assert!(stderr.contains(names), "{command}: {stderr}");
+        }
+    }
+}
