@@ -11,7 +11,8 @@
 //! - Bodies are read chunk by chunk after decompression and refused past a limit
 //!   ([`read_body`]); error bodies are read only for a short excerpt ([`read_excerpt`]).
 //!
-//! This module imports nothing of the project, so the sources and the alerting bridge share it.
+//! It imports nothing of the project but the TLS crypto provider, so the sources and the
+//! alerting bridge share it.
 
 use std::fmt;
 
@@ -26,6 +27,7 @@ pub const EXCERPT_BYTES: usize = 4096;
 
 /// A client builder with the redirect policy and without `Referer`.
 pub fn client_builder() -> reqwest::ClientBuilder {
+    crate::tls::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             let first = attempt.previous().first().cloned();
@@ -184,5 +186,102 @@ mod tests {
         assert_eq!(excerpt("a\n  b\tc"), "a b c");
         let long = "x".repeat(500);
         assert_eq!(excerpt(&long).chars().count(), 203);
+    }
+
+    /// A loopback server: `/same` redirects to `/landing` on itself, `/away` to `to`;
+    /// `/landing` answers with the Referer it got (or `none`).
+    async fn redirecting_server(to: String) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let to = to.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let to = to.clone();
+                            async move {
+                                let mut resp =
+                                    hyper::Response::new(http_body_util::Full::new(Bytes::new()));
+                                match req.uri().path() {
+                                    "/same" => {
+                                        *resp.status_mut() = hyper::StatusCode::FOUND;
+                                        resp.headers_mut()
+                                            .insert("location", "/landing".parse().unwrap());
+                                    }
+                                    "/away" => {
+                                        *resp.status_mut() = hyper::StatusCode::TEMPORARY_REDIRECT;
+                                        resp.headers_mut().insert("location", to.parse().unwrap());
+                                    }
+                                    _ => {
+                                        let referer = req
+                                            .headers()
+                                            .get("referer")
+                                            .map(|v| v.to_str().unwrap_or("?").to_owned())
+                                            .unwrap_or_else(|| "none".into());
+                                        *resp.body_mut() =
+                                            http_body_util::Full::new(Bytes::from(referer));
+                                    }
+                                }
+                                Ok::<_, std::convert::Infallible>(resp)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn redirects_stay_in_the_origin_and_carry_no_referer() {
+        // Another port on the same host is another origin.
+        let other = redirecting_server("http://unused.invalid/".into()).await;
+        let addr = redirecting_server(format!("http://{other}/landing")).await;
+        let client = client_builder().build().unwrap();
+        let same = client
+            .get(format!("http://{addr}/same"))
+            .basic_auth("u", Some("secret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(same.status(), 200);
+        assert_eq!(same.text().await.unwrap(), "none", "a Referer was sent");
+        let err = client
+            .post(format!("http://{addr}/away"))
+            .body("{\"password\": \"secret\"}")
+            .send()
+            .await
+            .unwrap_err();
+        let refused = CrossOrigin::behind(&err).expect("refused as cross-origin");
+        assert_eq!(refused.to, format!("http://{other}"));
+        assert_eq!(refused.from, format!("http://{addr}"));
+    }
+
+    #[tokio::test]
+    async fn bodies_are_cut_at_the_limit() {
+        let addr = redirecting_server(String::new()).await;
+        let client = client_builder().build().unwrap();
+        let mut resp = client
+            .get(format!("http://{addr}/landing"))
+            .send()
+            .await
+            .unwrap();
+        assert!(matches!(
+            read_body(&mut resp, 3).await,
+            Err(BodyError::TooLarge { limit: 3 })
+        ));
+        let mut resp = client
+            .get(format!("http://{addr}/landing"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(&read_body(&mut resp, 4).await.unwrap()[..], b"none");
     }
 }
