@@ -767,3 +767,47 @@ async fn bad_values_cost_those_values_only_never_the_fleet() {
         3.0
     );
 }
+
+/// A usage whose identity does not read (an object where the GUID belongs) is left out and
+/// counted; every other usage of the fleet is read, and the list still agrees with its count.
+#[tokio::test]
+async fn an_item_whose_identity_does_not_read_is_left_out_and_counted() {
+    let clean = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let mut fleet = clean.clone();
+    let guid = fleet.usages[0]["sourceGuid"]
+        .to_string()
+        .trim_matches('"')
+        .to_owned();
+    let target = fleet.usages[0]["targetGuid"].to_string();
+    fleet.usages[0]["sourceGuid"] = serde_json::json!({"not": "an id"});
+    let read = |dataset| async move {
+        let server = sim(dataset, true).await;
+        let cfg = config(&server.url(), PASSWORD, "page_size = 3");
+        let (exporter, outcome) = refresh_once(&cfg).await;
+        assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
+        samples(&String::from_utf8(exporter.rendered().text().to_vec()).unwrap())
+    };
+    let good = read(clean).await;
+    let bad = read(fleet).await;
+    assert_eq!(
+        bad[r#"backup_exporter_upstream_value_errors_total{source="hq",system="crashplan"}"#],
+        1.0
+    );
+    let usage_series = |s: &std::collections::BTreeMap<String, f64>| -> Vec<String> {
+        s.keys()
+            .filter(|k| k.starts_with("backup_selected_bytes{"))
+            .cloned()
+            .collect()
+    };
+    let (good_usages, bad_usages) = (usage_series(&good), usage_series(&bad));
+    assert!(good_usages.len() > 3, "{good_usages:?}");
+    let lost: Vec<&String> = good_usages
+        .iter()
+        .filter(|k| !bad_usages.contains(k))
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?} (target {target})");
+    assert!(
+        lost[0].contains(&format!("device_id=\"{guid}\"")),
+        "{lost:?}"
+    );
+}

@@ -642,7 +642,7 @@ impl Upstream {
             query,
             page_size,
             1,
-            decode_counted_list,
+            decode_list_page,
             id,
         )
         .await
@@ -672,7 +672,13 @@ impl Upstream {
             query,
             page_size,
             ahead,
-            move |endpoint, key, body: &[u8]| decode(endpoint, key, body).map(|v| (v, None)),
+            move |endpoint, key, body: &[u8]| {
+                decode(endpoint, key, body).map(|items| ListPage {
+                    items,
+                    count: None,
+                    skipped: Vec::new(),
+                })
+            },
             id,
         )
         .await
@@ -694,7 +700,7 @@ impl Upstream {
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError>
     where
-        D: Fn(&'static str, &'static str, &[u8]) -> Result<(Vec<T>, Option<u64>), UpstreamError>
+        D: Fn(&'static str, &'static str, &[u8]) -> Result<ListPage<T>, UpstreamError>
             + Copy
             + Send
             + 'static,
@@ -720,15 +726,26 @@ impl Upstream {
         let mut previous_first: Option<String> = None;
         // The largest count any page announced.
         let mut announced: Option<u64> = None;
-        let complete = |items: Vec<T>, announced: Option<u64>| match announced {
-            Some(count) if count > items.len() as u64 => Err(UpstreamError::Inconsistent {
-                endpoint,
-                detail: format!(
-                    "the server counts {count} items but listed {}; keeping the last good data",
-                    items.len()
-                ),
-            }),
-            _ => Ok(items),
+        // Items that did not read: left out, counted once the list is complete.
+        let mut skipped: Vec<String> = Vec::new();
+        let complete = |items: Vec<T>, announced: Option<u64>, skipped: Vec<String>| {
+            let listed = items.len() + skipped.len();
+            if let Some(count) = announced.filter(|c| *c > listed as u64) {
+                return Err(UpstreamError::Inconsistent {
+                    endpoint,
+                    detail: format!(
+                        "the server counts {count} items but listed {listed}; keeping the last good data"
+                    ),
+                });
+            }
+            if let Some(first) = skipped.first() {
+                self.metrics
+                    .value_errors
+                    .with_label_values(&[self.source.as_str(), self.system])
+                    .inc_by(skipped.len() as u64);
+                tracing::warn!(source = %self.source, %endpoint, unreadable = skipped.len(), first = %first, "items that do not read are left out; the rest of the list is kept");
+            }
+            Ok(items)
         };
         let mut page = 0;
         while page < MAX_PAGES {
@@ -737,9 +754,14 @@ impl Upstream {
             let mut batches =
                 stream::iter((page..(page + window).min(MAX_PAGES)).map(fetch)).buffered(window);
             while let Some(batch) = batches.next().await {
-                let (batch, count) = batch?;
+                let ListPage {
+                    items: batch,
+                    count,
+                    skipped: unreadable,
+                } = batch?;
                 announced = announced.max(count);
-                let n = batch.len();
+                let n = batch.len() + unreadable.len();
+                skipped.extend(unreadable);
                 let first = batch.first().map(&id);
                 if page > 0 && n > 0 && first == previous_first {
                     return Err(UpstreamError::Paging {
@@ -769,11 +791,11 @@ impl Upstream {
                 }
                 if n > page_size {
                     tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
-                    return complete(items, announced);
+                    return complete(items, announced, skipped);
                 }
                 if n < page_size {
                     // Pages requested past the end are dropped unread.
-                    return complete(items, announced);
+                    return complete(items, announced, skipped);
                 }
                 page += 1;
             }
@@ -978,6 +1000,55 @@ pub fn decode_counted_list<T: DeserializeOwned>(
         key,
         item: PhantomData,
     })
+}
+
+/// One decoded page of an `offset`/`limit` list.
+pub struct ListPage<T> {
+    /// The items that read.
+    pub items: Vec<T>,
+    /// The list's count, where the envelope gives one (`metadata.count`).
+    pub count: Option<u64>,
+    /// Why each item that did not read failed (its identity unreadable, an object where a
+    /// list belongs, ...): those items are left out, the rest of the page is kept.
+    pub skipped: Vec<String>,
+}
+
+/// Decodes a page like [`decode_counted_list`]; when the page does not read as a whole, each
+/// item is read on its own, and the ones that do not read are left out and reported in
+/// [`ListPage::skipped`] instead of failing the list. A page that is not JSON, has no list
+/// under `key` or is cut off still fails.
+pub fn decode_list_page<T: DeserializeOwned>(
+    endpoint: &'static str,
+    key: &'static str,
+    body: &[u8],
+) -> Result<ListPage<T>, UpstreamError> {
+    let whole = match decode_counted_list::<T>(endpoint, key, body) {
+        Ok((items, count)) => {
+            return Ok(ListPage {
+                items,
+                count,
+                skipped: Vec::new(),
+            })
+        }
+        Err(e) => e,
+    };
+    let Ok((raw, count)) =
+        decode_counted_list::<Box<serde_json::value::RawValue>>(endpoint, key, body)
+    else {
+        return Err(whole);
+    };
+    let mut page = ListPage {
+        items: Vec::with_capacity(raw.len()),
+        count,
+        skipped: Vec::new(),
+    };
+    for (i, item) in raw.iter().enumerate() {
+        match decode::<T>(endpoint, item.get().as_bytes()) {
+            Ok(v) => page.items.push(v),
+            Err(e) => page.skipped.push(format!("{key}[{i}]: {e}")),
+        }
+    }
+    Ok(page)
 }
 
 /// Decodes a JSON document with a vendor's own seed (an envelope reader, made by `seed`),
@@ -1293,6 +1364,29 @@ mod tests {
         let v: Vec<Item> =
             decode_list("computers", "computers", br#"{"computers": null}"#).unwrap();
         assert!(v.is_empty());
+    }
+
+    #[test]
+    fn an_item_that_does_not_read_is_left_out_of_its_page() {
+        let body =
+            br#"{"metadata": {"count": 3}, "computers": [{"id": 1}, {"id": {"x": 1}}, {"id": 3}]}"#;
+        let page: ListPage<Item> = decode_list_page("computers", "computers", body).unwrap();
+        assert_eq!(page.items, vec![Item { id: 1 }, Item { id: 3 }]);
+        assert_eq!(page.count, Some(3));
+        assert_eq!(page.skipped.len(), 1);
+        assert!(
+            page.skipped[0].starts_with("computers[1]"),
+            "{:?}",
+            page.skipped
+        );
+        // Structure still fails: no list, or a cut body.
+        assert!(
+            decode_list_page::<Item>("computers", "computers", br#"{"metadata": {}}"#).is_err()
+        );
+        assert!(
+            decode_list_page::<Item>("computers", "computers", br#"{"computers": [{"id": 1}"#)
+                .is_err()
+        );
     }
 
     #[test]
