@@ -672,3 +672,27 @@ async fn names_can_be_left_unresolved() {
     assert_eq!(server.request_count("orgs"), 0);
     assert!(!text.contains("code42_org_devices{"));
 }
+
+/// A device whose identity does not read (an object where its GUID belongs) is left out and
+/// counted; the rest of the console is read and the list still agrees with totalCount.
+#[tokio::test]
+async fn a_device_whose_identity_does_not_read_is_left_out_and_counted() {
+    let now = chrono::Utc::now();
+    let mut dataset = code42_fleet::large_console(120, 1, now);
+    let i = dataset
+        .computers
+        .iter()
+        .position(|c| c["active"] == serde_json::json!(true))
+        .unwrap();
+    let n = active(&dataset);
+    dataset.computers[i]["guid"] = serde_json::json!({"not": "an id"});
+    let server = console(dataset).await;
+    let (exporter, outcome) = refresh_once(&config(&server.url(), "page_size = 50")).await;
+    assert!(matches!(outcome, Outcome::Ok), "{}", message(&outcome));
+    let text = text(&exporter);
+    assert_eq!(devices(&text), n - 1);
+    assert_eq!(
+        samples(&text)[r#"backup_exporter_upstream_value_errors_total{source="console",system="code42"}"#],
+        1.0
+    );
+}

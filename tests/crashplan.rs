@@ -785,7 +785,7 @@ async fn an_item_whose_identity_does_not_read_is_left_out_and_counted() {
         let cfg = config(&server.url(), PASSWORD, "page_size = 3");
         let (exporter, outcome) = refresh_once(&cfg).await;
         assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
-        samples(&String::from_utf8(exporter.rendered().text().to_vec()).unwrap())
+        samples(std::str::from_utf8(&exporter.rendered().text()).unwrap())
     };
     let good = read(clean).await;
     let bad = read(fleet).await;

@@ -267,6 +267,8 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub total: Option<u64>,
     pub server_time: Option<String>,
+    /// Why each item that did not read failed: left out, counted, the rest kept.
+    pub skipped: Vec<String>,
 }
 
 /// A whole page-number list.
@@ -738,13 +740,7 @@ impl Upstream {
                     ),
                 });
             }
-            if let Some(first) = skipped.first() {
-                self.metrics
-                    .value_errors
-                    .with_label_values(&[self.source.as_str(), self.system])
-                    .inc_by(skipped.len() as u64);
-                tracing::warn!(source = %self.source, %endpoint, unreadable = skipped.len(), first = %first, "items that do not read are left out; the rest of the list is kept");
-            }
+            self.skipped(endpoint, &skipped);
             Ok(items)
         };
         let mut page = 0;
@@ -862,21 +858,22 @@ impl Upstream {
             }
             out.items.len() - before
         };
-        let n = first.items.len();
+        let mut skipped = first.skipped;
+        let n = first.items.len() + skipped.len();
         add(&mut out, first.items);
         if n > page_size {
             tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores pgSize; one page holds the whole list");
-            return Ok(out);
+            return self.checked_total(endpoint, out, skipped);
         }
         if n == 0 {
-            return self.checked_total(endpoint, out);
+            return self.checked_total(endpoint, out, skipped);
         }
         if n < page_size {
             if total.is_some_and(|t| t > n as u64) {
                 tracing::warn!(source = %self.source, %endpoint, asked = page_size, served = n, "the server caps the page size; reading the rest at its size");
                 out.page_size = n;
             } else {
-                return self.checked_total(endpoint, out);
+                return self.checked_total(endpoint, out, skipped);
             }
         }
         let size = out.page_size;
@@ -890,7 +887,8 @@ impl Upstream {
                 .buffered(concurrency.max(1));
             while let Some(page) = pages.next().await {
                 let page = page?;
-                let n = page.items.len();
+                let n = page.items.len() + page.skipped.len();
+                skipped.extend(page.skipped);
                 let added = add(&mut out, page.items);
                 next += 1;
                 if n == size && added == 0 {
@@ -898,20 +896,21 @@ impl Upstream {
                 }
                 if n < size {
                     // The list ended early: later pages are not needed.
-                    return self.checked_total(endpoint, out);
+                    return self.checked_total(endpoint, out, skipped);
                 }
             }
         }
         // The list may be longer than announced: on until a short or empty page.
         while next <= MAX_PAGES {
             let page = fetch(next, size).await?;
-            let n = page.items.len();
+            let n = page.items.len() + page.skipped.len();
+            skipped.extend(page.skipped);
             let added = add(&mut out, page.items);
             if n == size && added == 0 {
                 return Err(self.repeated(endpoint, next));
             }
             if n < size {
-                return self.checked_total(endpoint, out);
+                return self.checked_total(endpoint, out, skipped);
             }
             next += 1;
         }
@@ -931,25 +930,42 @@ impl Upstream {
     }
 
     /// Fails a list that ended with fewer items than the total the server announced (an
-    /// empty or cut list never replaces a full one); warns about one with more.
+    /// empty or cut list never replaces a full one); warns about one with more. Items that did
+    /// not read (`skipped`) were listed: they count toward the total, and are counted in
+    /// `backup_exporter_upstream_value_errors_total` and logged once.
     fn checked_total<T>(
         &self,
         endpoint: &'static str,
         pages: Pages<T>,
+        skipped: Vec<String>,
     ) -> Result<Pages<T>, UpstreamError> {
+        let listed = (pages.items.len() + skipped.len()) as u64;
         match pages.total {
-            Some(total) if total > pages.items.len() as u64 => Err(UpstreamError::Inconsistent {
-                endpoint,
-                detail: format!(
-                    "totalCount is {total} but the pages listed {}; keeping the last good data",
-                    pages.items.len()
-                ),
-            }),
-            Some(total) if total < pages.items.len() as u64 => {
-                tracing::warn!(source = %self.source, %endpoint, total_count = total, read = pages.items.len(), "the pages list more items than totalCount; keeping what was read");
-                Ok(pages)
+            Some(total) if total > listed => {
+                return Err(UpstreamError::Inconsistent {
+                    endpoint,
+                    detail: format!(
+                        "totalCount is {total} but the pages listed {listed}; keeping the last good data"
+                    ),
+                })
             }
-            _ => Ok(pages),
+            Some(total) if total < listed => {
+                tracing::warn!(source = %self.source, %endpoint, total_count = total, read = listed, "the pages list more items than totalCount; keeping what was read");
+            }
+            _ => {}
+        }
+        self.skipped(endpoint, &skipped);
+        Ok(pages)
+    }
+
+    /// Counts and logs (one line) the items of a list that did not read and were left out.
+    fn skipped(&self, endpoint: &'static str, skipped: &[String]) {
+        if let Some(first) = skipped.first() {
+            self.metrics
+                .value_errors
+                .with_label_values(&[self.source.as_str(), self.system])
+                .inc_by(skipped.len() as u64);
+            tracing::warn!(source = %self.source, %endpoint, unreadable = skipped.len(), first = %first, "items that do not read are left out; the rest of the list is kept");
         }
     }
 }

@@ -20,7 +20,7 @@ use std::marker::PhantomData;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::sources::http::{decode_seed, Page, UpstreamError};
+use crate::sources::http::{decode, decode_seed, Page, UpstreamError};
 use crate::sources::values::{
     opt_f64, opt_flag, opt_id, opt_num, opt_text, opt_time, string_list, Flag, Num, Time,
 };
@@ -297,7 +297,7 @@ macro_rules! page_decoders {
         $(
             #[doc = concat!("Decodes one page of the `", $key, "` list envelope.")]
             pub fn $fn(endpoint: &'static str, body: &[u8]) -> Result<Page<$t>, UpstreamError> {
-                decode_seed(endpoint, body, || Envelope::<$t> { key: $key, item: PhantomData })
+                lenient_page::<$t>(endpoint, $key, body)
             }
         )*
     };
@@ -309,6 +309,44 @@ page_decoders! {
     orgs_page: Org, "orgs";
     store_points_page: StorePoint, "storePoints";
     servers_page: Server, "servers";
+}
+
+/// Decodes a page of `key`; when it does not read as a whole, each item is read on its own,
+/// and the ones that do not read (an unreadable id, an object where a list belongs) are left
+/// out and reported in [`Page::skipped`]. A page that is not JSON or has no list still fails.
+fn lenient_page<T: serde::de::DeserializeOwned>(
+    endpoint: &'static str,
+    key: &'static str,
+    body: &[u8],
+) -> Result<Page<T>, UpstreamError> {
+    let whole = match decode_seed(endpoint, body, || Envelope::<T> {
+        key,
+        item: PhantomData,
+    }) {
+        Ok(page) => return Ok(page),
+        Err(e) => e,
+    };
+    let Ok(raw) = decode_seed(endpoint, body, || Envelope::<
+        Box<serde_json::value::RawValue>,
+    > {
+        key,
+        item: PhantomData,
+    }) else {
+        return Err(whole);
+    };
+    let mut page = Page {
+        items: Vec::with_capacity(raw.items.len()),
+        total: raw.total,
+        server_time: raw.server_time,
+        skipped: Vec::new(),
+    };
+    for (i, item) in raw.items.iter().enumerate() {
+        match decode::<T>(endpoint, item.get().as_bytes()) {
+            Ok(v) => page.items.push(v),
+            Err(e) => page.skipped.push(format!("{key}[{i}]: {e}")),
+        }
+    }
+    Ok(page)
 }
 
 /// Reads `{"metadata": {"timestamp"}, "data": {"totalCount", "<key>": [...]}}` or
@@ -356,6 +394,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Envelope<T> {
             items,
             total,
             server_time,
+            skipped: Vec::new(),
         })
     }
 }
