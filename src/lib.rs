@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod exposition;
 pub mod metrics;
+pub mod pages;
 pub mod refresh;
 pub mod selfmetrics;
 pub mod server;
