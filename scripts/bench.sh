@@ -9,10 +9,13 @@
 # OpenStack Freezer deployment of 2000 hosts in two projects with 30 backups each (BENCH_HOSTS,
 # BENCH_BACKUPS; 60 000 backups) read through keystone in pages of 500 (BENCH_PAGE_SIZE), the
 # same way: 20 ms per request, cold and warm refresh against download, CPU-only times, peak
-# heap and /metrics size, and the warm refresh at concurrency 1, 4 and 8 (about 30 s).
+# heap and /metrics size, and the warm refresh at concurrency 1, 4 and 8 (about 30 s), then the
+# status page under load: /healthz latency (p50, p99) and the refresh time of the exporter
+# serving the 20 000-device Code42 console, alone and while 20 clients fetch / (BENCH_CLIENTS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench refresh
 cargo bench --locked --bench code42
 cargo bench --locked --bench rackspace
 cargo bench --locked --bench freezer
+cargo bench --locked --bench pages

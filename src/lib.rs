@@ -9,6 +9,7 @@ pub mod config;
 pub mod exposition;
 pub mod metrics;
 pub mod outbound;
+pub mod pages;
 pub mod refresh;
 pub mod selfmetrics;
 pub mod server;

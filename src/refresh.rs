@@ -8,6 +8,7 @@
 //! and swapped in atomically: `/metrics` only hands those bytes out.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,6 +92,8 @@ pub struct SourceState {
     pub consecutive_failures: u32,
     /// The last good snapshot (kept through failures).
     pub snapshot: Option<Arc<Snapshot>>,
+    /// Where each device of `snapshot` is, for the device page.
+    pub devices: Option<Arc<crate::pages::DeviceIndex>>,
 }
 
 /// A configured source as the rest of the program sees it.
@@ -122,6 +125,10 @@ pub struct Exporter {
     alerts: Mutex<Tracker>,
     /// Told when a refresh ended, for the alert evaluation.
     refreshed: Notify,
+    /// Counts the changes of what the status page shows: refreshes ended, alert changes.
+    page_generation: AtomicU64,
+    /// The status page as last rendered.
+    pub(crate) status_page: crate::pages::StatusPage,
 }
 
 /// How a refresh ended.
@@ -183,6 +190,8 @@ impl Exporter {
             )),
             bridge,
             refreshed: Notify::new(),
+            page_generation: AtomicU64::new(0),
+            status_page: crate::pages::StatusPage::default(),
         });
         exporter.render();
         Ok((exporter, sources))
@@ -287,6 +296,7 @@ impl Exporter {
                         message
                     });
                     st.consecutive_failures = 0;
+                    st.devices = Some(Arc::new(crate::pages::DeviceIndex::new(&snapshot)));
                     st.snapshot = Some(Arc::new(snapshot));
                     Outcome::Ok
                 }
@@ -316,6 +326,7 @@ impl Exporter {
         self.render();
         // Only now is this attempt's result being served: `/ready` must not answer before.
         entry.state.lock().expect("state lock").attempted = true;
+        self.page_generation.fetch_add(1, Ordering::AcqRel);
         self.refreshed.notify_one();
         outcome
     }
@@ -342,10 +353,19 @@ impl Exporter {
             })
             .collect();
         let candidates = evaluator.evaluate(&views, now);
-        self.alerts
-            .lock()
-            .expect("alerts lock")
-            .update(candidates, now)
+        let mut tracker = self.alerts.lock().expect("alerts lock");
+        let version = tracker.version();
+        let changed = tracker.update(candidates, now);
+        if tracker.version() != version {
+            self.page_generation.fetch_add(1, Ordering::AcqRel);
+        }
+        changed
+    }
+
+    /// Changes whenever what the status page shows may have: a refresh ended (its state and
+    /// snapshot are in place by then), the alerts changed.
+    pub fn page_generation(&self) -> u64 {
+        self.page_generation.load(Ordering::Acquire)
     }
 
     /// The Alertmanager URLs the bridge sends to (`None`: no bridge).

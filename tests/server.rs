@@ -230,3 +230,119 @@ async fn a_failing_source_shows_its_error_escaped_on_the_page() {
     ));
     let _ = run.stop.send(true);
 }
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_no_error_repeats_the_request() {
+    let upstream = sim(Dataset::document_examples(), true).await;
+    let run = start(&config(
+        &upstream.url(),
+        PASSWORD,
+        "refresh_interval = \"1h\"",
+    ))
+    .await;
+    let c = client();
+    wait_ready(&c, &run.base).await;
+    let requests = [
+        ("GET", "/metrics", 200),
+        ("GET", "/healthz", 200),
+        ("GET", "/ready", 200),
+        ("GET", "/", 200),
+        ("HEAD", "/", 200),
+        ("GET", "/device?source=%3Cscript%3Ex&device_id=1", 404),
+        ("GET", "/device?source=hq&device_id=%3Cscript%3Ex", 404),
+        ("GET", "/device?source=hq&nope=%3Cscript%3Ex", 400),
+        ("GET", "/%3Cscript%3Ex?q=%3Cscript%3Ey", 404),
+        ("POST", "/%3Cscript%3Ex", 405),
+        ("DELETE", "/metrics?%3Cscript%3E=1", 405),
+    ];
+    for (method, path, status) in requests {
+        // Written as a browser sends a hostile link (hyper itself refuses a raw `<`).
+        let mut stream = tokio::net::TcpStream::connect(run.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        stream
+            .write_all(
+                format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.unwrap();
+        let reply = String::from_utf8_lossy(&reply).to_ascii_lowercase();
+        assert!(
+            reply.starts_with(&format!("http/1.1 {status} ")),
+            "{method} {path}: {reply}"
+        );
+        assert!(
+            reply.contains("\r\nx-content-type-options: nosniff\r\n"),
+            "{method} {path}: {reply}"
+        );
+        if status >= 400 {
+            let body = &reply[reply.find("\r\n\r\n").unwrap()..];
+            assert!(
+                !body.contains("script") && !body.contains("<s") && !body.contains("%3c"),
+                "{method} {path} echoed: {body}"
+            );
+        }
+    }
+    let _ = run.stop.send(true);
+}
+
+#[tokio::test]
+async fn the_status_page_is_gzipped_when_asked_and_changes_with_a_refresh() {
+    let upstream = sim(Dataset::document_examples(), true).await;
+    let run = start(&config(
+        &upstream.url(),
+        PASSWORD,
+        "refresh_interval = \"1s\"",
+    ))
+    .await;
+    let c = client();
+    wait_ready(&c, &run.base).await;
+    let r = c
+        .get(format!("{}/", run.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let z = r.bytes().await.unwrap();
+    let mut page = String::new();
+    flate2::read::GzDecoder::new(&z[..])
+        .read_to_string(&mut page)
+        .unwrap();
+    assert!(
+        page.contains("<td>hq</td>") && page.contains(">up<"),
+        "{page}"
+    );
+    assert!(page.ends_with("</html>\n"), "{page}");
+    let plain = c.get(format!("{}/", run.base)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert!(plain.text().await.unwrap().contains("<td>hq</td>"));
+
+    // The next refreshes fail: the page says so without being asked twice for the same state.
+    upstream.faults.set(
+        "usages",
+        Fault {
+            status: Some(502),
+            ..Fault::default()
+        },
+    );
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = get_text(&c, format!("{}/", run.base)).await;
+        if last.contains(">down<") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        last.contains(">down<") && last.contains("HTTP 502"),
+        "{last}"
+    );
+    let _ = run.stop.send(true);
+}

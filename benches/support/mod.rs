@@ -49,6 +49,7 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Starts a peak measurement: the live bytes now (the peak is reset to them).
+#[allow(dead_code)] // not every benchmark measures the heap
 pub fn heap_mark() -> usize {
     let live = LIVE.load(Ordering::Relaxed);
     PEAK.store(live, Ordering::Relaxed);
@@ -56,6 +57,7 @@ pub fn heap_mark() -> usize {
 }
 
 /// The most heap held since `heap_mark` returned `mark`, beyond `mark`.
+#[allow(dead_code)]
 pub fn heap_peak_since(mark: usize) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(mark)
 }

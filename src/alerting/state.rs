@@ -52,26 +52,52 @@ impl Alert {
 pub struct Tracker {
     alerts: HashMap<AlertLabels, Alert>,
     keep_firing_for: f64,
+    /// The alerts about each device (`Page::Device`), by source and device id.
+    by_device: HashMap<(String, String), Vec<AlertLabels>>,
+    /// Counts the updates that changed an alert: one came or went, changed state or text.
+    version: u64,
 }
 
 impl Tracker {
     pub fn new(keep_firing_for_seconds: f64) -> Tracker {
         Tracker {
-            alerts: HashMap::new(),
             keep_firing_for: keep_firing_for_seconds,
+            ..Tracker::default()
         }
+    }
+
+    /// Changes whenever an update changed an alert (what the status page shows of them).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The alerts (any state) about one device, without looking at the others.
+    pub fn device_alerts<'a>(
+        &'a self,
+        source: &str,
+        device_id: &str,
+    ) -> impl Iterator<Item = &'a Alert> + 'a {
+        self.by_device
+            .get(&(source.to_owned(), device_id.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|labels| self.alerts.get(labels))
     }
 
     /// Takes one evaluation's conditions at `now`. Returns whether an alert fired or resolved
     /// (the firing set changed, so it is worth sending at once).
     pub fn update(&mut self, candidates: Vec<Candidate>, now: f64) -> bool {
         let mut changed = false;
+        // An alert came or went (the index by device is rebuilt), or one changed.
+        let mut added_or_removed = false;
+        let mut edited = false;
         let mut held = std::collections::HashSet::with_capacity(candidates.len());
         for c in candidates {
             held.insert(c.labels.clone());
             let hold = f64::from(c.rule.hold_seconds);
             match self.alerts.get_mut(&c.labels) {
                 Some(a) if a.resolved_at.is_none() => {
+                    edited |= a.summary != c.summary || a.description != c.description;
                     a.summary = c.summary;
                     a.description = c.description;
                     a.last_held = now;
@@ -82,6 +108,7 @@ impl Tracker {
                 }
                 // New, or back after it resolved: a new alert.
                 _ => {
+                    added_or_removed = true;
                     let fired_at = (hold <= 0.0).then_some(now);
                     changed |= fired_at.is_some();
                     self.alerts.insert(
@@ -103,6 +130,7 @@ impl Tracker {
             }
         }
         let keep = self.keep_firing_for;
+        let before = self.alerts.len();
         self.alerts.retain(|labels, a| {
             if held.contains(labels) {
                 return true;
@@ -120,6 +148,21 @@ impl Tracker {
                 (Some(_), Some(resolved)) => now - resolved <= RESOLVED_RETENTION_SECONDS,
             }
         });
+        added_or_removed |= self.alerts.len() != before;
+        if added_or_removed {
+            self.by_device.clear();
+            for (labels, a) in &self.alerts {
+                if let Page::Device { source, device_id } = &a.page {
+                    self.by_device
+                        .entry((source.clone(), device_id.clone()))
+                        .or_default()
+                        .push(labels.clone());
+                }
+            }
+        }
+        if changed || added_or_removed || edited {
+            self.version += 1;
+        }
         changed
     }
 

@@ -541,13 +541,21 @@ pub(crate) mod tests {
 
     #[test]
     fn envelope_errors_name_the_path() {
-        let err = computers_page(
+        // An item that does not read is left out of its page, its path told.
+        let page = computers_page(
             "computers",
             br#"{"data": {"totalCount": 1, "computers": [{"backupUsage": "none"}]}}"#,
         )
-        .unwrap_err();
-        let msg = err.to_string();
-        assert!(msg.contains("data.computers[0].backupUsage"), "{msg}");
+        .unwrap();
+        assert!(page.items.is_empty());
+        assert!(
+            page.skipped[0].contains("backupUsage"),
+            "{:?}",
+            page.skipped
+        );
+        // A page without its list still fails.
+        let err = computers_page("computers", br#"{"data": {"totalCount": 1}}"#).unwrap_err();
+        assert!(err.to_string().contains("computers"), "{err}");
         // A bad value is no error: it is read as unreadable, and told during mapping.
         let page = computers_page(
             "computers",

@@ -1,0 +1,973 @@
+//! The HTML pages: `/`, the status page (sources and alerts), and
+//! `/device?source=...&device_id=...`, one device.
+//!
+//! Neither may cost the server in proportion to the fleet per request, nor grow with it:
+//!
+//! - `/` is rendered at most once per change of what it shows (a refresh ended, the alerts
+//!   changed: [`Exporter::page_generation`]), on a blocking thread, one render at a time;
+//!   requests that find the page out of date wait for that one render. The page is kept as
+//!   bytes, plain and gzip. Every table shows at most [`MAX_ROWS`] rows, worst first, and says
+//!   how many it left out and where they are, so the page stays tens of KB at any fleet size.
+//! - `/device` finds the device through an index of each snapshot ([`DeviceIndex`], built once
+//!   per refresh) and its alerts through the alert tracker's index by device.
+//!
+//! Times on `/` are absolute: the page may be served for an hour when nothing changes.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::alerting::rules::Page;
+use crate::alerting::state::Alert;
+use crate::refresh::{from_unix, Exporter, SourceState};
+use crate::server::{text, Body};
+use crate::sources::{BackupTarget, Device, Snapshot};
+
+/// The most rows any table of a page shows.
+pub const MAX_ROWS: usize = 100;
+
+/// The status page as last rendered, and the one render that may be in flight.
+#[derive(Default)]
+pub struct StatusPage {
+    cached: ArcSwapOption<Rendered>,
+    /// Held by the render in flight, until its page is stored.
+    rendering: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// One rendering of `/`.
+#[derive(Debug)]
+pub struct Rendered {
+    /// The [`Exporter::page_generation`] it shows.
+    generation: u64,
+    html: Bytes,
+    gzip: Bytes,
+}
+
+impl Rendered {
+    fn new(generation: u64, html: String) -> Rendered {
+        let html = Bytes::from(html);
+        let gzip = gzip(&html);
+        Rendered {
+            generation,
+            html,
+            gzip,
+        }
+    }
+
+    fn body(&self, gzip: bool) -> Bytes {
+        if gzip {
+            self.gzip.clone()
+        } else {
+            self.html.clone()
+        }
+    }
+}
+
+fn gzip(data: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    enc.write_all(data).expect("writing to memory");
+    Bytes::from(enc.finish().expect("writing to memory"))
+}
+
+impl StatusPage {
+    /// The page, when it is up to date.
+    fn current(&self, generation: u64) -> Option<Arc<Rendered>> {
+        self.cached
+            .load_full()
+            .filter(|page| page.generation == generation)
+    }
+}
+
+/// `GET /`: the cached page, or (when out of date) a body that waits for the render.
+pub fn status(exporter: &Arc<Exporter>, gzip: bool) -> Response<Body> {
+    let body = match exporter.status_page.current(exporter.page_generation()) {
+        Some(page) => Body::from(page.body(gzip)),
+        None => {
+            let exporter = exporter.clone();
+            Body::later(async move { latest(exporter).await.body(gzip) })
+        }
+    };
+    let mut r = html_response(body);
+    let h = r.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    r
+}
+
+/// The up-to-date page: the cached one, or the one the render in flight (or a new render, when
+/// none is) makes. At most one render runs; it finishes and stores its page even when the
+/// request that started it has gone.
+pub async fn latest(exporter: Arc<Exporter>) -> Arc<Rendered> {
+    let lock = exporter.status_page.rendering.clone().lock_owned().await;
+    // Read before the state the render reads: a change during the render makes this page out
+    // of date at once.
+    let generation = exporter.page_generation();
+    if let Some(page) = exporter.status_page.current(generation) {
+        return page;
+    }
+    let renderer = exporter.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let page = Arc::new(Rendered::new(
+            generation,
+            status_page(StatusView::of(&renderer)),
+        ));
+        renderer.status_page.cached.store(Some(page.clone()));
+        drop(lock);
+        page
+    })
+    .await;
+    match rendered {
+        Ok(page) => page,
+        Err(e) => {
+            tracing::error!(error = %e, "the status page could not be rendered");
+            Arc::new(Rendered::new(
+                generation,
+                "<!doctype html>\n<p>The status page could not be rendered; the exporter's log \
+                 says why.</p>\n"
+                    .into(),
+            ))
+        }
+    }
+}
+
+/// What `/` shows, taken from the exporter in one go.
+pub struct StatusView {
+    pub sources: Vec<SourceLine>,
+    /// The alerts firing or pending.
+    pub alerts: Vec<Alert>,
+    /// The Alertmanager URLs the bridge sends to (`None`: no bridge).
+    pub alertmanagers: Option<Vec<String>>,
+    pub now: SystemTime,
+}
+
+/// One source's row.
+pub struct SourceLine {
+    pub name: String,
+    pub system: &'static str,
+    pub url: String,
+    pub state: SourceState,
+}
+
+impl StatusView {
+    pub fn of(exporter: &Exporter) -> StatusView {
+        StatusView {
+            sources: exporter
+                .sources
+                .iter()
+                .map(|s| SourceLine {
+                    name: s.name.clone(),
+                    system: s.system,
+                    url: s.url.clone(),
+                    state: s.state(),
+                })
+                .collect(),
+            alerts: exporter.with_alerts(|t| {
+                t.alerts()
+                    .filter(|a| a.resolved_at.is_none())
+                    .cloned()
+                    .collect()
+            }),
+            alertmanagers: exporter.alertmanagers(),
+            now: SystemTime::now(),
+        }
+    }
+}
+
+fn html_response(body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// Escapes text for HTML (error messages come from upstream servers).
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A time and how long ago it was (for pages rendered per request).
+fn when(t: Option<SystemTime>, now: SystemTime) -> String {
+    match t {
+        None => "never".into(),
+        Some(t) => {
+            let ago = now.duration_since(t).unwrap_or_default();
+            let ago = Duration::from_secs(ago.as_secs());
+            format!(
+                "{} ({} ago)",
+                humantime::format_rfc3339_seconds(t),
+                humantime::format_duration(ago)
+            )
+        }
+    }
+}
+
+/// A time alone (for the cached page).
+fn at(t: Option<SystemTime>) -> String {
+    t.map_or_else(
+        || "never".into(),
+        |t| humantime::format_rfc3339_seconds(t).to_string(),
+    )
+}
+
+/// A count with thin groups: 19 900 → "19 900".
+fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The line under a table that shows `shown` of `total` rows, saying where the rest are;
+/// empty when nothing was left out.
+fn more_line(total: usize, shown: usize, what: &str, rest: &str) -> String {
+    if total <= shown {
+        return String::new();
+    }
+    format!(
+        "<p class=\"more\">and {} more {what} not listed ({} shown, worst first): {rest}</p>\n",
+        count(total - shown),
+        count(shown)
+    )
+}
+
+const STYLE: &str = "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
+     td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
+     tr.up td:nth-child(4){color:#080}tr.down td:nth-child(4){color:#b00;font-weight:bold}\
+     tr.pending td:nth-child(4){color:#888}tr.firing td:first-child{color:#b00;font-weight:bold}\
+     tr.pending td:first-child{color:#888}p.more{font-style:italic}</style>";
+
+/// `/device?source=...&device_id=...` without the exporter's address: relative links.
+fn device_link(source: &str, device_id: &str, text: &str) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("source", source)
+        .append_pair("device_id", device_id)
+        .finish();
+    format!("<a href=\"device?{}\">{}</a>", esc(&query), esc(text))
+}
+
+/// How bad an alert is, smallest first: firing before pending, critical before warning, then
+/// the oldest first.
+fn worst_first(a: &Alert, b: &Alert) -> std::cmp::Ordering {
+    fn severity(s: &str) -> u8 {
+        match s {
+            "critical" => 0,
+            "warning" => 1,
+            _ => 2,
+        }
+    }
+    (a.pending(), severity(a.rule.severity), a.rule.name)
+        .cmp(&(b.pending(), severity(b.rule.severity), b.rule.name))
+        .then(a.active_since.total_cmp(&b.active_since))
+        .then_with(|| a.labels.cmp(&b.labels))
+}
+
+/// The worst `n` of `items`, sorted, without sorting the rest.
+fn worst<T>(items: &mut Vec<T>, n: usize, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if items.len() > n && n > 0 {
+        items.select_nth_unstable_by(n - 1, &cmp);
+    }
+    items.truncate(n);
+    items.sort_by(cmp);
+}
+
+/// The rows of the alerts table, the worst [`MAX_ROWS`] of `alerts`; `time` shows a time.
+fn alert_rows(alerts: &mut Vec<Alert>, time: impl Fn(f64) -> String) -> String {
+    worst(alerts, MAX_ROWS, worst_first);
+    let mut rows = String::new();
+    for a in alerts.iter() {
+        let (state, since) = match a.fired_at {
+            Some(t) => ("firing", t),
+            None => ("pending", a.active_since),
+        };
+        let device = match &a.page {
+            Page::Device { source, device_id } => device_link(source, device_id, &a.device),
+            Page::Alerts => esc(a.label("mount_point")),
+        };
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{state}\"><td>{state}</td><td>{}</td><td>{}</td><td>{}</td><td>{device}</td>\
+             <td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.rule.name,
+            a.rule.severity,
+            esc(a.label("source")),
+            esc(a.label("target")),
+            time(since),
+            esc(&a.summary),
+        );
+    }
+    rows
+}
+
+const ALERT_HEADER: &str = "<tr><th>state</th><th>alert</th><th>severity</th><th>source</th>\
+     <th>device / store</th><th>target</th><th>since</th><th>summary</th></tr>";
+
+/// Where the alerts left out of a table are.
+const MORE_ALERTS: &str = "each device's page (<code>/device?source=...&amp;device_id=...</code>, \
+     linked above and from each alert's <code>generatorURL</code> in Alertmanager) lists its own \
+     alerts, and <a href=\"/metrics\">/metrics</a> has every backup the rules read \
+     (<code>backup_last_success_timestamp_seconds</code>, <code>backup_last_run_failed</code>, \
+     <code>backup_alert_state</code>, ...)";
+
+fn alerts_section(view: &StatusView, alerts: &mut Vec<Alert>) -> String {
+    let total = alerts.len();
+    // Per rule: firing, pending (a handful of rows whatever the fleet).
+    let mut per_rule: Vec<(&'static crate::alerting::rules::Rule, usize, usize)> = Vec::new();
+    for a in alerts.iter() {
+        let i = match per_rule
+            .iter()
+            .position(|(r, _, _)| std::ptr::eq(*r, a.rule))
+        {
+            Some(i) => i,
+            None => {
+                per_rule.push((a.rule, 0, 0));
+                per_rule.len() - 1
+            }
+        };
+        if a.pending() {
+            per_rule[i].2 += 1;
+        } else {
+            per_rule[i].1 += 1;
+        }
+    }
+    per_rule.sort_by_key(|(r, _, _)| {
+        crate::alerting::rules::RULES
+            .iter()
+            .position(|x| std::ptr::eq(*x, *r))
+    });
+    let sent = match &view.alertmanagers {
+        Some(urls) => format!(
+            "sent to Alertmanager at {}",
+            urls.iter().map(|u| esc(u)).collect::<Vec<_>>().join(", ")
+        ),
+        None => "not sent anywhere: no <code>[alertmanager]</code> section configured (the \
+                 rules in <code>alerts/</code> raise the same alerts in Prometheus)"
+            .into(),
+    };
+    let body = if total == 0 {
+        "<p>None: every backup the rules look at is healthy.</p>\n".to_owned()
+    } else {
+        let mut counts = String::from(
+            "<table><tr><th>alert</th><th>severity</th><th>firing</th><th>pending</th></tr>\n",
+        );
+        for (rule, firing, pending) in &per_rule {
+            let _ = writeln!(
+                counts,
+                "<tr><td>{}</td><td>{}</td><td>{firing}</td><td>{pending}</td></tr>",
+                rule.name, rule.severity
+            );
+        }
+        counts.push_str("</table>\n");
+        let rows = alert_rows(alerts, |t| at(Some(from_unix(t))));
+        format!(
+            "{counts}<p></p><table>{ALERT_HEADER}\n{rows}</table>\n{}",
+            more_line(total, alerts.len(), "alerts", MORE_ALERTS)
+        )
+    };
+    format!(
+        "<h2 id=\"alerts\">Alerts ({})</h2>\n<p>The bundled rules' backup alerts, evaluated \
+         by the exporter; {sent}.</p>\n{body}",
+        count(total)
+    )
+}
+
+/// The sources table: the down ones first, then those waiting, then the rest, each in the
+/// configured order; at most [`MAX_ROWS`].
+fn sources_section(sources: &[SourceLine]) -> String {
+    let rank = |s: &SourceLine| match (s.state.attempted, s.state.up) {
+        (true, false) => 0,
+        (false, _) => 1,
+        (true, true) => 2,
+    };
+    let mut order: Vec<&SourceLine> = sources.iter().collect();
+    order.sort_by_key(|s| rank(s));
+    let mut rows = String::new();
+    for s in order.iter().take(MAX_ROWS) {
+        let st = &s.state;
+        let (class, state) = match (st.attempted, st.up) {
+            (false, _) => ("pending", "waiting for first refresh"),
+            (true, true) => ("up", "up"),
+            (true, false) => ("down", "down"),
+        };
+        let (devices, targets) = st
+            .snapshot
+            .as_ref()
+            .map_or((0, 0), |s| (s.devices.len(), s.targets.len()));
+        let _ = writeln!(
+            rows,
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{state}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{devices}</td><td>{targets}</td><td>{}</td></tr>",
+            esc(&s.name),
+            s.system,
+            esc(&s.url),
+            at(st.last_attempt),
+            at(st.last_success),
+            st.last_duration
+                .map(|d| format!("{:.3}s", d.as_secs_f64()))
+                .unwrap_or_else(|| "-".into()),
+            st.last_error.as_deref().map(esc).unwrap_or_default(),
+        );
+    }
+    format!(
+        "<table><tr><th>source</th><th>system</th><th>url</th><th>state</th><th>last refresh</th>\
+         <th>last success</th><th>duration</th><th>devices</th><th>targets</th><th>last error</th></tr>\n\
+         {rows}</table>\n{}",
+        more_line(
+            sources.len(),
+            sources.len().min(MAX_ROWS),
+            "sources",
+            "<a href=\"/metrics\">/metrics</a> has every source's state \
+             (<code>backup_exporter_source_up</code>, \
+             <code>backup_exporter_last_refresh_success_timestamp_seconds</code>, \
+             <code>backup_exporter_refresh_errors_total</code>)"
+        )
+    )
+}
+
+/// The status page of `view`.
+pub fn status_page(mut view: StatusView) -> String {
+    let mut alerts = std::mem::take(&mut view.alerts);
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>backup_exporter</title>\
+         {STYLE}</head><body>\n\
+         <h1>backup_exporter {}</h1>\n\
+         <p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/ready\">/ready</a></p>\n\
+         <p>As of {}: this page changes when a refresh ends or the alerts change.</p>\n\
+         {}{}</body></html>\n",
+        env!("CARGO_PKG_VERSION"),
+        at(Some(view.now)),
+        sources_section(&view.sources),
+        alerts_section(&view, &mut alerts),
+    )
+}
+
+/// Where each device of a snapshot is: its record and its backups, by device id. Built once
+/// per refresh, so the device page looks a device up without scanning the fleet.
+#[derive(Debug, Default)]
+pub struct DeviceIndex {
+    by_id: HashMap<String, DeviceRows>,
+}
+
+#[derive(Debug, Default)]
+struct DeviceRows {
+    device: Option<usize>,
+    targets: Vec<usize>,
+}
+
+impl DeviceIndex {
+    pub fn new(snapshot: &Snapshot) -> DeviceIndex {
+        let mut by_id: HashMap<String, DeviceRows> = HashMap::with_capacity(snapshot.devices.len());
+        for (i, d) in snapshot.devices.iter().enumerate() {
+            by_id
+                .entry(d.id.clone())
+                .or_default()
+                .device
+                .get_or_insert(i);
+        }
+        for (i, t) in snapshot.targets.iter().enumerate() {
+            match by_id.get_mut(t.device_id.as_str()) {
+                Some(rows) => rows.targets.push(i),
+                None => {
+                    by_id.insert(
+                        t.device_id.clone(),
+                        DeviceRows {
+                            device: None,
+                            targets: vec![i],
+                        },
+                    );
+                }
+            }
+        }
+        DeviceIndex { by_id }
+    }
+
+    /// The device with `id` in `snapshot` (the one this index was built from) and its backups.
+    pub fn get<'a>(
+        &self,
+        snapshot: &'a Snapshot,
+        id: &str,
+    ) -> Option<(Option<&'a Device>, Vec<&'a BackupTarget>)> {
+        let rows = self.by_id.get(id)?;
+        Some((
+            rows.device.and_then(|i| snapshot.devices.get(i)),
+            rows.targets
+                .iter()
+                .filter_map(|&i| snapshot.targets.get(i))
+                .collect(),
+        ))
+    }
+}
+
+/// `GET /device?source=...&device_id=...`. Error answers never repeat the request.
+pub fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
+    let mut source = None;
+    let mut device_id = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "source" => source = Some(v.into_owned()),
+            "device_id" => device_id = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let (Some(source), Some(device_id)) = (source, device_id) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "give the device as /device?source=NAME&device_id=ID\n",
+        );
+    };
+    let Some(entry) = exporter.sources.iter().find(|s| s.name == source) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "no source of that name is configured; / lists them\n",
+        );
+    };
+    let state = entry.state();
+    let found = match (&state.snapshot, &state.devices) {
+        (Some(snapshot), Some(index)) => index.get(snapshot, &device_id),
+        _ => None,
+    };
+    let Some((device, targets)) = found else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "that source has no device with that id in its last good refresh\n",
+        );
+    };
+    let mut alerts = exporter.with_alerts(|t| {
+        t.device_alerts(&source, &device_id)
+            .filter(|a| a.resolved_at.is_none())
+            .cloned()
+            .collect::<Vec<Alert>>()
+    });
+    html_response(Body::from(Bytes::from(device_html(
+        entry.system,
+        &source,
+        &device_id,
+        device,
+        &targets,
+        &mut alerts,
+        state.last_success,
+        SystemTime::now(),
+    ))))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn device_html(
+    system: &str,
+    source: &str,
+    device_id: &str,
+    device: Option<&Device>,
+    targets: &[&BackupTarget],
+    alerts: &mut Vec<Alert>,
+    last_success: Option<SystemTime>,
+    now: SystemTime,
+) -> String {
+    let name = device
+        .map(|d| d.name.as_str())
+        .or(targets.first().map(|t| t.device.as_str()))
+        .unwrap_or("");
+    let mut facts = String::new();
+    if let Some(d) = device {
+        for (k, v) in &d.info {
+            let _ = write!(facts, "<tr><th>{k}</th><td>{}</td></tr>", esc(v));
+        }
+        if let Some(c) = d.connected {
+            let _ = write!(
+                facts,
+                "<tr><th>connected</th><td>{}</td></tr>",
+                if c { "yes" } else { "no" }
+            );
+        }
+        if let Some(t) = d.last_connected {
+            let _ = write!(
+                facts,
+                "<tr><th>last connected</th><td>{}</td></tr>",
+                when(Some(from_unix(t)), now)
+            );
+        }
+    }
+    let seconds = |s: Option<f64>| {
+        s.map_or_else(
+            || "none".to_owned(),
+            |s| humantime::format_duration(Duration::from_secs(s.max(0.0) as u64)).to_string(),
+        )
+    };
+    let mut rows = String::new();
+    for t in targets.iter().take(MAX_ROWS) {
+        let at = |v: Option<f64>| match v {
+            Some(v) => when(Some(from_unix(v)), now),
+            None => "never".into(),
+        };
+        let _ = writeln!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.target),
+            at(t.last_success),
+            seconds(t.stale_threshold),
+            at(t.last_activity),
+            match t.last_run_failed {
+                Some(true) => "failed",
+                Some(false) => "succeeded",
+                None => "-",
+            },
+            esc(&t.alert_states.join(", ")),
+            t.completion_ratio
+                .map_or_else(|| "-".to_owned(), |r| format!("{:.1} %", r * 100.0)),
+        );
+    }
+    let more_targets = more_line(
+        targets.len(),
+        targets.len().min(MAX_ROWS),
+        "backups of this device",
+        "<a href=\"/metrics\">/metrics</a> has them all \
+         (<code>backup_last_success_timestamp_seconds</code> with this <code>device_id</code>)",
+    );
+    let n = alerts.len();
+    let alerts = if n == 0 {
+        "<p>None.</p>".to_owned()
+    } else {
+        let rows = alert_rows(alerts, |t| when(Some(from_unix(t)), now));
+        format!(
+            "<table>{ALERT_HEADER}\n{rows}</table>\n{}",
+            more_line(n, alerts.len(), "alerts of this device", MORE_ALERTS)
+        )
+    };
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{} - backup_exporter</title>{STYLE}</head><body>\n\
+         <p><a href=\"./\">backup_exporter</a> · {} source {}</p>\n\
+         <h1>{}</h1>\n<p>device id {}</p>\n<table>{facts}</table>\n\
+         <h2>Alerts ({n})</h2>\n{alerts}\n\
+         <h2>Backups</h2>\n<table><tr><th>target</th><th>last success</th><th>stale threshold</th>\
+         <th>last activity</th><th>last run</th><th>alert states</th><th>complete</th></tr>\n{rows}</table>\n\
+         {more_targets}<p>As of the source's last good refresh, {}.</p>\n</body></html>\n",
+        esc(name),
+        system,
+        esc(source),
+        esc(name),
+        esc(device_id),
+        when(last_success, now),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerting::rules::{Rule, FAILING, STALE};
+
+    fn alert(rule: &'static Rule, device: &str, firing: bool, summary: &str) -> Alert {
+        Alert {
+            rule,
+            labels: vec![
+                ("alertname", rule.name.into()),
+                ("device", device.into()),
+                ("device_id", format!("id-{device}")),
+                ("severity", rule.severity.into()),
+                ("source", "hq".into()),
+                ("target", "cloud".into()),
+            ],
+            summary: summary.into(),
+            description: String::new(),
+            device: device.into(),
+            page: Page::Device {
+                source: "hq".into(),
+                device_id: format!("id-{device}"),
+            },
+            active_since: 1_700_000_000.0,
+            fired_at: firing.then_some(1_700_000_000.0),
+            last_held: 1_700_000_000.0,
+            resolved_at: None,
+        }
+    }
+
+    fn source(name: &str, up: bool) -> SourceLine {
+        SourceLine {
+            name: name.into(),
+            system: "crashplan",
+            url: "https://backup.example".into(),
+            state: SourceState {
+                attempted: true,
+                up,
+                ..SourceState::default()
+            },
+        }
+    }
+
+    fn view(sources: Vec<SourceLine>, alerts: Vec<Alert>) -> StatusView {
+        StatusView {
+            sources,
+            alerts,
+            alertmanagers: None,
+            now: SystemTime::now(),
+        }
+    }
+
+    /// The alerts section's rows, in order.
+    fn alert_lines(page: &str) -> Vec<&str> {
+        let section = &page[page.find("id=\"alerts\"").unwrap()..];
+        section
+            .lines()
+            .filter(|l| {
+                l.starts_with("<tr class=\"firing\"") || l.starts_with("<tr class=\"pending\"")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            esc("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn the_alerts_table_shows_the_worst_hundred_and_says_how_many_more() {
+        let mut alerts = Vec::new();
+        for i in 0..150 {
+            alerts.push(alert(&FAILING, &format!("warn-{i:03}"), true, "failing"));
+        }
+        for i in 0..50 {
+            alerts.push(alert(&STALE, &format!("crit-{i:03}"), true, "stale"));
+        }
+        for i in 0..30 {
+            alerts.push(alert(&STALE, &format!("pend-{i:03}"), false, "pending"));
+        }
+        fastrand::shuffle(&mut alerts);
+        let page = status_page(view(vec![source("hq", true)], alerts));
+        let rows = alert_lines(&page);
+        assert_eq!(rows.len(), MAX_ROWS);
+        // Critical firing first, then warning firing; nothing pending made the cut.
+        assert!(
+            rows[..50].iter().all(|r| r.contains("BackupStale")),
+            "{page}"
+        );
+        assert!(
+            rows[50..].iter().all(|r| r.contains("BackupFailing")),
+            "{page}"
+        );
+        assert!(rows.iter().all(|r| r.starts_with("<tr class=\"firing\"")));
+        assert!(
+            page.contains("and 130 more alerts not listed (100 shown, worst first)"),
+            "{page}"
+        );
+        assert!(
+            page.contains("/device?source=...&amp;device_id=..."),
+            "{page}"
+        );
+        assert!(page.contains("<a href=\"/metrics\">/metrics</a> has every backup"));
+        // The counts per rule cover every alert.
+        assert!(
+            page.contains("<tr><td>BackupStale</td><td>critical</td><td>50</td><td>30</td></tr>")
+        );
+        assert!(
+            page.contains("<tr><td>BackupFailing</td><td>warning</td><td>150</td><td>0</td></tr>")
+        );
+        assert!(page.contains("Alerts (230)"));
+    }
+
+    #[test]
+    fn no_more_line_when_everything_fits() {
+        let alerts = (0..MAX_ROWS)
+            .map(|i| alert(&STALE, &format!("d{i}"), true, "stale"))
+            .collect();
+        let page = status_page(view(vec![source("hq", true)], alerts));
+        assert_eq!(alert_lines(&page).len(), MAX_ROWS);
+        assert!(!page.contains("more alerts"), "{page}");
+        assert!(!page.contains("class=\"more\""), "{page}");
+    }
+
+    #[test]
+    fn the_sources_table_is_bounded_with_the_down_ones_first() {
+        let mut sources: Vec<SourceLine> = (0..120)
+            .map(|i| source(&format!("up-{i:03}"), true))
+            .collect();
+        sources.push(source("broken", false));
+        let page = status_page(view(sources, Vec::new()));
+        let rows: Vec<&str> = page
+            .lines()
+            .filter(|l| l.starts_with("<tr class=\"up\"") || l.starts_with("<tr class=\"down\""))
+            .collect();
+        assert_eq!(rows.len(), MAX_ROWS);
+        assert!(rows[0].contains("<td>broken</td>"), "{}", rows[0]);
+        assert!(page.contains("and 21 more sources not listed"), "{page}");
+        assert!(page.contains("backup_exporter_source_up"));
+    }
+
+    #[test]
+    fn the_page_stays_small_at_fleet_scale() {
+        let alerts: Vec<Alert> = (0..40_000)
+            .map(|i| {
+                let rule = if i % 3 == 0 { &STALE } else { &FAILING };
+                alert(
+                    rule,
+                    &format!("laptop-{i:05}"),
+                    i % 7 != 0,
+                    "Backup of a laptop is failing",
+                )
+            })
+            .collect();
+        let page = status_page(view(vec![source("hq", true)], alerts));
+        assert!(page.len() < 64 * 1024, "{} bytes", page.len());
+        assert!(page.contains("and 39 900 more alerts"), "{page}");
+    }
+
+    #[test]
+    fn text_from_upstream_and_config_is_escaped() {
+        let mut s = source("<b>hq</b>", false);
+        s.state.last_error = Some("HTTP 502: <script>alert(1)</script>".into());
+        let mut a = alert(&STALE, "<img src=x>", true, "<script>summary</script>");
+        for (k, v) in &mut a.labels {
+            if *k == "target" {
+                *v = "<i>t</i>".into();
+            }
+        }
+        let page = status_page(view(vec![s], vec![a]));
+        for raw in ["<script", "<b>hq", "<img", "<i>t"] {
+            assert!(!page.contains(raw), "{raw} in {page}");
+        }
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("&lt;b&gt;hq&lt;/b&gt;"));
+        assert!(page.contains("&lt;img src=x&gt;"));
+        assert!(page.contains("<td>&lt;i&gt;t&lt;/i&gt;</td>"), "{page}");
+        // The device link's query is encoded, then escaped.
+        assert!(
+            page.contains("href=\"device?source=hq&amp;device_id=id-%3Cimg+src%3Dx%3E\""),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn the_device_index_finds_a_device_and_its_backups() {
+        let device = |id: &str| Device {
+            name: format!("name-{id}"),
+            id: id.into(),
+            ..Device::default()
+        };
+        let target = |id: &str, t: &str| BackupTarget {
+            device: format!("name-{id}"),
+            device_id: id.into(),
+            target: t.into(),
+            ..BackupTarget::default()
+        };
+        let snapshot = Snapshot::new(
+            vec![device("a"), device("b")],
+            vec![
+                target("a", "x"),
+                target("b", "x"),
+                target("a", "y"),
+                target("c", "x"),
+            ],
+            crate::exposition::MetricSet::default(),
+            crate::sources::values::Warnings::default(),
+        );
+        let index = DeviceIndex::new(&snapshot);
+        let (d, t) = index.get(&snapshot, "a").unwrap();
+        assert_eq!(d.unwrap().name, "name-a");
+        assert_eq!(
+            t.iter().map(|t| t.target.as_str()).collect::<Vec<_>>(),
+            ["x", "y"]
+        );
+        // Backups of a device the source does not list as a device.
+        let (d, t) = index.get(&snapshot, "c").unwrap();
+        assert!(d.is_none());
+        assert_eq!(t.len(), 1);
+        assert!(index.get(&snapshot, "nope").is_none());
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1 000");
+        assert_eq!(count(19_900), "19 900");
+        assert_eq!(count(1_234_567), "1 234 567");
+    }
+
+    fn exporter() -> Arc<Exporter> {
+        let config = crate::config::Config::from_toml_str(
+            "[[source]]\nname = \"hq\"\nkind = \"crashplan\"\nurl = \"http://127.0.0.1:9\"\n\
+             username = \"u\"\npassword = \"p\"\n",
+        )
+        .unwrap();
+        Exporter::new(&config).unwrap().0
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_render_per_change_however_many_ask() {
+        let exporter = exporter();
+        let pages: Vec<Arc<Rendered>> =
+            futures_util::future::join_all((0..16).map(|_| tokio::spawn(latest(exporter.clone()))))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+        assert!(
+            pages.iter().all(|p| Arc::ptr_eq(p, &pages[0])),
+            "one render"
+        );
+        assert!(
+            Arc::ptr_eq(&latest(exporter.clone()).await, &pages[0]),
+            "cached"
+        );
+        let html = String::from_utf8(pages[0].html.to_vec()).unwrap();
+        assert!(html.contains("waiting for first refresh"), "{html}");
+
+        // An alert evaluation that changes nothing keeps the page.
+        let mut evaluator = crate::alerting::rules::Evaluator::default();
+        exporter.evaluate_alerts(&mut evaluator, 1.0);
+        assert!(Arc::ptr_eq(&latest(exporter.clone()).await, &pages[0]));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refresh_changes_the_page() {
+        let config = crate::config::Config::from_toml_str(
+            "[[source]]\nname = \"hq\"\nkind = \"crashplan\"\nurl = \"http://127.0.0.1:9\"\n\
+             username = \"u\"\npassword = \"p\"\ntimeout = \"2s\"\n",
+        )
+        .unwrap();
+        let (exporter, mut sources) = Exporter::new(&config).unwrap();
+        let before = latest(exporter.clone()).await;
+        // Nothing listens on port 9: the refresh fails, the source shows down.
+        exporter.refresh(0, &mut sources[0]).await;
+        let after = latest(exporter.clone()).await;
+        assert!(!Arc::ptr_eq(&before, &after));
+        let html = String::from_utf8(after.html.to_vec()).unwrap();
+        assert!(html.contains(">down<"), "{html}");
+        // The gzip form is the same page.
+        let mut inflated = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&after.gzip[..]),
+            &mut inflated,
+        )
+        .unwrap();
+        assert_eq!(inflated, html);
+    }
+}
