@@ -314,7 +314,8 @@ async fn plan(
     cfg: &Config,
     projects: &[String],
 ) -> Plan {
-    let keystone = Keystone::from_config(&cfg.sources[0], Arc::default()).unwrap();
+    let keystone =
+        Keystone::from_config(cfg.sources[0].section().unwrap(), Arc::default()).unwrap();
     let freezer = server.freezer_url();
     let mut plan = Plan {
         tokens_url: format!("{}/auth/tokens", server.identity_url()),
@@ -373,7 +374,7 @@ fn config(server: &SimServer, projects: &[String], page_size: usize, concurrency
 /// An exporter of one source, not refreshed yet.
 struct Bench {
     exporter: Arc<Exporter>,
-    sources: Vec<backup_exporter::sources::Source>,
+    sources: Vec<Box<dyn backup_exporter::sources::Source>>,
 }
 
 impl Bench {

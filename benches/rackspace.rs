@@ -233,7 +233,7 @@ fn config(server: &SimServer, concurrency: usize) -> Config {
 /// An exporter of one source, not refreshed yet.
 struct Bench {
     exporter: Arc<Exporter>,
-    sources: Vec<Source>,
+    sources: Vec<Box<dyn Source>>,
 }
 
 impl Bench {

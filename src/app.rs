@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat};
 use crate::refresh::{Exporter, Outcome};
-use crate::sim::crashplan::{SimConfig, SimServer};
+use crate::sources::{registry, Demo};
 
 /// Sets up logging on stderr (stdout is for `once`'s exposition). `RUST_LOG` overrides the
 /// configured level.
@@ -85,10 +85,34 @@ async fn serve_until(
     served.map_err(|e| e.to_string())
 }
 
-/// The demo: a simulated CrashPlan PRO server, Code42 console, Rackspace Cloud Backup account
-/// (identity service included) and OpenStack Freezer deployment (keystone included) on
-/// loopback, and the real exporter reading them over HTTP, exactly as it would read production
-/// servers.
+/// Starts every vendor's simulated server with its demo fleet (registry order) and returns
+/// them with the `[[source]]` tables that read them (refreshed every 30s, 10s timeout).
+pub async fn start_demo_servers() -> Result<(Vec<Box<dyn Demo>>, String), String> {
+    let now = chrono::Utc::now();
+    let mut servers: Vec<Box<dyn Demo>> = Vec::new();
+    let mut toml = String::new();
+    for vendor in registry::VENDORS {
+        match vendor.demo(now).await {
+            Ok(server) => {
+                toml.push_str(&format!(
+                    "[[source]]\n{}refresh_interval = \"30s\"\ntimeout = \"10s\"\n",
+                    server.source()
+                ));
+                servers.push(server);
+            }
+            Err(e) => {
+                for s in servers {
+                    s.shutdown().await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok((servers, toml))
+}
+
+/// The demo: every vendor's simulated server on loopback (`registry::VENDORS`), and the real
+/// exporter reading them over HTTP, exactly as it would read production servers.
 /// With `alertmanager`, the alerting bridge sends the demo's alerts there.
 pub async fn demo(
     listen: SocketAddr,
@@ -96,140 +120,56 @@ pub async fn demo(
     alertmanager: Option<url::Url>,
 ) -> Result<(), String> {
     let shutdown = shutdown_signal();
-    let sim_config = SimConfig {
-        username: "demo".into(),
-        password: "demo-password".into(),
-        admin: true,
-    };
-    let now = chrono::Utc::now();
-    let sim = SimServer::start(crate::sim::crashplan_fleet::demo_fleet(now), sim_config)
-        .await
-        .map_err(|e| format!("start the simulated CrashPlan PRO server: {e}"))?;
-    let console = crate::sim::code42::SimServer::start(
-        crate::sim::code42_fleet::demo_console(now),
-        crate::sim::code42::ConsoleConfig {
-            accounts: vec![crate::sim::code42::LocalAccount {
-                username: "demo@example.com".into(),
-                password: "demo-password".into(),
-                totp_secret: None,
-                admin: true,
-            }],
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| format!("start the simulated Code42 console: {e}"))?;
-    let rackspace = crate::sim::rackspace::SimServer::start(
-        crate::sim::rackspace_fleet::demo_account(now),
-        crate::sim::rackspace::AccountConfig::default(),
-    )
-    .await
-    .map_err(|e| format!("start the simulated Rackspace account: {e}"))?;
-    let rackspace_account = crate::sim::rackspace::AccountConfig::default();
-    let freezer = crate::sim::freezer::SimServer::start(
-        crate::sim::freezer_fleet::demo_deployment(now.timestamp()),
-        crate::sim::freezer::SimConfig::default(),
-    )
-    .await
-    .map_err(|e| format!("start the simulated Freezer deployment: {e}"))?;
-    use crate::sim::freezer_fleet::{DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME};
-    let toml = format!(
-        r#"
-        listen = "{listen}"
-        log_format = "{}"
-        [[source]]
-        name = "demo-crashplan"
-        kind = "crashplan"
-        url = "{}"
-        username = "demo"
-        password = "demo-password"
-        refresh_interval = "30s"
-        timeout = "10s"
-        page_size = 25
-        [[source]]
-        name = "demo-code42"
-        kind = "code42"
-        url = "{}"
-        username = "demo@example.com"
-        password = "demo-password"
-        refresh_interval = "30s"
-        timeout = "10s"
-        page_size = 10
-        [[source]]
-        name = "demo-rackspace"
-        kind = "rackspace"
-        identity_url = "{}"
-        username = "{}"
-        api_key = "{}"
-        region = "DFW"
-        refresh_interval = "30s"
-        timeout = "10s"
-        [[source]]
-        name = "demo-freezer"
-        kind = "freezer"
-        identity_url = "{}"
-        username = "{}"
-        password = "{}"
-        project_name = "{}"
-        projects = ["{}", "{}"]
-        refresh_interval = "30s"
-        timeout = "10s"
-        page_size = 10
-        "#,
+    let (servers, sources) = start_demo_servers().await?;
+    let mut toml = format!(
+        "listen = \"{listen}\"\nlog_format = \"{}\"\n{sources}",
         match format {
             LogFormat::Json => "json",
             LogFormat::Human => "human",
         },
-        sim.url(),
-        console.url(),
-        rackspace.url(),
-        rackspace_account.username,
-        rackspace_account.api_key,
-        freezer.identity_url(),
-        crate::sim::freezer::ADMIN_USER_NAME,
-        crate::sim::freezer::DEMO_ADMIN_PASSWORD,
-        PROD_PROJECT_NAME,
-        PROD_PROJECT_ID,
-        DEV_PROJECT_ID,
     );
-    let toml = match &alertmanager {
-        Some(url) => {
-            format!("{toml}\n[alertmanager]\nurls = [\"{url}\"]\nresend_interval = \"30s\"\n")
+    if let Some(url) = &alertmanager {
+        toml.push_str(&format!(
+            "\n[alertmanager]\nurls = [\"{url}\"]\nresend_interval = \"30s\"\n"
+        ));
+    }
+    let config = Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"));
+    let result = match config {
+        Ok(mut config) => {
+            // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.
+            config.listen = listen;
+            let banners: Vec<(&str, String)> = servers.iter().map(|s| s.banner()).collect();
+            serve_until(
+                &config,
+                |addr| {
+                    let shown = if addr.ip().is_unspecified() {
+                        SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+                    } else {
+                        addr
+                    };
+                    let line =
+                        |label: &str, what: &str| println!("  {:<32}{what}", format!("{label}:"));
+                    println!("backup_exporter demo");
+                    for (label, what) in &banners {
+                        line(label, what);
+                    }
+                    line("exporter status page", &format!("http://{shown}/"));
+                    line("metrics", &format!("http://{shown}/metrics"));
+                    match &alertmanager {
+                        Some(url) => line("alerts sent to Alertmanager", url.as_str()),
+                        None => line("alerts (status page)", &format!("http://{shown}/#alerts")),
+                    }
+                    println!("  stop with Ctrl-C");
+                },
+                shutdown,
+            )
+            .await
         }
-        None => toml,
+        Err(e) => Err(e),
     };
-    let mut config =
-        Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"))?;
-    // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.
-    config.listen = listen;
-    let sim_url = sim.url();
-    let console_url = console.url();
-    let rackspace_url = rackspace.url();
-    let keystone_url = freezer.identity_url();
-    let result = serve_until(&config, |addr| {
-        let shown = if addr.ip().is_unspecified() {
-            SocketAddr::new([127, 0, 0, 1].into(), addr.port())
-        } else {
-            addr
-        };
-        println!("backup_exporter demo");
-        println!("  simulated CrashPlan PRO server: {sim_url}/rest/ (user demo)");
-        println!("  simulated Code42 console:       {console_url}/api/v1/Computer (user demo@example.com)");
-        println!("  simulated Rackspace account:    {rackspace_url}/v2.0/tokens (user {})", rackspace_account.username);
-        println!("  simulated OpenStack Freezer:    {keystone_url}/auth/tokens (user {})", crate::sim::freezer::ADMIN_USER_NAME);
-        println!("  exporter status page:           http://{shown}/");
-        println!("  metrics:                        http://{shown}/metrics");
-        match &alertmanager {
-            Some(url) => println!("  alerts sent to Alertmanager:    {url}"),
-            None => println!("  alerts (status page):           http://{shown}/#alerts"),
-        }
-        println!("  stop with Ctrl-C");
-    }, shutdown)
-    .await;
-    sim.shutdown().await;
-    console.shutdown().await;
-    rackspace.shutdown().await;
-    freezer.shutdown().await;
+    for server in servers {
+        server.shutdown().await;
+    }
     result
 }
 

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod refresh;
 pub mod selfmetrics;
 pub mod server;
+pub mod settings;
 pub mod sim;
 pub mod sources;
 pub mod stale;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use backup_exporter::app;
 use backup_exporter::config::{Config, LogFormat};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc: a refresh builds and frees hundreds of thousands of small strings (payload
 /// fields, label sets) next to a few large buffers (pages, the exposition); glibc's allocator
@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Prometheus exporter for backup systems (CrashPlan PRO, Code42, ...): reads the vendors' APIs in the
-/// background and serves gauges on /metrics.
+/// Prometheus exporter for backup systems: reads the vendors' APIs in the background and serves
+/// gauges on /metrics.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -59,8 +59,8 @@ enum Command {
     CheckConfig,
     /// Refresh every source once and print the exposition to stdout; exit 1 if any failed.
     Once,
-    /// Run the exporter against a simulated CrashPlan PRO server, Code42 console and
-    /// Rackspace Cloud Backup account on loopback.
+    /// Run the exporter against every kind of backup system it reads, each simulated on
+    /// loopback.
     Demo {
         /// Address of the exporter (default: BACKUP_EXPORTER_LISTEN, else 127.0.0.1:9871).
         #[arg(long, env = "BACKUP_EXPORTER_LISTEN", default_value = "127.0.0.1:9871")]
@@ -72,7 +72,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let kinds: Vec<&str> = backup_exporter::sources::registry::kinds().collect();
+    let matches = Cli::command()
+        .after_help(format!("Kinds of source: {}.", kinds.join(", ")))
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,7 +132,7 @@ fn main() -> ExitCode {
                                 .map(|s| format!(
                                     "\n  {} ({}, {}), {}",
                                     s.name,
-                                    s.kind.system(),
+                                    s.kind,
                                     s.base_url(),
                                     s.stale_summary()
                                 ))

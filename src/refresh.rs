@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::exposition;
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::http::UpstreamError;
-use crate::sources::{Snapshot, Source};
+use crate::sources::{registry, Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
 
 /// The exposition as served, plain and gzip, each in two parts: the sources' data families,
@@ -141,13 +141,16 @@ pub enum Outcome {
     },
 }
 
+/// The configured sources, ready to refresh (configuration order).
+pub type Sources = Vec<Box<dyn Source>>;
+
 impl Exporter {
     /// Builds the exporter and one [`Source`] per configured source (same order).
-    pub fn new(config: &Config) -> Result<(Arc<Exporter>, Vec<Source>), String> {
+    pub fn new(config: &Config) -> Result<(Arc<Exporter>, Sources), String> {
         let ids: Vec<(String, &'static str)> = config
             .sources
             .iter()
-            .map(|s| (s.name.clone(), s.kind.system()))
+            .map(|s| (s.name.clone(), s.kind))
             .collect();
         let mut metrics = SelfMetrics::new(&ids);
         let mut bridge = None;
@@ -160,12 +163,14 @@ impl Exporter {
         let mut sources = Vec::new();
         let mut entries = Vec::new();
         for cfg in &config.sources {
-            let source = Source::new(cfg, metrics.clone())
+            let source = registry::find(cfg.kind)
+                .ok_or_else(|| format!("source {:?}: unknown kind {:?}", cfg.name, cfg.kind))?
+                .build(cfg, metrics.clone())
                 .map_err(|e| format!("source {:?}: {e}", cfg.name))?;
             sources.push(source);
             entries.push(SourceEntry {
                 name: cfg.name.clone(),
-                system: cfg.kind.system(),
+                system: cfg.kind,
                 url: cfg.base_url().to_string(),
                 refresh_interval: cfg.refresh_interval,
                 stale: StalePolicy::of(cfg),
@@ -208,7 +213,7 @@ impl Exporter {
     }
 
     /// Refreshes source `index` once, records the outcome and re-renders.
-    pub async fn refresh(&self, index: usize, source: &mut Source) -> Outcome {
+    pub async fn refresh(&self, index: usize, source: &mut Box<dyn Source>) -> Outcome {
         let entry = &self.sources[index];
         let labels = [entry.name.as_str(), entry.system];
         let started = Instant::now();
@@ -432,7 +437,7 @@ impl Exporter {
     /// Starts one refresh task per source. Tasks end when `shutdown` turns true.
     pub fn spawn(
         self: &Arc<Self>,
-        sources: Vec<Source>,
+        sources: Sources,
         shutdown: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let alerting = self.spawn_alerting(shutdown.clone());

@@ -12,9 +12,9 @@
 
 use std::collections::HashMap;
 
-use crate::config::{SourceConfig, StaleOverride, StaleThreshold};
 use crate::exposition::Labels;
 use crate::metrics as m;
+use crate::settings::{SourceConfig, StaleOverride, StaleThreshold};
 use crate::sources::{BackupTarget, Snapshot};
 
 /// A target not read for this long is forgotten by [`FirstSeen`]; one that is missing from a
@@ -37,7 +37,7 @@ impl StalePolicy {
         StalePolicy {
             threshold: cfg
                 .stale_threshold
-                .unwrap_or_else(crate::config::default_stale_threshold),
+                .unwrap_or_else(crate::settings::default_stale_threshold),
             overrides: cfg.stale_overrides.clone(),
         }
     }

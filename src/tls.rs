@@ -2,7 +2,7 @@
 
 use std::sync::Once;
 
-use crate::config::TlsConfig;
+use crate::settings::TlsConfig;
 
 /// Installs rustls' `ring` crypto provider as the process default, once. `ring` builds with a
 /// plain C compiler; the other provider needs cmake, which a fresh machine may lack.

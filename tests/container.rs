@@ -796,7 +796,8 @@ async fn the_compose_default_demo_runs_in_the_image_and_stops_cleanly() {
     backup_exporter::tls::install_crypto_provider();
     let c = reqwest::Client::new();
     let metrics = ready_metrics(&c, served, &running).await;
-    for source in ["demo-crashplan", "demo-code42", "demo-rackspace"] {
+    for kind in backup_exporter::sources::registry::kinds() {
+        let source = format!("demo-{kind}");
         assert!(
             metrics.contains(&format!("backup_exporter_source_up{{source=\"{source}\"")),
             "{source}:\n{}",

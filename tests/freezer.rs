@@ -58,7 +58,7 @@ fn reader(server: &SimServer, extra: &str) -> Config {
 
 struct Run {
     exporter: Arc<Exporter>,
-    sources: Vec<Source>,
+    sources: Vec<Box<dyn Source>>,
 }
 
 impl Run {

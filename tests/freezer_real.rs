@@ -88,7 +88,7 @@ fn config(url: &str, projects: &[&str], page_size: usize, concurrency: usize) ->
 
 /// One refresh of a fresh exporter with `cfg`: the exposition text.
 async fn refresh(cfg: &Config, api: &FreezerApi) -> String {
-    let (exporter, mut sources): (Arc<Exporter>, Vec<Source>) =
+    let (exporter, mut sources): (Arc<Exporter>, Vec<Box<dyn Source>>) =
         Exporter::new(cfg).expect("exporter from the test configuration");
     let outcome = exporter.refresh(0, &mut sources[0]).await;
     if let Outcome::Failed { reason, message } = &outcome {

@@ -2,89 +2,34 @@
 //! fleet, the largest and most varied data set the project has. promtool comes with the
 //! `prometheus` Debian package; scripts/test.sh installs it.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use backup_exporter::app;
 use backup_exporter::config::Config;
-use backup_exporter::sim::{
-    code42, code42_fleet, crashplan_fleet, freezer, freezer_fleet, rackspace, rackspace_fleet,
-};
-use common::*;
+use backup_exporter::sources::registry;
 
-/// Every demo fleet through one exporter, as the demo runs them.
+/// Every demo fleet through one exporter, as the demo runs them (every vendor of the registry).
 #[tokio::test]
 async fn demo_fleet_exposition_passes_promtool() {
-    let now = chrono::Utc::now();
-    let server = sim(crashplan_fleet::demo_fleet(now), true).await;
-    let console = code42::SimServer::start(
-        code42_fleet::demo_console(now),
-        code42::ConsoleConfig::default(),
-    )
-    .await
-    .unwrap();
-    let account = rackspace::SimServer::start(
-        rackspace_fleet::demo_account(now),
-        rackspace::AccountConfig::default(),
-    )
-    .await
-    .unwrap();
-    let deployment = freezer::SimServer::start(
-        freezer_fleet::demo_deployment(now.timestamp()),
-        freezer::SimConfig::default(),
-    )
-    .await
-    .unwrap();
-    let rax = rackspace::AccountConfig::default();
-    let cfg = Config::from_toml_str(&format!(
-        r#"
-        [[source]]
-        name = "hq"
-        kind = "crashplan"
-        url = "{}"
-        username = "{USER}"
-        password = "{PASSWORD}"
-        [[source]]
-        name = "console"
-        kind = "code42"
-        url = "{}"
-        username = "admin"
-        password = "admin"
-        [[source]]
-        name = "rax"
-        kind = "rackspace"
-        identity_url = "{}"
-        username = "{}"
-        api_key = "{}"
-        [[source]]
-        name = "openstack"
-        kind = "freezer"
-        identity_url = "{}"
-        username = "{}"
-        password = "{}"
-        project_name = "{}"
-        projects = ["{}", "{}"]
-        "#,
-        server.url(),
-        console.url(),
-        account.url(),
-        rax.username,
-        rax.api_key,
-        deployment.identity_url(),
-        freezer::ADMIN_USER_NAME,
-        freezer::DEMO_ADMIN_PASSWORD,
-        freezer_fleet::PROD_PROJECT_NAME,
-        freezer_fleet::PROD_PROJECT_ID,
-        freezer_fleet::DEV_PROJECT_ID,
-    ))
-    .unwrap();
+    let (servers, sources) = app::start_demo_servers().await.unwrap();
+    let cfg = Config::from_toml_str(&sources).unwrap();
     let (text, ok) = app::once(&cfg).await.unwrap();
+    for server in servers {
+        server.shutdown().await;
+    }
     assert!(ok, "{text}");
-    assert!(text.contains("system=\"code42\""));
-    assert!(text.contains("system=\"rackspace\""));
-    assert!(text.contains("system=\"freezer\""));
+    for vendor in registry::VENDORS {
+        let kind = vendor.kind();
+        assert!(text.contains(&format!("system=\"{kind}\"")), "{kind}");
+        assert!(
+            vendor
+                .families()
+                .iter()
+                .any(|d| text.contains(&format!("\n{}{{", d.name))),
+            "no family of {kind}"
+        );
+    }
     assert!(text.contains("freezer_job_last_result{"));
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])

@@ -55,7 +55,7 @@ fn config(server: &SimServer, extra: &str) -> Config {
 
 struct Run {
     exporter: Arc<Exporter>,
-    sources: Vec<Source>,
+    sources: Vec<Box<dyn Source>>,
 }
 
 impl Run {

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::config::{Secret, SourceConfig};
 use crate::selfmetrics::SelfMetrics;
+use crate::settings::{Secret, SourceConfig};
 
 /// Why an upstream call failed. `reason()` is the `reason` label of
 /// `backup_exporter_refresh_errors_total`. Messages never contain credentials.
@@ -321,21 +321,14 @@ impl Upstream {
         let client = builder
             .build()
             .map_err(|e| UpstreamError::Config(format!("HTTP client: {e}")))?;
-        let auth = match (&cfg.username, &cfg.password) {
-            (Some(u), Some(p)) => Auth::Basic {
-                username: u.clone(),
-                password: p.clone(),
-            },
-            _ => Auth::None,
-        };
         Ok(Upstream {
             client,
             base: ArcSwap::from_pointee(cfg.base_url()),
-            auth,
+            auth: Auth::None,
             timeout: cfg.timeout,
             permits: Arc::new(Semaphore::new(cfg.concurrency)),
             source: cfg.name.clone(),
-            system: cfg.kind.system(),
+            system: cfg.kind,
             metrics,
             retry_delay: Duration::from_millis(500),
             max_body: cfg.max_response_size.0,
@@ -348,7 +341,7 @@ impl Upstream {
         self
     }
 
-    /// Replaces the authentication (basic from the config by default).
+    /// Replaces the authentication (none by default).
     pub fn with_auth(mut self, auth: Auth) -> Upstream {
         self.auth = auth;
         self

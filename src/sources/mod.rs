@@ -9,15 +9,18 @@ pub mod crashplan;
 pub mod freezer;
 pub mod http;
 pub mod rackspace;
+pub mod registry;
 pub mod values;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::config::{SourceConfig, SourceKind};
-use crate::exposition::{Labels, MetricSet};
+use futures_util::future::BoxFuture;
+
+use crate::exposition::{Desc, Labels, MetricSet};
 use crate::metrics as m;
 use crate::selfmetrics::SelfMetrics;
+use crate::settings::{KeyError, Section, SourceConfig};
 use http::UpstreamError;
 use values::Warnings;
 
@@ -198,39 +201,137 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
 }
 
 /// A configured source, ready to refresh.
-pub enum Source {
-    CrashPlan(Box<crashplan::CrashPlan>),
-    Code42(Box<code42::Code42>),
-    Rackspace(Box<rackspace::Rackspace>),
-    Freezer(Box<freezer::Freezer>),
-}
-
-impl Source {
-    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Source, UpstreamError> {
-        match cfg.kind {
-            SourceKind::Crashplan => Ok(Source::CrashPlan(Box::new(crashplan::CrashPlan::new(
-                cfg, metrics,
-            )?))),
-            SourceKind::Code42 => Ok(Source::Code42(Box::new(code42::Code42::new(cfg, metrics)?))),
-            SourceKind::Rackspace => Ok(Source::Rackspace(Box::new(rackspace::Rackspace::new(
-                cfg, metrics,
-            )?))),
-            SourceKind::Freezer => Ok(Source::Freezer(Box::new(freezer::Freezer::new(
-                cfg, metrics,
-            )?))),
-        }
-    }
-
+pub trait Source: Send {
     /// Reads the vendor API once. Either every list call succeeded, or the refresh fails: a
     /// partial list never replaces a complete snapshot. Calls for single items may fail
     /// alone; the snapshot says which ([`Snapshot::errors`]) and serves what is known of them.
-    pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
-        match self {
-            Source::CrashPlan(s) => s.collect().await,
-            Source::Code42(s) => s.collect().await,
-            Source::Rackspace(s) => s.collect().await,
-            Source::Freezer(s) => s.collect().await,
-        }
+    fn collect(&mut self) -> BoxFuture<'_, Result<Snapshot, UpstreamError>>;
+}
+
+/// A backup system the exporter reads: everything the core asks of a vendor. Each vendor
+/// folder implements it once, through [`VendorSpec`]; [`registry::VENDORS`] lists them.
+pub trait Vendor: Sync {
+    /// The `kind` of its `[[source]]` tables, also the `system` label of the neutral families.
+    fn kind(&self) -> &'static str;
+    /// Its own metric families (the neutral ones are `crate::metrics`).
+    fn families(&self) -> &'static [&'static Desc];
+    /// The keys of its section (beyond the keys every kind takes).
+    fn section_keys(&self) -> &'static [&'static str];
+    /// The keys of its section whose values are secrets (never shown in an error).
+    fn secret_keys(&self) -> &'static [&'static str];
+    /// Reads and checks its section of a `[[source]]` table.
+    fn section(
+        &self,
+        keys: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Arc<dyn Section>, KeyError>;
+    /// Builds a source from a configuration of its kind.
+    fn build(
+        &self,
+        cfg: &SourceConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError>;
+    /// Starts its simulated server with the demo fleet, on loopback.
+    fn demo(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>>;
+}
+
+/// A vendor's simulated server running for the demo.
+pub trait Demo: Send + Sync {
+    /// The `[[source]]` table that reads it (TOML, without `refresh_interval` and `timeout`,
+    /// which the demo sets for every source).
+    fn source(&self) -> String;
+    /// What runs where, for the demo's banner: (`simulated Code42 console`, its URL and user).
+    fn banner(&self) -> (&'static str, String);
+    /// Stops the server.
+    fn shutdown(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// What a vendor folder writes to become a [`Vendor`]: its section type and the few facts and
+/// constructors the core needs; the reading of config sections is shared.
+pub trait VendorSpec: Sync {
+    /// Its keys beyond the common ones (unknown keys refused: `deny_unknown_fields`).
+    type Section: Section + serde::de::DeserializeOwned;
+    /// See [`Vendor::kind`].
+    const KIND: &'static str;
+    /// See [`Vendor::secret_keys`].
+    const SECRET_KEYS: &'static [&'static str];
+    /// See [`Vendor::families`].
+    fn families() -> &'static [&'static Desc];
+    /// The section's rules beyond its keys' types (required and refused keys, ranges, secret
+    /// files read).
+    fn check(section: &mut Self::Section) -> Result<(), KeyError>;
+    /// Builds the source.
+    fn build(
+        cfg: &SourceConfig,
+        section: &Self::Section,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError>;
+    /// See [`Vendor::demo`].
+    fn demo(
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>>;
+}
+
+impl<V: VendorSpec> Vendor for V {
+    fn kind(&self) -> &'static str {
+        V::KIND
+    }
+    fn families(&self) -> &'static [&'static Desc] {
+        V::families()
+    }
+    fn section_keys(&self) -> &'static [&'static str] {
+        serde_aux::serde_introspection::serde_introspect::<V::Section>()
+    }
+    fn secret_keys(&self) -> &'static [&'static str] {
+        V::SECRET_KEYS
+    }
+    fn section(
+        &self,
+        keys: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Arc<dyn Section>, KeyError> {
+        let mut section: V::Section =
+            serde_path_to_error::deserialize(serde_json::Value::Object(keys)).map_err(|e| {
+                let key = e.path().to_string();
+                let message = e.inner().to_string();
+                if let Some(missing) = message
+                    .strip_prefix("missing field `")
+                    .and_then(|m| m.strip_suffix('`'))
+                {
+                    KeyError::new(missing, format!("required for kind {:?}", V::KIND))
+                } else if V::SECRET_KEYS.contains(&key.as_str()) {
+                    // The value may be quoted in the message: never show it.
+                    KeyError::new(
+                        key,
+                        "it must be text (the value is a secret and is not shown)",
+                    )
+                } else {
+                    KeyError::new(key, message)
+                }
+            })?;
+        V::check(&mut section)?;
+        Ok(Arc::new(section))
+    }
+    fn build(
+        &self,
+        cfg: &SourceConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError> {
+        let section = cfg.section::<V::Section>().ok_or_else(|| {
+            UpstreamError::Config(format!(
+                "source {:?} is not of kind {:?}",
+                cfg.name,
+                V::KIND
+            ))
+        })?;
+        V::build(cfg, section, metrics)
+    }
+    fn demo(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>> {
+        V::demo(now)
     }
 }
 

@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use reqwest::header::AUTHORIZATION;
 
-use crate::config::{read_secret_file, AuthMode, Secret, SourceConfig};
+use crate::settings::{read_secret_file, Secret};
 use crate::sources::http::{decode, Token, TokenSource, Upstream, UpstreamError};
 
+use super::config::{Code42Auth, Code42Config};
 use super::model::{JwtAnswer, OAuthAnswer};
 
 /// The `endpoint` label of sign-in requests.
@@ -73,10 +74,10 @@ pub enum SignIn {
 
 impl SignIn {
     /// From a validated config.
-    pub fn from_config(cfg: &SourceConfig) -> Result<SignIn, UpstreamError> {
+    pub fn from_config(cfg: &Code42Config) -> Result<SignIn, UpstreamError> {
         let missing = |key: &str| UpstreamError::Config(format!("`{key}` is required"));
         Ok(match cfg.auth_mode() {
-            AuthMode::Local => SignIn::Local {
+            Code42Auth::Local => SignIn::Local {
                 username: cfg.username.clone().ok_or_else(|| missing("username"))?,
                 password: cfg.password.clone().ok_or_else(|| missing("password"))?,
                 totp: cfg
@@ -86,24 +87,19 @@ impl SignIn {
                     .transpose()
                     .map_err(|e| UpstreamError::Config(format!("`totp_secret` {e}")))?,
             },
-            AuthMode::ApiClient => SignIn::ApiClient {
+            Code42Auth::ApiClient => SignIn::ApiClient {
                 client_id: cfg.client_id.clone().ok_or_else(|| missing("client_id"))?,
                 secret: cfg
                     .client_secret
                     .clone()
                     .ok_or_else(|| missing("client_secret"))?,
             },
-            AuthMode::Token => SignIn::StaticToken {
+            Code42Auth::Token => SignIn::StaticToken {
                 file: cfg
                     .token_file
                     .clone()
                     .ok_or_else(|| missing("token_file"))?,
             },
-            other => {
-                return Err(UpstreamError::Config(format!(
-                    "auth {other:?} does not apply to code42"
-                )))
-            }
         })
     }
 

@@ -21,23 +21,62 @@
 //! computer's when the element has none).
 
 pub mod auth;
+pub mod config;
+mod demo;
+pub mod families;
 pub mod model;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::SourceConfig;
-use crate::exposition::{Labels, MetricSet};
-use crate::metrics as m;
+use futures_util::future::BoxFuture;
+
+use self::families as m;
+use crate::exposition::{Desc, Labels, MetricSet};
 use crate::selfmetrics::SelfMetrics;
+use crate::settings::{KeyError, SourceConfig};
 use crate::sources::crashplan::{self, model::MountPoint};
 use crate::sources::http::{Auth, Page, TokenCache, Upstream, UpstreamError};
 use crate::sources::values::{parse_time, Warnings};
-use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot};
+use crate::sources::{BackupTarget, Demo, Device, OptionalCalls, Snapshot, Source, VendorSpec};
+use config::Code42Config;
 use model::{Computer, Org, Server, StorePoint, User};
 
 const SYSTEM: &str = "code42";
+
+/// The Code42 console vendor, as the registry lists it.
+pub struct Code42Console;
+
+impl VendorSpec for Code42Console {
+    type Section = Code42Config;
+    const KIND: &'static str = SYSTEM;
+    const SECRET_KEYS: &'static [&'static str] = config::SECRET_KEYS;
+    fn families() -> &'static [&'static Desc] {
+        families::ALL
+    }
+    fn check(section: &mut Code42Config) -> Result<(), KeyError> {
+        section.check()
+    }
+    fn build(
+        cfg: &SourceConfig,
+        section: &Code42Config,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError> {
+        Ok(Box::new(Code42::new(cfg, section, metrics)?))
+    }
+    fn demo(
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>> {
+        Box::pin(demo::start(now))
+    }
+}
+
+impl Source for Code42 {
+    fn collect(&mut self) -> BoxFuture<'_, Result<Snapshot, UpstreamError>> {
+        Box::pin(Code42::collect(self))
+    }
+}
 
 /// Everything one refresh reads.
 #[derive(Debug, Default)]
@@ -70,21 +109,25 @@ pub struct Code42 {
 }
 
 impl Code42 {
-    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Code42, UpstreamError> {
-        let sign_in = auth::SignIn::from_config(cfg)?;
+    pub fn new(
+        cfg: &SourceConfig,
+        section: &Code42Config,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Code42, UpstreamError> {
+        let sign_in = auth::SignIn::from_config(section)?;
         let upstream = Upstream::new(cfg, metrics)?.with_auth(Auth::Token(Box::new(
-            TokenCache::new(Box::new(sign_in), cfg.token_max_age()),
+            TokenCache::new(Box::new(sign_in), section.token_max_age()),
         )));
         Ok(Code42 {
             upstream,
             source: cfg.name.clone(),
             page_size: cfg.page_size,
             concurrency: cfg.concurrency,
-            resolve_names: cfg.resolve_names(),
+            resolve_names: section.resolve_names(),
             options: Options {
-                include_deactivated: cfg.include_deactivated,
-                connected_within: cfg.connected_within(),
-                org_rollups: cfg.org_rollups(),
+                include_deactivated: section.include_deactivated,
+                connected_within: section.connected_within(),
+                org_rollups: section.org_rollups(),
             },
             optional: OptionalCalls::default(),
         })

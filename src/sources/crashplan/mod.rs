@@ -19,25 +19,65 @@
 //! success. While files remain to do, the last success stays what an earlier refresh saw
 //! (absent after a restart until the next complete state).
 
+pub mod config;
+mod demo;
+pub mod families;
 pub mod model;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
-use crate::config::SourceConfig;
-use crate::exposition::MetricSet;
-use crate::metrics as m;
+use self::families as m;
+use crate::exposition::{Desc, MetricSet};
 use crate::selfmetrics::SelfMetrics;
-use crate::sources::http::{Upstream, UpstreamError};
+use crate::settings::{KeyError, SourceConfig};
+use crate::sources::http::{Auth, Upstream, UpstreamError};
 use crate::sources::values::{
     parse_human_duration, parse_percent, parse_size, plausible_time, split_list, Warnings,
 };
-use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot, Store};
+use crate::sources::{
+    BackupTarget, Demo, Device, OptionalCalls, Snapshot, Source, Store, VendorSpec,
+};
+use config::CrashPlanConfig;
 use model::{Computer, MountPoint, Org, ServerStats, Usage, User};
 
 const SYSTEM: &str = "crashplan";
+
+/// The CrashPlan PRO vendor, as the registry lists it.
+pub struct CrashPlanPro;
+
+impl VendorSpec for CrashPlanPro {
+    type Section = CrashPlanConfig;
+    const KIND: &'static str = SYSTEM;
+    const SECRET_KEYS: &'static [&'static str] = config::SECRET_KEYS;
+    fn families() -> &'static [&'static Desc] {
+        families::ALL
+    }
+    fn check(section: &mut CrashPlanConfig) -> Result<(), KeyError> {
+        section.check()
+    }
+    fn build(
+        cfg: &SourceConfig,
+        section: &CrashPlanConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError> {
+        Ok(Box::new(CrashPlan::new(cfg, section, metrics)?))
+    }
+    fn demo(
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>> {
+        Box::pin(demo::start(now))
+    }
+}
+
+impl Source for CrashPlan {
+    fn collect(&mut self) -> BoxFuture<'_, Result<Snapshot, UpstreamError>> {
+        Box::pin(CrashPlan::collect(self))
+    }
+}
 
 /// Everything one refresh reads.
 #[derive(Debug, Default)]
@@ -64,13 +104,24 @@ pub struct CrashPlan {
 }
 
 impl CrashPlan {
-    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<CrashPlan, UpstreamError> {
+    pub fn new(
+        cfg: &SourceConfig,
+        section: &CrashPlanConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<CrashPlan, UpstreamError> {
+        let auth = match (&section.username, &section.password) {
+            (Some(username), Some(password)) => Auth::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            },
+            _ => Auth::None,
+        };
         Ok(CrashPlan {
-            upstream: Upstream::new(cfg, metrics)?,
+            upstream: Upstream::new(cfg, metrics)?.with_auth(auth),
             source: cfg.name.clone(),
             page_size: cfg.page_size,
             concurrency: cfg.concurrency,
-            include_deactivated: cfg.include_deactivated,
+            include_deactivated: section.include_deactivated,
             last_success: HashMap::new(),
             optional: OptionalCalls::default(),
         })

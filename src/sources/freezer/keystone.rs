@@ -21,7 +21,8 @@ use reqwest::header::HeaderName;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{read_secret_file, AuthMode, Secret, SourceConfig};
+use super::config::{FreezerConfig, KeystoneAuth};
+use crate::settings::{read_secret_file, Secret};
 use crate::sources::http::{catalog_url, Token, TokenSource, Upstream, UpstreamError};
 use crate::sources::values::{opt_text, parse_time};
 
@@ -113,7 +114,7 @@ impl Keystone {
     /// From a validated config (auth `password` or `application_credential`); `facts` receives
     /// what each token says about itself.
     pub fn from_config(
-        cfg: &SourceConfig,
+        cfg: &FreezerConfig,
         facts: Arc<Mutex<TokenFacts>>,
     ) -> Result<Keystone, UpstreamError> {
         let missing = |key: &str| UpstreamError::Config(format!("`{key}` is required"));
@@ -123,7 +124,7 @@ impl Keystone {
             .ok_or_else(|| missing("identity_url"))?;
         let user_domain = Domain::from(&cfg.user_domain_name, &cfg.user_domain_id);
         let method = match cfg.auth_mode() {
-            AuthMode::Password => Method::Password {
+            KeystoneAuth::Password => Method::Password {
                 username: cfg.username.clone().ok_or_else(|| missing("username"))?,
                 domain: user_domain,
                 password: cfg.password.clone().ok_or_else(|| missing("password"))?,
@@ -136,7 +137,7 @@ impl Keystone {
                     (None, None) => return Err(missing("project_name")),
                 },
             },
-            AuthMode::ApplicationCredential => {
+            KeystoneAuth::ApplicationCredential => {
                 let secret = cfg
                     .application_credential_secret
                     .clone()
@@ -539,7 +540,7 @@ mod tests {
              username = \"backup-reader\"\npassword = \"p\"\nproject_name = \"acme-prod\"\n{extra}"
         ))
         .unwrap();
-        Keystone::from_config(&cfg.sources[0], Arc::default()).unwrap()
+        Keystone::from_config(cfg.sources[0].section().unwrap(), Arc::default()).unwrap()
     }
 
     fn answer() -> TokenAnswer {
@@ -648,7 +649,7 @@ mod tests {
              application_credential_secret = \"s3\"\n",
         )
         .unwrap();
-        let k = Keystone::from_config(&cfg.sources[0], Arc::default()).unwrap();
+        let k = Keystone::from_config(cfg.sources[0].section().unwrap(), Arc::default()).unwrap();
         assert_eq!(k.tokens_url.as_str(), "https://k/v3/auth/tokens");
         assert_eq!(
             k.body().to_string(),
@@ -659,7 +660,7 @@ mod tests {
              username = \"u\"\nuser_domain_id = \"d1\"\npassword = \"p\"\nproject_id = \"p1\"\n",
         )
         .unwrap();
-        let k = Keystone::from_config(&cfg.sources[0], Arc::default()).unwrap();
+        let k = Keystone::from_config(cfg.sources[0].section().unwrap(), Arc::default()).unwrap();
         assert_eq!(
             k.body().to_string(),
             r#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"domain":{"id":"d1"},"name":"u","password":"p"}}},"scope":{"project":{"id":"p1"}}}}"#

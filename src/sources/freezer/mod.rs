@@ -22,6 +22,9 @@
 //! else `<project_id>_<hostname>`, freezer-scheduler's default client id). Each backup name of
 //! a host is a target: its last success is the newest `time_stamp` of an `available` backup.
 
+pub mod config;
+mod demo;
+pub mod families;
 pub mod keystone;
 pub mod model;
 #[cfg(test)]
@@ -30,16 +33,17 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join_all, BoxFuture};
 use serde::de::DeserializeOwned;
 
-use crate::config::{AuthMode, SourceConfig};
-use crate::exposition::{Labels, MetricSet};
-use crate::metrics as m;
+use self::families as m;
+use crate::exposition::{Desc, Labels, MetricSet};
 use crate::selfmetrics::SelfMetrics;
+use crate::settings::{KeyError, SourceConfig};
 use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
 use crate::sources::values::Warnings;
-use crate::sources::{BackupTarget, Device, OptionalCalls, Snapshot};
+use crate::sources::{BackupTarget, Demo, Device, OptionalCalls, Snapshot, Source, VendorSpec};
+use config::{FreezerConfig, KeystoneAuth};
 use keystone::{FileToken, Keystone, TokenFacts};
 use model::{ApiVersion, Backup, ClientRecord, Job, Lenient, Schedule, Session};
 
@@ -65,6 +69,39 @@ pub struct Raw {
     pub warnings: Warnings,
 }
 
+/// The OpenStack Freezer vendor, as the registry lists it.
+pub struct OpenStackFreezer;
+
+impl VendorSpec for OpenStackFreezer {
+    type Section = FreezerConfig;
+    const KIND: &'static str = SYSTEM;
+    const SECRET_KEYS: &'static [&'static str] = config::SECRET_KEYS;
+    fn families() -> &'static [&'static Desc] {
+        families::ALL
+    }
+    fn check(section: &mut FreezerConfig) -> Result<(), KeyError> {
+        section.check()
+    }
+    fn build(
+        cfg: &SourceConfig,
+        section: &FreezerConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError> {
+        Ok(Box::new(Freezer::new(cfg, section, metrics)?))
+    }
+    fn demo(
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>> {
+        Box::pin(demo::start(now))
+    }
+}
+
+impl Source for Freezer {
+    fn collect(&mut self) -> BoxFuture<'_, Result<Snapshot, UpstreamError>> {
+        Box::pin(Freezer::collect(self))
+    }
+}
+
 pub struct Freezer {
     upstream: Upstream,
     source: String,
@@ -78,34 +115,34 @@ pub struct Freezer {
 }
 
 impl Freezer {
-    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Freezer, UpstreamError> {
+    pub fn new(
+        cfg: &SourceConfig,
+        section: &FreezerConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Freezer, UpstreamError> {
         let facts: Arc<Mutex<TokenFacts>> = Arc::default();
         let mut upstream = Upstream::new(cfg, metrics)?;
-        let auth = match cfg.auth_mode() {
-            AuthMode::Password | AuthMode::ApplicationCredential => {
+        let auth = match section.auth_mode() {
+            KeystoneAuth::Password | KeystoneAuth::ApplicationCredential => {
                 Auth::Token(Box::new(TokenCache::new(
-                    Box::new(Keystone::from_config(cfg, facts.clone())?),
-                    cfg.token_max_age(),
+                    Box::new(Keystone::from_config(section, facts.clone())?),
+                    section.token_max_age(),
                 )))
             }
-            AuthMode::Token => {
-                let file = cfg
+            KeystoneAuth::Token => {
+                let file = section
                     .token_file
                     .clone()
                     .ok_or_else(|| UpstreamError::Config("`token_file` is required".into()))?;
                 Auth::Token(Box::new(TokenCache::new(
                     Box::new(FileToken { file }),
-                    cfg.token_max_age(),
+                    section.token_max_age(),
                 )))
             }
-            AuthMode::None => Auth::None,
-            other => {
-                return Err(UpstreamError::Config(format!(
-                    "auth {other:?} does not apply to freezer"
-                )))
-            }
+            KeystoneAuth::None => Auth::None,
         };
-        if let (Some(endpoint), AuthMode::Token | AuthMode::None) = (&cfg.endpoint, cfg.auth_mode())
+        if let (Some(endpoint), KeystoneAuth::Token | KeystoneAuth::None) =
+            (&section.endpoint, section.auth_mode())
         {
             let (root, hint) = keystone::api_root(endpoint);
             upstream = upstream.with_base(root);
@@ -118,7 +155,7 @@ impl Freezer {
             upstream: upstream.with_auth(auth),
             source: cfg.name.clone(),
             paging: (cfg.page_size, cfg.concurrency),
-            projects: cfg.projects.clone(),
+            projects: section.projects.clone(),
             facts,
             api: None,
             optional: OptionalCalls::default(),

@@ -20,7 +20,8 @@ use reqwest::header::HeaderName;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{Secret, SourceConfig};
+use super::config::RackspaceConfig;
+use crate::settings::Secret;
 use crate::sources::http::{catalog_url, Token, TokenSource, Upstream, UpstreamError};
 use crate::sources::values::{opt_id, opt_text, parse_time};
 
@@ -48,7 +49,7 @@ pub struct Identity {
 
 impl Identity {
     /// From a validated config.
-    pub fn from_config(cfg: &SourceConfig) -> Result<Identity, UpstreamError> {
+    pub fn from_config(cfg: &RackspaceConfig) -> Result<Identity, UpstreamError> {
         let username = cfg
             .username
             .clone()
@@ -334,7 +335,7 @@ mod tests {
             "[[source]]\nname = \"rax\"\nkind = \"rackspace\"\nusername = \"demoauthor\"\napi_key = \"k\"\n{toml_extra}"
         ))
         .unwrap();
-        Identity::from_config(&cfg.sources[0]).unwrap()
+        Identity::from_config(cfg.sources[0].section().unwrap()).unwrap()
     }
 
     fn answer() -> TokensAnswer {
@@ -439,7 +440,7 @@ mod tests {
             "[[source]]\nname = \"rax\"\nkind = \"rackspace\"\nusername = \"u\"\npassword = \"p\"\n",
         )
         .unwrap();
-        let body = Identity::from_config(&cfg.sources[0])
+        let body = Identity::from_config(cfg.sources[0].section().unwrap())
             .unwrap()
             .body()
             .to_string();

@@ -24,6 +24,9 @@
 //! archive bytes); each configuration is the target named after it.
 
 pub mod auth;
+pub mod config;
+mod demo;
+pub mod families;
 pub mod model;
 #[cfg(test)]
 mod tests;
@@ -31,18 +34,20 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 
-use crate::config::SourceConfig;
-use crate::exposition::{Labels, MetricSet};
-use crate::metrics as m;
+use self::families as m;
+use crate::exposition::{Desc, Labels, MetricSet};
 use crate::selfmetrics::SelfMetrics;
+use crate::settings::{KeyError, SourceConfig};
 use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
 use crate::sources::values::{parse_size, parse_timespan, plausible_time, Flag, Warnings};
 
 /// How far ahead a configuration's next scheduled run may plausibly be (a monthly schedule).
 const NEXT_RUN_AHEAD: f64 = 32.0 * 86_400.0;
-use crate::sources::{BackupTarget, Device, Snapshot};
+use crate::sources::{BackupTarget, Demo, Device, Snapshot, Source, VendorSpec};
+use config::RackspaceConfig;
 use model::{Activity, Agent, Configuration, Report, Schedule};
 
 const SYSTEM: &str = "rackspace";
@@ -80,6 +85,39 @@ pub struct Raw {
     pub warnings: Warnings,
 }
 
+/// The Rackspace Cloud Backup vendor, as the registry lists it.
+pub struct RackspaceCloudBackup;
+
+impl VendorSpec for RackspaceCloudBackup {
+    type Section = RackspaceConfig;
+    const KIND: &'static str = SYSTEM;
+    const SECRET_KEYS: &'static [&'static str] = config::SECRET_KEYS;
+    fn families() -> &'static [&'static Desc] {
+        families::ALL
+    }
+    fn check(section: &mut RackspaceConfig) -> Result<(), KeyError> {
+        section.check()
+    }
+    fn build(
+        cfg: &SourceConfig,
+        section: &RackspaceConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Box<dyn Source>, UpstreamError> {
+        Ok(Box::new(Rackspace::new(cfg, section, metrics)?))
+    }
+    fn demo(
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'static, Result<Box<dyn Demo>, String>> {
+        Box::pin(demo::start(now))
+    }
+}
+
+impl Source for Rackspace {
+    fn collect(&mut self) -> BoxFuture<'_, Result<Snapshot, UpstreamError>> {
+        Box::pin(Rackspace::collect(self))
+    }
+}
+
 pub struct Rackspace {
     upstream: Upstream,
     source: String,
@@ -92,16 +130,20 @@ pub struct Rackspace {
 }
 
 impl Rackspace {
-    pub fn new(cfg: &SourceConfig, metrics: Arc<SelfMetrics>) -> Result<Rackspace, UpstreamError> {
-        let identity = auth::Identity::from_config(cfg)?;
+    pub fn new(
+        cfg: &SourceConfig,
+        section: &RackspaceConfig,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<Rackspace, UpstreamError> {
+        let identity = auth::Identity::from_config(section)?;
         let upstream = Upstream::new(cfg, metrics)?.with_auth(Auth::Token(Box::new(
-            TokenCache::new(Box::new(identity), cfg.token_max_age()),
+            TokenCache::new(Box::new(identity), section.token_max_age()),
         )));
         Ok(Rackspace {
             upstream,
             source: cfg.name.clone(),
             concurrency: cfg.concurrency,
-            read_reports: cfg.read_reports(),
+            read_reports: section.read_reports(),
             known_agents: HashMap::new(),
             known_reports: HashMap::new(),
         })

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::metrics::RACKSPACE_BACKUP_STATES;
+use super::families::RACKSPACE_BACKUP_STATES;
 use crate::sources::http::UpstreamError;
 use crate::sources::values::{
     id, opt_flag, opt_id, opt_num, opt_text, opt_time, Flag, Num, Time, Warnings,
