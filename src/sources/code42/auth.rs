@@ -21,28 +21,12 @@ use reqwest::header::AUTHORIZATION;
 use crate::settings::{read_secret_file, Secret};
 use crate::sources::http::{decode, Token, TokenSource, Upstream, UpstreamError};
 
+pub use super::config::totp_secret_bytes;
 use super::config::{Code42Auth, Code42Config};
 use super::model::{JwtAnswer, OAuthAnswer};
 
 /// The `endpoint` label of sign-in requests.
 pub const ENDPOINT: &str = "auth";
-
-/// The decoded bytes of a base32 TOTP secret (spaces and `=` padding allowed, any case).
-pub fn totp_secret_bytes(secret: &Secret) -> Result<Vec<u8>, String> {
-    let cleaned: String = secret
-        .expose()
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '=')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    let bytes = totp_rs::Secret::try_from_base32(&cleaned)
-        .map_err(|_| "is not a base32 TOTP secret (letters A-Z and digits 2-7)".to_owned())?;
-    let bytes = bytes.as_bytes().to_vec();
-    if bytes.is_empty() {
-        return Err("is empty".into());
-    }
-    Ok(bytes)
-}
 
 /// The current TOTP code for a secret at Unix time `unix`.
 pub fn totp_code(secret: &[u8], unix: u64) -> String {

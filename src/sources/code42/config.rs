@@ -164,7 +164,7 @@ impl Code42Config {
             refuse(self.totp_secret.is_some(), "totp_secret", what)?;
         }
         if let Some(secret) = &self.totp_secret {
-            super::auth::totp_secret_bytes(secret).map_err(|e| KeyError::new("totp_secret", e))?;
+            totp_secret_bytes(secret).map_err(|e| KeyError::new("totp_secret", e))?;
         }
         if self.auth == Code42Auth::ApiClient {
             require(
@@ -194,6 +194,23 @@ impl Code42Config {
         }
         check_token_max_age(self.token_max_age)
     }
+}
+
+/// The decoded bytes of a base32 TOTP secret (spaces and `=` padding allowed, any case).
+pub fn totp_secret_bytes(secret: &Secret) -> Result<Vec<u8>, String> {
+    let cleaned: String = secret
+        .expose()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let bytes = totp_rs::Secret::try_from_base32(&cleaned)
+        .map_err(|_| "is not a base32 TOTP secret (letters A-Z and digits 2-7)".to_owned())?;
+    let bytes = bytes.as_bytes().to_vec();
+    if bytes.is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

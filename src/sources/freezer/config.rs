@@ -303,11 +303,7 @@ impl FreezerConfig {
                     "endpoint",
                     " (the Freezer API's root URL)",
                 )?;
-                let named = s
-                    .endpoint
-                    .as_ref()
-                    .and_then(super::keystone::project_in_path)
-                    .is_some();
+                let named = s.endpoint.as_ref().and_then(project_in_path).is_some();
                 require(
                     named || s.projects.as_ref().is_some_and(|p| !p.is_empty()),
                     "projects",
@@ -405,6 +401,16 @@ impl FreezerConfig {
         }
         Ok(())
     }
+}
+
+/// The project a v2 URL names (`.../v2/{project_id}/...`), if it names one.
+pub fn project_in_path(url: &Url) -> Option<String> {
+    let mut segments = url
+        .path()
+        .split('/')
+        .skip_while(|s| !s.eq_ignore_ascii_case("v2"));
+    segments.next()?;
+    segments.next().filter(|p| !p.is_empty()).map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use reqwest::header::HeaderName;
 use serde::Deserialize;
 use url::Url;
 
+pub use super::config::project_in_path;
 use super::config::{FreezerConfig, KeystoneAuth};
 use crate::settings::{read_secret_file, Secret};
 use crate::sources::http::{catalog_url, Token, TokenSource, Upstream, UpstreamError};
@@ -350,16 +351,6 @@ pub fn api_root(url: &Url) -> (Url, Option<ApiVersion>) {
     };
     root.set_path(&segments[..at].join("/"));
     (root, Some(hint))
-}
-
-/// The project a v2 URL names (`.../v2/{project_id}/...`), if it names one.
-pub fn project_in_path(url: &Url) -> Option<String> {
-    let mut segments = url
-        .path()
-        .split('/')
-        .skip_while(|s| !s.eq_ignore_ascii_case("v2"));
-    segments.next()?;
-    segments.next().filter(|p| !p.is_empty()).map(str::to_owned)
 }
 
 /// The Freezer endpoint of the catalog.
