@@ -133,8 +133,8 @@ struct CommonKeys {
     stale_overrides: Vec<StaleOverride>,
 }
 
-/// The key names of [`CommonKeys`].
-fn common_keys() -> &'static [&'static str] {
+/// The keys every kind of source takes (the rest of a `[[source]]` table is its kind's section).
+pub fn common_keys() -> &'static [&'static str] {
     serde_aux::serde_introspection::serde_introspect::<CommonKeys>()
 }
 
