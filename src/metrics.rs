@@ -21,7 +21,7 @@ macro_rules! families {
                 labels: &[$($label),*],
             };
         )*
-        /// Every data family, in declaration order (README and tests check against it).
+        /// Every data family, in declaration order (docs/metrics.md and tests check against it).
         pub static ALL: &[&Desc] = &[$(&$id),*];
     };
 }
