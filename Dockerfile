@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# backup_exporter container image (README: "Run it as a container").
+# backup_exporter container image (docs/deployment.md: "Run it as a container").
 #
 #   docker build -t backup_exporter --build-arg BACKUP_EXPORTER_REVISION="$(git rev-parse --short HEAD)" .
 #   docker run -d --name backup_exporter -p 127.0.0.1:9871:9871 \

@@ -55,7 +55,7 @@ pub struct Config {
     pub alertmanager: Option<AlertmanagerConfig>,
     /// The web configuration file protecting every endpoint (TLS, client certificates, basic
     /// auth, headers), in the YAML format node_exporter takes; `--web.config.file` wins over
-    /// it. Read again when it changes (README, "Protecting the endpoints").
+    /// it. Read again when it changes (docs/security.md, "Protecting the endpoints").
     #[serde(default)]
     pub web_config_file: Option<PathBuf>,
     /// Connections open at once, at most (default 512); above it the stalest idle connection

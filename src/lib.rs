@@ -1,7 +1,7 @@
 //! backup_exporter: a Prometheus exporter and alerting bridge for backup systems.
 //!
 //! Data flows one way: configuration → one background refresh task per source → immutable
-//! snapshot → exposition rendered once per refresh → `/metrics` (README, "Development").
+//! snapshot → exposition rendered once per refresh → `/metrics` (docs/development.md).
 
 pub mod alerting;
 pub mod app;
