@@ -333,7 +333,7 @@ fn read_source(
         }
     }
     let common: CommonKeys = serde_path_to_error::deserialize(serde_json::Value::Object(raw))
-        .map_err(|e| KeyError::new(e.path().to_string(), e.into_inner()))?;
+        .map_err(|e| crate::settings::serde_key_error(e, "every source", &[]))?;
     check_common(&common)?;
     let section = vendor.section(section)?;
     Ok(SourceConfig {

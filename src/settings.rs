@@ -97,6 +97,30 @@ impl KeyError {
     }
 }
 
+/// The [`KeyError`] of a value that did not deserialise: a missing key is `required for
+/// {what}`; a secret's value, which the message may quote, is never shown.
+pub fn serde_key_error(
+    e: serde_path_to_error::Error<serde_json::Error>,
+    what: &str,
+    secret_keys: &[&str],
+) -> KeyError {
+    let key = e.path().to_string();
+    let message = e.inner().to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split_once('`'))
+        .map(|(field, _)| field);
+    match missing {
+        Some(field) if key == "." => KeyError::new(field, format!("required for {what}")),
+        Some(field) => KeyError::new(format!("{key}.{field}"), "required"),
+        None if secret_keys.contains(&key.as_str()) => KeyError::new(
+            key,
+            "it must be text (the value is a secret and is not shown)",
+        ),
+        None => KeyError::new(key, message),
+    }
+}
+
 /// `Err` naming `key` as required for `what` (`kind "crashplan"`, ...) unless `present`.
 pub fn require(present: bool, key: &str, what: &str) -> Result<(), KeyError> {
     if present {

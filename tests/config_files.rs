@@ -14,7 +14,7 @@
 //!
 //! The rule's group is the start of its name: `top-`, `alertmanager-`, or a source rule
 //! (`source-`, `crashplan-`, `code42-`, `rackspace-`, `freezer-`), whose error must name the
-//! source (`# source:`, or a key path `source.<index>...` where figment reports it).
+//! source and the key (`# source:` with `# key:`).
 //!
 //! `valid-<name>.toml` must load and be runnable: `# expect-sources: N`, and optionally one
 //! `# expect-summary:` line per source, in order, as `check-config` prints it
@@ -150,13 +150,10 @@ fn check_invalid(
     }
     let rule = name.trim_start_matches("invalid-");
     if SOURCE_GROUPS.iter().any(|g| rule.starts_with(g)) {
-        let by_path = keys
-            .iter()
-            .chain(figment_keys)
-            .any(|k| k.starts_with("source."));
-        if sources.is_empty() && !by_path {
-            problems
-                .push("a source rule: give `# source:` (or a key path source.<index>...)".into());
+        // Every error about a source names it and the key the same way, whether the value
+        // did not read or broke a rule.
+        if sources.is_empty() {
+            problems.push("a source rule: give `# source:` and `# key:`".into());
         }
     } else if rule.starts_with("alertmanager-") {
         let named = keys
@@ -215,7 +212,7 @@ fn check_valid(
                 format!(
                     "{} ({}, {}), {}",
                     s.name,
-                    s.kind.system(),
+                    s.kind,
                     s.base_url(),
                     s.stale_summary()
                 )

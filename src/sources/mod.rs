@@ -293,22 +293,7 @@ impl<V: VendorSpec> Vendor for V {
     ) -> Result<Arc<dyn Section>, KeyError> {
         let mut section: V::Section =
             serde_path_to_error::deserialize(serde_json::Value::Object(keys)).map_err(|e| {
-                let key = e.path().to_string();
-                let message = e.inner().to_string();
-                if let Some(missing) = message
-                    .strip_prefix("missing field `")
-                    .and_then(|m| m.strip_suffix('`'))
-                {
-                    KeyError::new(missing, format!("required for kind {:?}", V::KIND))
-                } else if V::SECRET_KEYS.contains(&key.as_str()) {
-                    // The value may be quoted in the message: never show it.
-                    KeyError::new(
-                        key,
-                        "it must be text (the value is a secret and is not shown)",
-                    )
-                } else {
-                    KeyError::new(key, message)
-                }
+                crate::settings::serde_key_error(e, &format!("kind {:?}", V::KIND), V::SECRET_KEYS)
             })?;
         V::check(&mut section)?;
         Ok(Arc::new(section))
