@@ -401,7 +401,10 @@ impl AlertmanagerConfig {
             if url.query().is_some() || url.fragment().is_some() {
                 return Err(err(
                     &format!("urls[{i}]"),
-                    format!("{url}: give the base URL, without query or fragment"),
+                    format!(
+                        "{}: give the base URL, without query or fragment",
+                        crate::settings::shown_url(url)
+                    ),
                 ));
             }
             if self.urls[..i].iter().any(|u| u.url == *url) {
@@ -486,7 +489,7 @@ fn without_secrets(e: &figment::Error) -> String {
             "invalid value for key `{key}`{where_}: it must be text (the value is a secret and is not shown)"
         );
     }
-    let text = e.to_string();
+    let text = crate::settings::without_userinfo(&e.to_string());
     if !text.contains('|') {
         return text;
     }

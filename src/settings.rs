@@ -117,7 +117,7 @@ pub fn serde_key_error(
             key,
             "it must be text (the value is a secret and is not shown)",
         ),
-        None => KeyError::new(key, message),
+        None => KeyError::new(key, without_userinfo(&message)),
     }
 }
 
@@ -381,8 +381,9 @@ pub struct ConfiguredUrl {
 impl<'de> Deserialize<'de> for ConfiguredUrl {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let url = Url::parse(&text)
-            .map_err(|e| serde::de::Error::custom(format!("{text:?} is not a URL: {e}")))?;
+        let url = Url::parse(&text).map_err(|e| {
+            serde::de::Error::custom(format!("{:?} is not a URL: {e}", without_userinfo(&text)))
+        })?;
         Ok(ConfiguredUrl { text, url })
     }
 }
@@ -397,7 +398,26 @@ pub fn http_url_problem(url: &Url) -> Option<String> {
 
 pub fn not_http_with_host(url: &Url) -> Option<String> {
     (!matches!(url.scheme(), "http" | "https") || url.host().is_none())
-        .then(|| format!("{url} is not an http(s) URL with a host"))
+        .then(|| format!("{} is not an http(s) URL with a host", shown_url(url)))
+}
+
+/// A URL as an error may show it: without credentials, query or fragment (which may carry a
+/// token).
+pub fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// `text` with the credentials of any URL in it (`scheme://user:password@`) replaced by `***`:
+/// a URL that does not parse is quoted in its error, credentials included.
+pub fn without_userinfo(text: &str) -> String {
+    static USERINFO: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"://[^/@\s]*@").expect("static regex"));
+    USERINFO.replace_all(text, "://***@").into_owned()
 }
 
 /// Reads a secret file, stripping one trailing line ending.
