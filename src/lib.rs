@@ -16,5 +16,6 @@ pub mod server;
 pub mod sim;
 pub mod sources;
 pub mod stale;
+pub mod time;
 pub mod tls;
 pub mod web;

@@ -25,9 +25,10 @@ use hyper::{Response, StatusCode};
 
 use crate::alerting::rules::Page;
 use crate::alerting::state::Alert;
-use crate::refresh::{from_unix, Exporter, SourceState};
+use crate::refresh::{Exporter, SourceState};
 use crate::server::{text, Body};
 use crate::sources::{BackupTarget, Device, Snapshot};
+use crate::time::from_unix;
 
 /// The most rows any table of a page shows.
 pub const MAX_ROWS: usize = 100;

@@ -10,7 +10,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -26,6 +26,7 @@ use crate::selfmetrics::SelfMetrics;
 use crate::sources::http::UpstreamError;
 use crate::sources::{Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
+pub use crate::time::{from_unix, unix};
 
 /// The exposition as served, plain and gzip, each in two parts: the sources' data families,
 /// rendered once per refresh, and the self-metrics, rendered again whenever they change (the
@@ -484,17 +485,6 @@ pub fn next_delay(interval: Duration, outcome: &Outcome, failures: u32, unit: f6
         }
     };
     base.mul_f64(0.9 + 0.2 * unit.clamp(0.0, 1.0))
-}
-
-/// A time as Unix seconds, the way every timestamp family and the alert rules count.
-pub fn unix(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// Unix seconds as a time (before 1970: 1970).
-pub fn from_unix(t: f64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs_f64(t.max(0.0))
 }
 
 /// The fixed gzip header: deflate, no name, no time, unknown OS.

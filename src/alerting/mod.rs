@@ -24,7 +24,8 @@ use tokio::sync::watch;
 use url::Url;
 
 use crate::config::{read_secret_file, AlertmanagerConfig, Secret};
-use crate::refresh::{from_unix, unix, Exporter};
+use crate::refresh::Exporter;
+use crate::time::{from_unix, unix};
 use rules::{Evaluator, Page, RULES};
 use state::Tracker;
 
