@@ -18,4 +18,5 @@ pub mod sources;
 pub mod stale;
 pub mod time;
 pub mod tls;
+pub mod upstream;
 pub mod web;

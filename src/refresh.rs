@@ -23,10 +23,10 @@ use crate::alerting::Bridge;
 use crate::config::Config;
 use crate::exposition;
 use crate::selfmetrics::SelfMetrics;
-use crate::sources::http::UpstreamError;
 use crate::sources::{Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
 pub use crate::time::{from_unix, unix};
+use crate::upstream::UpstreamError;
 
 /// The exposition as served, plain and gzip, each in two parts: the sources' data families,
 /// rendered once per refresh, and the self-metrics, rendered again whenever they change (the
