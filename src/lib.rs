@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod pages;
 pub mod refresh;
+pub mod response;
 pub mod selfmetrics;
 pub mod server;
 pub mod sim;

@@ -26,7 +26,7 @@ use hyper::{Response, StatusCode};
 use crate::alerting::rules::Page;
 use crate::alerting::state::Alert;
 use crate::refresh::{Exporter, SourceState};
-use crate::server::{text, Body};
+use crate::response::{text, Body};
 use crate::sources::{BackupTarget, Device, Snapshot};
 use crate::time::from_unix;
 
