@@ -8,85 +8,28 @@
 //!   requests that find the page out of date wait for that one render. The page is kept as
 //!   bytes, plain and gzip. Every table shows at most [`MAX_ROWS`] rows, worst first, and says
 //!   how many it left out and where they are, so the page stays tens of KB at any fleet size.
-//! - `/device` finds the device through an index of each snapshot ([`DeviceIndex`], built once
-//!   per refresh) and its alerts through the alert tracker's index by device.
+//! - `/device` finds the device through an index of each snapshot (`refresh::DeviceIndex`,
+//!   built once per refresh) and its alerts through the alert tracker's index by device.
 //!
 //! Times on `/` are absolute: the page may be served for an hour when nothing changes.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
 use crate::alerting::rules::Page;
 use crate::alerting::state::Alert;
-use crate::refresh::{from_unix, Exporter, SourceState};
-use crate::server::{text, Body};
-use crate::sources::{BackupTarget, Device, Snapshot};
+use crate::refresh::{CachedPage, Exporter, SourceState};
+use crate::response::{text, Body};
+use crate::sources::{BackupTarget, Device};
+use crate::time::from_unix;
 
 /// The most rows any table of a page shows.
 pub const MAX_ROWS: usize = 100;
-
-/// The status page as last rendered, and the one render that may be in flight.
-#[derive(Default)]
-pub struct StatusPage {
-    cached: ArcSwapOption<Rendered>,
-    /// Held by the render in flight, until its page is stored.
-    rendering: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// One rendering of `/`.
-#[derive(Debug)]
-pub struct Rendered {
-    /// The [`Exporter::page_generation`] it shows.
-    generation: u64,
-    html: Bytes,
-    gzip: Bytes,
-}
-
-impl Rendered {
-    fn new(generation: u64, html: String) -> Rendered {
-        let html = Bytes::from(html);
-        let gzip = gzip(&html);
-        Rendered {
-            generation,
-            html,
-            gzip,
-        }
-    }
-
-    fn body(&self, gzip: bool) -> Bytes {
-        if gzip {
-            self.gzip.clone()
-        } else {
-            self.html.clone()
-        }
-    }
-}
-
-fn gzip(data: &[u8]) -> Bytes {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::default(),
-    );
-    enc.write_all(data).expect("writing to memory");
-    Bytes::from(enc.finish().expect("writing to memory"))
-}
-
-impl StatusPage {
-    /// The page, when it is up to date.
-    fn current(&self, generation: u64) -> Option<Arc<Rendered>> {
-        self.cached
-            .load_full()
-            .filter(|page| page.generation == generation)
-    }
-}
 
 /// `GET /`: the cached page, or (when out of date) a body that waits for the render.
 pub fn status(exporter: &Arc<Exporter>, gzip: bool) -> Response<Body> {
@@ -109,8 +52,8 @@ pub fn status(exporter: &Arc<Exporter>, gzip: bool) -> Response<Body> {
 /// The up-to-date page: the cached one, or the one the render in flight (or a new render, when
 /// none is) makes. At most one render runs; it finishes and stores its page even when the
 /// request that started it has gone.
-pub async fn latest(exporter: Arc<Exporter>) -> Arc<Rendered> {
-    let lock = exporter.status_page.rendering.clone().lock_owned().await;
+pub async fn latest(exporter: Arc<Exporter>) -> Arc<CachedPage> {
+    let lock = exporter.status_page.begin_render().await;
     // Read before the state the render reads: a change during the render makes this page out
     // of date at once.
     let generation = exporter.page_generation();
@@ -119,11 +62,11 @@ pub async fn latest(exporter: Arc<Exporter>) -> Arc<Rendered> {
     }
     let renderer = exporter.clone();
     let rendered = tokio::task::spawn_blocking(move || {
-        let page = Arc::new(Rendered::new(
+        let page = Arc::new(CachedPage::new(
             generation,
             status_page(StatusView::of(&renderer)),
         ));
-        renderer.status_page.cached.store(Some(page.clone()));
+        renderer.status_page.store(page.clone());
         drop(lock);
         page
     })
@@ -132,7 +75,7 @@ pub async fn latest(exporter: Arc<Exporter>) -> Arc<Rendered> {
         Ok(page) => page,
         Err(e) => {
             tracing::error!(error = %e, "the status page could not be rendered");
-            Arc::new(Rendered::new(
+            Arc::new(CachedPage::new(
                 generation,
                 "<!doctype html>\n<p>The status page could not be rendered; the exporter's log \
                  says why.</p>\n"
@@ -470,63 +413,6 @@ pub fn status_page(mut view: StatusView) -> String {
     )
 }
 
-/// Where each device of a snapshot is: its record and its backups, by device id. Built once
-/// per refresh, so the device page looks a device up without scanning the fleet.
-#[derive(Debug, Default)]
-pub struct DeviceIndex {
-    by_id: HashMap<String, DeviceRows>,
-}
-
-#[derive(Debug, Default)]
-struct DeviceRows {
-    device: Option<usize>,
-    targets: Vec<usize>,
-}
-
-impl DeviceIndex {
-    pub fn new(snapshot: &Snapshot) -> DeviceIndex {
-        let mut by_id: HashMap<String, DeviceRows> = HashMap::with_capacity(snapshot.devices.len());
-        for (i, d) in snapshot.devices.iter().enumerate() {
-            by_id
-                .entry(d.id.clone())
-                .or_default()
-                .device
-                .get_or_insert(i);
-        }
-        for (i, t) in snapshot.targets.iter().enumerate() {
-            match by_id.get_mut(t.device_id.as_str()) {
-                Some(rows) => rows.targets.push(i),
-                None => {
-                    by_id.insert(
-                        t.device_id.clone(),
-                        DeviceRows {
-                            device: None,
-                            targets: vec![i],
-                        },
-                    );
-                }
-            }
-        }
-        DeviceIndex { by_id }
-    }
-
-    /// The device with `id` in `snapshot` (the one this index was built from) and its backups.
-    pub fn get<'a>(
-        &self,
-        snapshot: &'a Snapshot,
-        id: &str,
-    ) -> Option<(Option<&'a Device>, Vec<&'a BackupTarget>)> {
-        let rows = self.by_id.get(id)?;
-        Some((
-            rows.device.and_then(|i| snapshot.devices.get(i)),
-            rows.targets
-                .iter()
-                .filter_map(|&i| snapshot.targets.get(i))
-                .collect(),
-        ))
-    }
-}
-
 /// `GET /device?source=...&device_id=...`. Error answers never repeat the request.
 pub fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
     let mut source = None;
@@ -681,6 +567,8 @@ fn device_html(
 mod tests {
     use super::*;
     use crate::alerting::rules::{Rule, FAILING, STALE};
+    use crate::refresh::DeviceIndex;
+    use crate::sources::Snapshot;
 
     fn alert(rule: &'static Rule, device: &str, firing: bool, summary: &str) -> Alert {
         Alert {
@@ -923,7 +811,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_render_per_change_however_many_ask() {
         let exporter = exporter();
-        let pages: Vec<Arc<Rendered>> =
+        let pages: Vec<Arc<CachedPage>> =
             futures_util::future::join_all((0..16).map(|_| tokio::spawn(latest(exporter.clone()))))
                 .await
                 .into_iter()

@@ -5,7 +5,7 @@
 
 use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
-use crate::sources::http::UpstreamError;
+use crate::upstream::UpstreamError;
 
 pub struct SelfMetrics {
     registry: Registry,

@@ -3,103 +3,16 @@
 //! response carries `X-Content-Type-Options: nosniff`, and no error response repeats any part
 //! of the request.
 
-use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::refresh::Exporter;
-
-/// A response body: a few chunks of bytes already in memory (`/metrics` hands out the data
-/// part and the self-metrics part of the exposition without copying them together), or bytes
-/// still to come (`/` while its page is being rendered off the async workers).
-#[derive(Default)]
-pub struct Body {
-    chunks: std::collections::VecDeque<Bytes>,
-    remaining: u64,
-    later: Option<Pin<Box<dyn Future<Output = Bytes> + Send>>>,
-}
-
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Body")
-            .field("remaining", &self.remaining)
-            .field("later", &self.later.is_some())
-            .finish()
-    }
-}
-
-impl Body {
-    pub fn empty() -> Body {
-        Body::default()
-    }
-
-    pub fn chunks(chunks: impl IntoIterator<Item = Bytes>) -> Body {
-        let chunks: std::collections::VecDeque<Bytes> =
-            chunks.into_iter().filter(|c| !c.is_empty()).collect();
-        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
-        Body {
-            chunks,
-            remaining,
-            later: None,
-        }
-    }
-
-    /// The bytes `future` completes with (length unknown until then: sent chunked).
-    pub fn later(future: impl Future<Output = Bytes> + Send + 'static) -> Body {
-        Body {
-            later: Some(Box::pin(future)),
-            ..Body::default()
-        }
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(b: Bytes) -> Body {
-        Body::chunks([b])
-    }
-}
-
-impl hyper::body::Body for Body {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        let this = self.get_mut();
-        if let Some(later) = &mut this.later {
-            let bytes = std::task::ready!(later.as_mut().poll(cx));
-            this.later = None;
-            if !bytes.is_empty() {
-                return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes))));
-            }
-        }
-        std::task::Poll::Ready(this.chunks.pop_front().map(|c| {
-            this.remaining -= c.len() as u64;
-            Ok(hyper::body::Frame::data(c))
-        }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.later.is_none() && self.chunks.is_empty()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        if self.later.is_some() {
-            hyper::body::SizeHint::default()
-        } else {
-            hyper::body::SizeHint::with_exact(self.remaining)
-        }
-    }
-}
+pub use crate::response::{add_common_headers, text, Body};
 
 /// Content type of the Prometheus text format 0.0.4.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -127,25 +40,8 @@ pub async fn serve_with(
     options: crate::web::WebOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    crate::web::listener::serve(listener, exporter, options, shutdown).await
-}
-
-/// Answers one request behind the web configuration: without the right credentials a 401,
-/// else [`handle`]'s answer; the configured headers on either.
-pub async fn handle_protected(
-    exporter: &Arc<Exporter>,
-    web: &crate::web::WebConfig,
-    req: &Request<Incoming>,
-) -> Response<Body> {
-    let mut response = if web.authorized(req.headers()).await {
-        handle(exporter, req)
-    } else {
-        let mut r = crate::web::unauthorized();
-        add_common_headers(&mut r);
-        r
-    };
-    web.add_headers(&mut response);
-    response
+    let handler = move |req: &Request<Incoming>| handle(&exporter, req);
+    crate::web::listener::serve(listener, handler, options, shutdown).await
 }
 
 /// Answers one request.
@@ -194,15 +90,6 @@ pub fn route(
     };
     add_common_headers(&mut response);
     response
-}
-
-/// The headers every response carries: `X-Content-Type-Options: nosniff` (a browser takes
-/// each body for the type it is labelled with, never guesses HTML in it).
-pub fn add_common_headers<B>(response: &mut Response<B>) {
-    response.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
 }
 
 fn metrics(exporter: &Exporter, gzip: bool) -> Response<Body> {
@@ -258,17 +145,6 @@ fn ready(exporter: &Exporter) -> Response<Body> {
             &format!("waiting for the first refresh of: {}\n", waiting.join(", ")),
         )
     }
-}
-
-/// A plain-text response.
-pub fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut r = Response::new(Body::from(Bytes::from(body.to_owned())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }
 
 #[cfg(test)]

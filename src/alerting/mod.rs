@@ -16,6 +16,7 @@ pub mod humanize;
 pub mod rules;
 pub mod state;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -24,7 +25,8 @@ use tokio::sync::watch;
 use url::Url;
 
 use crate::config::{read_secret_file, AlertmanagerConfig, Secret};
-use crate::refresh::{from_unix, unix, Exporter};
+use crate::selfmetrics::SelfMetrics;
+use crate::time::{from_unix, unix};
 use rules::{Evaluator, Page, RULES};
 use state::Tracker;
 
@@ -34,6 +36,22 @@ pub const VALID_FOR_RESENDS: u32 = 4;
 
 /// How often conditions are evaluated when no Alertmanager is configured (for the status page).
 const EVALUATE_EVERY_WITHOUT_BRIDGE: Duration = Duration::from_secs(60);
+
+/// What the evaluation needs of the exporter that runs it (the exporter implements it; this
+/// module does not know the exporter).
+pub trait Host: Send + Sync + 'static {
+    /// Completes when a refresh ended since the last call.
+    fn refreshed(&self) -> impl Future<Output = ()> + Send;
+    /// Evaluates the rules over every source's last good snapshot at `now`; returns whether
+    /// an alert fired or resolved.
+    fn evaluate_alerts(&self, evaluator: &mut Evaluator, now: f64) -> bool;
+    /// Runs `f` with the alerts.
+    fn with_alerts<T>(&self, f: impl FnOnce(&Tracker) -> T) -> T;
+    /// The self-metrics (the bridge's counters among them).
+    fn metrics(&self) -> &SelfMetrics;
+    /// Renders the self-metrics again.
+    fn render_self_metrics(&self);
+}
 
 /// A configured Alertmanager bridge.
 pub struct Bridge {
@@ -246,8 +264,8 @@ fn rfc3339(unix: f64) -> String {
 /// Evaluates the rules after every refresh and every resend interval, and, with a bridge,
 /// sends what changed at once and everything every resend interval. Ends when `shutdown`
 /// turns true.
-pub async fn run(
-    exporter: Arc<Exporter>,
+pub async fn run<H: Host>(
+    exporter: Arc<H>,
     bridge: Option<Arc<Bridge>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -282,7 +300,7 @@ pub async fn run(
         let Some(bridge) = &bridge else {
             continue;
         };
-        if let Some(m) = &exporter.metrics.alerting {
+        if let Some(m) = &exporter.metrics().alerting {
             exporter.with_alerts(|tracker| {
                 for rule in RULES {
                     m.firing
@@ -310,8 +328,8 @@ pub async fn run(
 
 /// Sends the latest batch to one Alertmanager whenever there is a new one; after a failure,
 /// retries the latest batch with growing delays (1 s doubling, at most the resend interval).
-async fn send_loop(
-    exporter: Arc<Exporter>,
+async fn send_loop<H: Host>(
+    exporter: Arc<H>,
     bridge: Arc<Bridge>,
     to: Receiver,
     mut batches: watch::Receiver<Option<Arc<Batch>>>,
@@ -329,7 +347,7 @@ async fn send_loop(
                 break;
             };
             let result = bridge.post(&to, &batch).await;
-            if let Some(m) = &exporter.metrics.alerting {
+            if let Some(m) = &exporter.metrics().alerting {
                 match &result {
                     Ok(()) => m.sent.with_label_values(&[&to.name]).inc_by(batch.alerts),
                     Err((reason, _)) => m

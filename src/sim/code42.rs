@@ -76,7 +76,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
@@ -94,6 +94,7 @@ use super::common::{
 pub use super::common::{
     basic_auth_header, server_timestamp, Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT,
 };
+use crate::time::unix_now;
 
 /// Endpoint names, as used by [`Faults`] and [`SimServer::request_count`].
 pub const ENDPOINTS: &[&str] = &[
@@ -296,12 +297,6 @@ pub fn totp_code(secret_base32: &str, unix_time: u64) -> String {
     totp_of(secret_base32)
         .map(|t| t.generate(unix_time).to_string())
         .unwrap_or_default()
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -580,7 +575,7 @@ impl SimServer {
 impl Shared {
     fn issue_token(&self, subject: &str, admin: bool) -> String {
         let lifetime = self.config.token_lifetime;
-        let iat = unix_now();
+        let iat = unix_now() as u64;
         let header = base64url_encode(br#"{"alg":"RS256","kid":"c42-sim","typ":"JWT"}"#);
         let payload = json!({
             "sub": subject,
@@ -808,7 +803,7 @@ fn jwt(shared: &Shared, req: &Request<Incoming>, taken: &Taken) -> Resp {
                 "This user requires a time-based one-time password (totp-auth header)",
             );
         };
-        if totp.check(code, unix_now()).is_none() {
+        if totp.check(code, unix_now() as u64).is_none() {
             return v3_error(
                 StatusCode::UNAUTHORIZED,
                 TOTP_INVALID_ERROR,
@@ -1258,7 +1253,7 @@ mod tests {
         assert_eq!(reply.status, 401);
         assert!(reply.body.contains(MFA_REQUIRED_ERROR), "{}", reply.body);
 
-        let now = unix_now();
+        let now = unix_now() as u64;
         let right = totp_code(SECRET, now);
         assert_eq!(right.len(), 6);
         assert!(right.bytes().all(|b| b.is_ascii_digit()));

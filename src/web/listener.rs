@@ -6,6 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -13,15 +15,20 @@ use tokio::sync::watch;
 
 use super::conns::{Activity, Connections, Slot, Throttle};
 use super::WebOptions;
-use crate::refresh::Exporter;
+use crate::response::Body;
 
 /// Serves until `shutdown` completes, then lets open connections finish (up to 10 s).
-pub async fn serve(
+/// `handler` answers each request that passes the web configuration (see [`super::protect`]).
+pub async fn serve<H>(
     listener: TcpListener,
-    exporter: Arc<Exporter>,
+    handler: H,
     options: WebOptions,
     shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    H: Fn(&Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
     let conns = Connections::new(options.max_connections);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_errors = Throttle::new(Duration::from_secs(10));
@@ -49,7 +56,7 @@ pub async fn serve(
         tokio::spawn(connection(
             stream,
             slot,
-            exporter.clone(),
+            handler.clone(),
             options.clone(),
             stop_rx.clone(),
         ));
@@ -64,17 +71,19 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(
+async fn connection<H>(
     stream: TcpStream,
     slot: Slot,
-    exporter: Arc<Exporter>,
+    handler: Arc<H>,
     options: WebOptions,
     mut stop: watch::Receiver<bool>,
-) {
+) where
+    H: Fn(&Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
+{
     let activity = slot.activity.clone();
     let tls = options.config.current().tls.clone();
     match tls {
-        None => http(TokioIo::new(stream), exporter, &options, activity, stop).await,
+        None => http(TokioIo::new(stream), handler, &options, activity, stop).await,
         Some(tls) => {
             let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
             let accepted = tokio::select! {
@@ -84,7 +93,7 @@ async fn connection(
             };
             match accepted {
                 Ok(Ok(stream)) => {
-                    http(TokioIo::new(stream), exporter, &options, activity, stop).await
+                    http(TokioIo::new(stream), handler, &options, activity, stop).await
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -94,24 +103,24 @@ async fn connection(
     drop(slot);
 }
 
-async fn http<I>(
+async fn http<I, H>(
     io: TokioIo<I>,
-    exporter: Arc<Exporter>,
+    handler: Arc<H>,
     options: &WebOptions,
     activity: Arc<Activity>,
     mut stop: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(&Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
 {
     let config = options.config.clone();
     let busy = activity.clone();
-    let service = hyper::service::service_fn(move |req| {
-        let exporter = exporter.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let handler = handler.clone();
         let config = config.clone();
         let busy = busy.begin();
         async move {
-            let response =
-                crate::server::handle_protected(&exporter, &config.current(), &req).await;
+            let response = super::protect(&config.current(), &req, |req| handler(req)).await;
             drop(busy);
             Ok::<_, Infallible>(response)
         }

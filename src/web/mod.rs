@@ -2,7 +2,8 @@
 //! file (TLS, client certificates, basic authentication, response headers), read again when it
 //! changes; and the connections (a cap, idle timeout, the open-file limit).
 //!
-//! `crate::server` answers requests; this module decides who gets to ask.
+//! `crate::server` answers requests, as the handler it gives [`listener::serve`]; this module
+//! decides who gets to ask ([`protect`]).
 
 pub mod auth;
 pub mod config;
@@ -14,13 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 
 pub use config::WebConfig;
 pub use reload::WebConfigFile;
 
-use crate::server::Body;
+use crate::response::{add_common_headers, Body};
 
 /// How the server accepts connections.
 #[derive(Clone)]
@@ -84,6 +86,24 @@ impl WebConfig {
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }
+}
+
+/// Answers one request behind the web configuration: without the right credentials a 401,
+/// else `answer`'s; the configured headers on either.
+pub async fn protect(
+    web: &WebConfig,
+    req: &Request<Incoming>,
+    answer: impl FnOnce(&Request<Incoming>) -> Response<Body>,
+) -> Response<Body> {
+    let mut response = if web.authorized(req.headers()).await {
+        answer(req)
+    } else {
+        let mut r = unauthorized();
+        add_common_headers(&mut r);
+        r
+    };
+    web.add_headers(&mut response);
+    response
 }
 
 /// The answer to a request without the right credentials: the same whatever was wrong.

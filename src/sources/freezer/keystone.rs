@@ -26,6 +26,7 @@ use super::config::{FreezerConfig, KeystoneAuth};
 use crate::settings::{read_secret_file, Secret};
 use crate::sources::http::{catalog_url, Token, TokenSource, Upstream, UpstreamError};
 use crate::sources::values::{opt_text, parse_time};
+use crate::time::unix_now;
 
 use super::model::ApiVersion;
 
@@ -308,10 +309,6 @@ impl TokenSource for FileToken {
             })
         })
     }
-}
-
-fn unix_now() -> f64 {
-    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
 /// `{identity_url}/v3/auth/tokens` (an identity URL that already ends in `/v3` is not doubled).

@@ -47,6 +47,7 @@ use crate::sources::values::{parse_size, parse_timespan, plausible_time, Flag, W
 /// How far ahead a configuration's next scheduled run may plausibly be (a monthly schedule).
 const NEXT_RUN_AHEAD: f64 = 32.0 * 86_400.0;
 use crate::sources::{BackupTarget, Demo, Device, Snapshot, Source, VendorSpec};
+use crate::time::unix_now;
 use config::RackspaceConfig;
 use model::{Activity, Agent, Configuration, Report, Schedule};
 
@@ -363,10 +364,6 @@ fn path_safe(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn unix_now() -> f64 {
-    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
 /// What the activity says about one configuration's runs.

@@ -1,0 +1,347 @@
+//! Per-source background refresh, the sources' state, and the exposition rendered once per
+//! refresh.
+//!
+//! Each source has one task: refresh, publish, sleep (interval with jitter; shorter,
+//! growing delays after a failure). A refresh that fails keeps the last good snapshot, sets
+//! `backup_exporter_source_up` to 0 and records why. After every refresh the whole exposition
+//! (all sources' data families and the self-metrics) is rendered into bytes, plain and gzip,
+//! and swapped in atomically: `/metrics` only hands those bytes out.
+//!
+//! - this module: the [`Exporter`], one refresh and what it records;
+//! - `schedule`: the tasks and the wait between refreshes;
+//! - `state`: what is known of each source, and the index of its snapshot's devices;
+//! - `render`: the exposition, plain and gzip;
+//! - `page_cache`: the status page as last rendered (rendered by `crate::pages`).
+
+mod page_cache;
+mod render;
+mod schedule;
+mod state;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+
+use crate::alerting::rules::{Evaluator, SourceView, RULES};
+use crate::alerting::state::Tracker;
+use crate::alerting::Bridge;
+use crate::config::Config;
+use crate::selfmetrics::SelfMetrics;
+use crate::sources::{registry, Snapshot, Source};
+use crate::stale::{self, FirstSeen, StalePolicy};
+pub use crate::time::{from_unix, unix};
+use crate::upstream::UpstreamError;
+pub use page_cache::{CachedPage, StatusPage};
+use render::Exposition;
+pub use render::Rendered;
+pub use schedule::next_delay;
+pub use state::{DeviceIndex, SourceEntry, SourceState};
+
+pub struct Exporter {
+    pub sources: Vec<SourceEntry>,
+    pub metrics: Arc<SelfMetrics>,
+    /// The exposition as served.
+    exposition: Exposition,
+    /// The alerting bridge, when `[alertmanager]` is configured.
+    bridge: Option<Arc<Bridge>>,
+    /// The alerts of the bundled rules' conditions (see `crate::alerting`).
+    alerts: Mutex<Tracker>,
+    /// Told when a refresh ended, for the alert evaluation.
+    refreshed: Notify,
+    /// Counts the changes of what the status page shows: refreshes ended, alert changes.
+    page_generation: AtomicU64,
+    /// The status page as last rendered (by `crate::pages`).
+    pub(crate) status_page: StatusPage,
+}
+
+/// How a refresh ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok,
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+/// The configured sources, ready to refresh (configuration order).
+pub type Sources = Vec<Box<dyn Source>>;
+
+impl Exporter {
+    /// Builds the exporter and one [`Source`] per configured source (same order).
+    pub fn new(config: &Config) -> Result<(Arc<Exporter>, Sources), String> {
+        let ids: Vec<(String, &'static str)> = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), s.kind))
+            .collect();
+        let mut metrics = SelfMetrics::new(&ids);
+        let mut bridge = None;
+        if let Some(am) = &config.alertmanager {
+            let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+            metrics = metrics.with_alerting(&crate::alerting::alertmanager_names(am), &names);
+            bridge = Some(Arc::new(Bridge::new(am, config.listen)?));
+        }
+        let metrics = Arc::new(metrics);
+        let mut sources = Vec::new();
+        let mut entries = Vec::new();
+        for cfg in &config.sources {
+            let source = registry::find(cfg.kind)
+                .ok_or_else(|| format!("source {:?}: unknown kind {:?}", cfg.name, cfg.kind))?
+                .build(cfg, metrics.clone())
+                .map_err(|e| format!("source {:?}: {e}", cfg.name))?;
+            sources.push(source);
+            entries.push(SourceEntry {
+                name: cfg.name.clone(),
+                system: cfg.kind,
+                url: cfg.base_url().to_string(),
+                refresh_interval: cfg.refresh_interval,
+                stale: StalePolicy::of(cfg),
+                first_seen: Mutex::new(FirstSeen::default()),
+                state: Mutex::new(SourceState::default()),
+            });
+        }
+        let exporter = Arc::new(Exporter {
+            sources: entries,
+            metrics,
+            exposition: Exposition::default(),
+            alerts: Mutex::new(Tracker::new(
+                config
+                    .alertmanager
+                    .as_ref()
+                    .map_or(0.0, |am| am.keep_firing_for.as_secs_f64()),
+            )),
+            bridge,
+            refreshed: Notify::new(),
+            page_generation: AtomicU64::new(0),
+            status_page: StatusPage::default(),
+        });
+        exporter.render();
+        Ok((exporter, sources))
+    }
+
+    /// The current exposition.
+    pub fn rendered(&self) -> Arc<Rendered> {
+        self.exposition.load()
+    }
+
+    /// Every source has ended a first refresh attempt.
+    pub fn ready(&self) -> bool {
+        self.sources.iter().all(|s| s.state().attempted)
+    }
+
+    /// Refreshes source `index` once, records the outcome and re-renders.
+    pub async fn refresh(&self, index: usize, source: &mut Box<dyn Source>) -> Outcome {
+        let entry = &self.sources[index];
+        let labels = [entry.name.as_str(), entry.system];
+        let started = Instant::now();
+        let result = AssertUnwindSafe(source.collect()).catch_unwind().await;
+        let elapsed = started.elapsed();
+        let now = SystemTime::now();
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => Err(UpstreamError::Internal(
+                "the source's code panicked; this is a bug, please report it".into(),
+            )),
+        };
+        let m = &self.metrics;
+        m.duration
+            .with_label_values(&labels)
+            .set(elapsed.as_secs_f64());
+        m.last_attempt.with_label_values(&labels).set(unix(now));
+        let outcome = {
+            let mut st = entry.state.lock().expect("state lock");
+            st.last_attempt = Some(now);
+            st.last_duration = Some(elapsed);
+            match result {
+                Ok(mut snapshot) => {
+                    stale::annotate(
+                        &mut snapshot,
+                        &entry.stale,
+                        &mut entry.first_seen.lock().expect("first-seen lock"),
+                        unix(now),
+                    );
+                    let warnings = &snapshot.warnings;
+                    if warnings.count > 0 {
+                        m.value_errors
+                            .with_label_values(&labels)
+                            .inc_by(warnings.count as u64);
+                        // One line per field and refresh, however many devices it concerns.
+                        for (field, count, example) in warnings.fields() {
+                            tracing::warn!(
+                                source = %entry.name,
+                                system = entry.system,
+                                field,
+                                count,
+                                example,
+                                "upstream values unreadable or implausible; left absent"
+                            );
+                        }
+                    }
+                    tracing::info!(
+                        source = %entry.name,
+                        system = entry.system,
+                        duration_ms = elapsed.as_millis() as u64,
+                        devices = snapshot.devices.len(),
+                        targets = snapshot.targets.len(),
+                        samples = snapshot.metrics.samples(),
+                        unreadable_values = warnings.count,
+                        "refresh ok"
+                    );
+                    m.samples
+                        .with_label_values(&labels)
+                        .set(snapshot.metrics.samples() as i64);
+                    m.source_up.with_label_values(&labels).set(1);
+                    m.last_success.with_label_values(&labels).set(unix(now));
+                    m.stale_items
+                        .with_label_values(&labels)
+                        .set(snapshot.errors.len() as i64);
+                    for e in &snapshot.errors {
+                        m.item_errors
+                            .with_label_values(&[labels[0], labels[1], e.reason()])
+                            .inc();
+                    }
+                    st.up = true;
+                    st.last_success = Some(now);
+                    st.last_error = snapshot.errors.first().map(|first| {
+                        let message = format!(
+                            "{} item(s) could not be read and keep their last known values; first: {first}",
+                            snapshot.errors.len()
+                        );
+                        tracing::warn!(
+                            source = %entry.name,
+                            system = entry.system,
+                            failed_items = snapshot.errors.len(),
+                            reason = first.reason(),
+                            error = %first,
+                            "refresh partly failed; those items keep their last known values"
+                        );
+                        message
+                    });
+                    st.consecutive_failures = 0;
+                    st.devices = Some(Arc::new(DeviceIndex::new(&snapshot)));
+                    st.snapshot = Some(Arc::new(snapshot));
+                    Outcome::Ok
+                }
+                Err(e) => {
+                    let reason = e.reason();
+                    let message = e.to_string();
+                    tracing::warn!(
+                        source = %entry.name,
+                        system = entry.system,
+                        duration_ms = elapsed.as_millis() as u64,
+                        reason,
+                        error = %message,
+                        kept_last_good = st.snapshot.is_some(),
+                        "refresh failed"
+                    );
+                    m.refresh_errors
+                        .with_label_values(&[labels[0], labels[1], reason])
+                        .inc();
+                    m.source_up.with_label_values(&labels).set(0);
+                    st.up = false;
+                    st.last_error = Some(message.clone());
+                    st.consecutive_failures += 1;
+                    Outcome::Failed { reason, message }
+                }
+            }
+        };
+        self.render();
+        // Only now is this attempt's result being served: `/ready` must not answer before.
+        entry.state.lock().expect("state lock").attempted = true;
+        self.page_generation.fetch_add(1, Ordering::AcqRel);
+        self.refreshed.notify_one();
+        outcome
+    }
+
+    /// Completes when a refresh ended since the last call.
+    pub async fn refreshed(&self) {
+        self.refreshed.notified().await;
+    }
+
+    /// Evaluates the alert rules over every source's last good snapshot at `now`; returns
+    /// whether an alert fired or resolved.
+    pub fn evaluate_alerts(&self, evaluator: &mut Evaluator, now: f64) -> bool {
+        let states: Vec<(&SourceEntry, Arc<Snapshot>)> = self
+            .sources
+            .iter()
+            .filter_map(|s| s.state().snapshot.map(|snap| (s, snap)))
+            .collect();
+        let views: Vec<SourceView<'_>> = states
+            .iter()
+            .map(|(entry, snapshot)| SourceView {
+                name: &entry.name,
+                system: entry.system,
+                snapshot,
+            })
+            .collect();
+        let candidates = evaluator.evaluate(&views, now);
+        let mut tracker = self.alerts.lock().expect("alerts lock");
+        let version = tracker.version();
+        let changed = tracker.update(candidates, now);
+        if tracker.version() != version {
+            self.page_generation.fetch_add(1, Ordering::AcqRel);
+        }
+        changed
+    }
+
+    /// Changes whenever what the status page shows may have: a refresh ended (its state and
+    /// snapshot are in place by then), the alerts changed.
+    pub fn page_generation(&self) -> u64 {
+        self.page_generation.load(Ordering::Acquire)
+    }
+
+    /// The Alertmanager URLs the bridge sends to (`None`: no bridge).
+    pub fn alertmanagers(&self) -> Option<Vec<String>> {
+        self.bridge.as_ref().map(|b| b.names())
+    }
+
+    /// Runs `f` with the alerts (briefly: the lock is shared with the status page).
+    pub fn with_alerts<T>(&self, f: impl FnOnce(&Tracker) -> T) -> T {
+        f(&self.alerts.lock().expect("alerts lock"))
+    }
+
+    /// Renders every source's last good snapshot and the self-metrics into the served bytes.
+    pub fn render(&self) {
+        self.exposition.render(
+            || {
+                self.sources
+                    .iter()
+                    .filter_map(|s| s.state().snapshot)
+                    .collect()
+            },
+            &self.metrics,
+        );
+    }
+
+    /// Renders the self-metrics again, keeping the data part.
+    pub fn render_self_metrics(&self) {
+        self.exposition.render_self_metrics(&self.metrics);
+    }
+}
+
+impl crate::alerting::Host for Exporter {
+    fn refreshed(&self) -> impl std::future::Future<Output = ()> + Send {
+        Exporter::refreshed(self)
+    }
+
+    fn evaluate_alerts(&self, evaluator: &mut Evaluator, now: f64) -> bool {
+        Exporter::evaluate_alerts(self, evaluator, now)
+    }
+
+    fn with_alerts<T>(&self, f: impl FnOnce(&Tracker) -> T) -> T {
+        Exporter::with_alerts(self, f)
+    }
+
+    fn metrics(&self) -> &SelfMetrics {
+        &self.metrics
+    }
+
+    fn render_self_metrics(&self) {
+        Exporter::render_self_metrics(self)
+    }
+}
