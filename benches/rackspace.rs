@@ -48,10 +48,10 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::rackspace::{AccountConfig, SimServer, AUTH_TOKEN_HEADER};
-use backup_exporter::sim::rackspace_fleet::large_account;
 use backup_exporter::sources::rackspace::model::{self, Activity, Agent, Configuration};
 use backup_exporter::sources::rackspace::report_candidates;
+use backup_exporter::sources::rackspace::sim::fleet::large_account;
+use backup_exporter::sources::rackspace::sim::{AccountConfig, SimServer, AUTH_TOKEN_HEADER};
 use backup_exporter::sources::values::Warnings;
 use backup_exporter::sources::Source;
 use futures_util::StreamExt;

@@ -19,8 +19,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::crashplan::{Dataset, Fault, SimConfig, SimServer};
-use backup_exporter::sim::crashplan_fleet::demo_fleet;
+use backup_exporter::sources::crashplan::sim::fleet::demo_fleet;
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault, SimConfig, SimServer};
 use serde_json::{json, Value};
 
 const PAGE_SIZE: usize = 500;

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat};
 use crate::refresh::{Exporter, Outcome};
-use crate::sim::crashplan::{SimConfig, SimServer};
+use crate::sources::crashplan::sim::{SimConfig, SimServer};
 
 /// Sets up logging on stderr (stdout is for `once`'s exposition). `RUST_LOG` overrides the
 /// configured level.
@@ -102,13 +102,16 @@ pub async fn demo(
         admin: true,
     };
     let now = chrono::Utc::now();
-    let sim = SimServer::start(crate::sim::crashplan_fleet::demo_fleet(now), sim_config)
-        .await
-        .map_err(|e| format!("start the simulated CrashPlan PRO server: {e}"))?;
-    let console = crate::sim::code42::SimServer::start(
-        crate::sim::code42_fleet::demo_console(now),
-        crate::sim::code42::ConsoleConfig {
-            accounts: vec![crate::sim::code42::LocalAccount {
+    let sim = SimServer::start(
+        crate::sources::crashplan::sim::fleet::demo_fleet(now),
+        sim_config,
+    )
+    .await
+    .map_err(|e| format!("start the simulated CrashPlan PRO server: {e}"))?;
+    let console = crate::sources::code42::sim::SimServer::start(
+        crate::sources::code42::sim::fleet::demo_console(now),
+        crate::sources::code42::sim::ConsoleConfig {
+            accounts: vec![crate::sources::code42::sim::LocalAccount {
                 username: "demo@example.com".into(),
                 password: "demo-password".into(),
                 totp_secret: None,
@@ -119,20 +122,20 @@ pub async fn demo(
     )
     .await
     .map_err(|e| format!("start the simulated Code42 console: {e}"))?;
-    let rackspace = crate::sim::rackspace::SimServer::start(
-        crate::sim::rackspace_fleet::demo_account(now),
-        crate::sim::rackspace::AccountConfig::default(),
+    let rackspace = crate::sources::rackspace::sim::SimServer::start(
+        crate::sources::rackspace::sim::fleet::demo_account(now),
+        crate::sources::rackspace::sim::AccountConfig::default(),
     )
     .await
     .map_err(|e| format!("start the simulated Rackspace account: {e}"))?;
-    let rackspace_account = crate::sim::rackspace::AccountConfig::default();
-    let freezer = crate::sim::freezer::SimServer::start(
-        crate::sim::freezer_fleet::demo_deployment(now.timestamp()),
-        crate::sim::freezer::SimConfig::default(),
+    let rackspace_account = crate::sources::rackspace::sim::AccountConfig::default();
+    let freezer = crate::sources::freezer::sim::SimServer::start(
+        crate::sources::freezer::sim::fleet::demo_deployment(now.timestamp()),
+        crate::sources::freezer::sim::SimConfig::default(),
     )
     .await
     .map_err(|e| format!("start the simulated Freezer deployment: {e}"))?;
-    use crate::sim::freezer_fleet::{DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME};
+    use crate::sources::freezer::sim::{DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME};
     let toml = format!(
         r#"
         listen = "{listen}"
@@ -186,8 +189,8 @@ pub async fn demo(
         rackspace_account.username,
         rackspace_account.api_key,
         freezer.identity_url(),
-        crate::sim::freezer::ADMIN_USER_NAME,
-        crate::sim::freezer::DEMO_ADMIN_PASSWORD,
+        crate::sources::freezer::sim::ADMIN_USER_NAME,
+        crate::sources::freezer::sim::DEMO_ADMIN_PASSWORD,
         PROD_PROJECT_NAME,
         PROD_PROJECT_ID,
         DEV_PROJECT_ID,
@@ -216,7 +219,7 @@ pub async fn demo(
         println!("  simulated CrashPlan PRO server: {sim_url}/rest/ (user demo)");
         println!("  simulated Code42 console:       {console_url}/api/v1/Computer (user demo@example.com)");
         println!("  simulated Rackspace account:    {rackspace_url}/v2.0/tokens (user {})", rackspace_account.username);
-        println!("  simulated OpenStack Freezer:    {keystone_url}/auth/tokens (user {})", crate::sim::freezer::ADMIN_USER_NAME);
+        println!("  simulated OpenStack Freezer:    {keystone_url}/auth/tokens (user {})", crate::sources::freezer::sim::ADMIN_USER_NAME);
         println!("  exporter status page:           http://{shown}/");
         println!("  metrics:                        http://{shown}/metrics");
         match &alertmanager {

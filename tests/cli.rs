@@ -5,7 +5,7 @@ mod common;
 use std::io::Write;
 use std::process::Command;
 
-use backup_exporter::sim::crashplan::{Dataset, Fault};
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault};
 use common::*;
 
 fn bin() -> Command {

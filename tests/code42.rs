@@ -12,10 +12,10 @@ use std::time::Duration;
 use backup_exporter::app;
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::code42::{
+use backup_exporter::sources::code42::sim::fleet as code42_fleet;
+use backup_exporter::sources::code42::sim::{
     ApiClient, ConsoleConfig, Dataset, Fault, LocalAccount, SimServer,
 };
-use backup_exporter::sim::code42_fleet;
 use common::{assert_golden, samples};
 
 const USER: &str = "ops@example.com";

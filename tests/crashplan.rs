@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use backup_exporter::app;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::crashplan::{Dataset, Fault};
-use backup_exporter::sim::crashplan_fleet;
+use backup_exporter::sources::crashplan::sim::fleet as crashplan_fleet;
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault};
 use common::*;
 
 /// `once` on the document's own examples, compared line by line with the golden file.

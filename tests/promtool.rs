@@ -9,9 +9,10 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::app;
 use backup_exporter::config::Config;
-use backup_exporter::sim::{
-    code42, code42_fleet, crashplan_fleet, freezer, freezer_fleet, rackspace, rackspace_fleet,
-};
+use backup_exporter::sources::code42::sim::{self as code42, fleet as code42_fleet};
+use backup_exporter::sources::crashplan::sim::fleet as crashplan_fleet;
+use backup_exporter::sources::freezer::sim::{self as freezer, fleet as freezer_fleet};
+use backup_exporter::sources::rackspace::sim::{self as rackspace, fleet as rackspace_fleet};
 use common::*;
 
 /// Every demo fleet through one exporter, as the demo runs them.
@@ -75,9 +76,9 @@ async fn demo_fleet_exposition_passes_promtool() {
         deployment.identity_url(),
         freezer::ADMIN_USER_NAME,
         freezer::DEMO_ADMIN_PASSWORD,
-        freezer_fleet::PROD_PROJECT_NAME,
-        freezer_fleet::PROD_PROJECT_ID,
-        freezer_fleet::DEV_PROJECT_ID,
+        freezer::PROD_PROJECT_NAME,
+        freezer::PROD_PROJECT_ID,
+        freezer::DEV_PROJECT_ID,
     ))
     .unwrap();
     let (text, ok) = app::once(&cfg).await.unwrap();

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::rackspace::{AccountConfig, Dataset, Fault, SimServer};
-use backup_exporter::sim::rackspace_fleet::{self as fleet, document_sample};
+use backup_exporter::sources::rackspace::sim::fleet::{self as fleet, document_sample};
+use backup_exporter::sources::rackspace::sim::{AccountConfig, Dataset, Fault, SimServer};
 use backup_exporter::sources::Source;
 use common::{assert_golden, samples};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backup_exporter::refresh::Exporter;
-use backup_exporter::sim::crashplan::{Dataset, Fault};
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault};
 use common::*;
 use tokio::net::TcpListener;
 use tokio::sync::watch;

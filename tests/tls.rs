@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use backup_exporter::app;
-use backup_exporter::sim::crashplan::Dataset;
+use backup_exporter::sources::crashplan::sim::Dataset;
 use common::*;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;

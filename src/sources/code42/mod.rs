@@ -22,6 +22,7 @@
 
 pub mod auth;
 pub mod model;
+pub mod sim;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -20,6 +20,7 @@
 //! (absent after a restart until the next complete state).
 
 pub mod model;
+pub mod sim;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

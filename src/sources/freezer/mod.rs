@@ -24,6 +24,7 @@
 
 pub mod keystone;
 pub mod model;
+pub mod sim;
 #[cfg(test)]
 mod tests;
 

@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod model;
+pub mod sim;
 #[cfg(test)]
 mod tests;
 

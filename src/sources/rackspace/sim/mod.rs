@@ -3,9 +3,9 @@
 //! 127.0.0.1, as the vendor document ("Rackspace Cloud Backup API operations") shows them,
 //! quirks included.
 //!
-//! Used by the demo (with [`crate::sim::rackspace_fleet::demo_account`]), by the integration
-//! tests (with [`crate::sim::rackspace_fleet::document_sample`], fixture files and injected
-//! [`Fault`]s) and by the benchmark (with [`crate::sim::rackspace_fleet::large_account`]).
+//! Used by the demo (with [`fleet::demo_account`]), by the integration
+//! tests (with [`fleet::document_sample`], fixture files and injected
+//! [`Fault`]s) and by the benchmark (with [`fleet::large_account`]).
 //!
 //! # Identity: `POST /v2.0/tokens` (endpoint `tokens`)
 //!
@@ -134,6 +134,8 @@
 //! checks, before looking the id up), then `truncate`/`garbage` to a 200 body. The paging
 //! misbehaviours of [`Faults`] do not apply: this API has no paging.
 
+pub mod fleet;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -151,11 +153,11 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, json_bytes_response, json_response, lock, serve, RequestLog, Resp,
     ServerTask, Taken,
 };
-pub use super::common::{Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT};
+pub use crate::sim::{Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT};
 
 /// Endpoint names, as used by [`Faults`] and [`SimServer::request_count`].
 pub const ENDPOINTS: &[&str] = &[
@@ -1612,7 +1614,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
     match route {
@@ -1989,7 +1991,7 @@ async fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rackspace_fleet::{demo_account, document_sample, large_account};
+    use crate::sources::rackspace::sim::fleet::{demo_account, document_sample, large_account};
 
     fn client() -> reqwest::Client {
         crate::tls::install_crypto_provider();
@@ -2353,7 +2355,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_document_sample_served_with_its_quirks() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID};
+        use crate::sources::rackspace::sim::fleet::{
+            DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID,
+        };
         let server = start(document_sample()).await;
         let list = get(&server, "/user/agents").await;
         // The document's invalid JSON, verbatim: strict parsers reject it.
@@ -2406,7 +2410,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_read_endpoint() {
-        use crate::sim::rackspace_fleet as fleet;
+        use crate::sources::rackspace::sim::fleet;
         let now = Utc::now();
         let demo = demo_account(now);
         let server = start(demo.clone()).await;
@@ -2515,7 +2519,9 @@ mod tests {
 
     #[tokio::test]
     async fn per_agent_and_per_report_faults() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID};
+        use crate::sources::rackspace::sim::fleet::{
+            DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID,
+        };
         let server = start(document_sample()).await;
         let f503 = Fault {
             status: Some(503),
@@ -2619,7 +2625,7 @@ mod tests {
 
     #[tokio::test]
     async fn mutations_are_recorded_answered_and_change_nothing() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_ID, DOC_CONFIGURATION_ID};
+        use crate::sources::rackspace::sim::fleet::{DOC_AGENT_ID, DOC_CONFIGURATION_ID};
         let server = start(document_sample()).await;
         let before = get(&server, "/user/agents").await.body;
         let token = server.mint_token();
@@ -2873,7 +2879,7 @@ mod tests {
 
     #[tokio::test]
     async fn from_dir_serves_files_verbatim() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_LIST, DOC_BACKUP_REPORT};
+        use crate::sources::rackspace::sim::fleet::{DOC_AGENT_LIST, DOC_BACKUP_REPORT};
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("agents.json"), DOC_AGENT_LIST).unwrap();
         std::fs::write(dir.path().join("reports.json"), DOC_BACKUP_REPORT).unwrap();

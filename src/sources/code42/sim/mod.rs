@@ -2,9 +2,9 @@
 //! read-only `/api/v1` and `/api` resources the exporter reads, as the vendor documents show
 //! them ("Sample uses of the Code42 API", "pycpg Basics").
 //!
-//! Used by the demo (with [`crate::sim::code42_fleet::demo_console`]), by the integration tests
-//! (with [`crate::sim::code42_fleet::document_sample`], fixture payloads and injected
-//! [`Fault`]s) and by the benchmark (with [`crate::sim::code42_fleet::large_console`]).
+//! Used by the demo (with [`fleet::demo_console`]), by the integration tests
+//! (with [`fleet::document_sample`], fixture payloads and injected
+//! [`Fault`]s) and by the benchmark (with [`fleet::large_console`]).
 //!
 //! # Authentication
 //!
@@ -69,6 +69,8 @@
 //! page the whole (filtered) list, [`Faults::set_ignore_offset`] every page the first one, and
 //! [`Faults::set_count_off_by`] makes `totalCount` lie.
 
+pub mod fleet;
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -86,12 +88,12 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, json_response, lock,
     lying_count, parse_basic_auth, query_params, read_list, serve, RequestLog, Resp, ServerTask,
     Taken,
 };
-pub use super::common::{
+pub use crate::sim::{
     basic_auth_header, server_timestamp, Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT,
 };
 
@@ -706,7 +708,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
     match route {
@@ -1038,7 +1040,7 @@ fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::code42_fleet::{document_sample, large_console};
+    use crate::sources::code42::sim::fleet::{document_sample, large_console};
 
     const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 

@@ -3,9 +3,9 @@
 //! Freezer API (v2, and optionally v1), both served by one HTTP server on 127.0.0.1, with the
 //! wire format of freezer-api 19.0.0.
 //!
-//! Used by the demo (with [`crate::sim::freezer_fleet::demo_deployment`]), by tests (with the
-//! builders of [`crate::sim::freezer_fleet`] and injected [`Fault`]s) and by benchmarks (with
-//! [`crate::sim::freezer_fleet::large_deployment`]).
+//! Used by the demo (with [`fleet::demo_deployment`]), by tests (with the
+//! builders of [`fleet`] and injected [`Fault`]s) and by benchmarks (with
+//! [`fleet::large_deployment`]).
 //!
 //! # Keystone (`{url}/identity`, only when [`SimConfig::keystone`] is set; endpoint `auth`)
 //!
@@ -84,6 +84,8 @@
 //! Items are rendered once per data set ([`SimServer::set_dataset`]); pages are concatenations
 //! of those bytes.
 
+pub mod fleet;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -100,12 +102,11 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, lock, query_params,
     serve, RequestLog, Resp, ServerTask, Taken,
 };
-pub use super::common::{Fault, Faults, UNKNOWN_ENDPOINT};
-use super::freezer_fleet::{hex_id, PROD_PROJECT_ID};
+pub use crate::sim::{Fault, Faults, UNKNOWN_ENDPOINT};
 
 /// Endpoint names, as used by [`Faults`] and [`SimServer::request_count`].
 pub const ENDPOINTS: &[&str] = &[
@@ -147,6 +148,34 @@ pub const DEMO_APP_CREDENTIAL_SECRET: &str = "demo-app-credential-secret";
 pub const DEMO_STATIC_TOKEN: &str = "demo-static-token";
 /// keystone's (and keystonemiddleware's) 401 message.
 pub const UNAUTHORIZED_MESSAGE: &str = "The request you have made requires authentication.";
+
+/// The demo's production project (`ops-prod`).
+pub const PROD_PROJECT_ID: &str = "837b2b6399113bc3f3e3d5e0bd9d0177";
+/// Name of [`PROD_PROJECT_ID`].
+pub const PROD_PROJECT_NAME: &str = "ops-prod";
+/// The demo's development project (`ops-dev`).
+pub const DEV_PROJECT_ID: &str = "bbee5f8bb024683b2733d819ee39a8e7";
+/// Name of [`DEV_PROJECT_ID`].
+pub const DEV_PROJECT_NAME: &str = "ops-dev";
+
+/// A deterministic 32-hex-digit id (like a uuid4 `.hex`) derived from `seed`.
+pub fn hex_id(seed: &str) -> String {
+    let fnv = |basis: u64| {
+        seed.bytes().fold(basis, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142));
+    // One more mixing round so that similar seeds give unrelated ids.
+    let mix = |mut x: u64| {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    };
+    format!("{:016x}{:016x}", mix(a), mix(b ^ a.rotate_left(17)))
+}
 
 /// What every 405 allows: the simulator only reads.
 const ALLOWED: &str = "GET, HEAD, OPTIONS";
@@ -1043,7 +1072,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
     if let Some(code) = taken.fault.status {
@@ -1719,11 +1748,10 @@ fn page_body<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::sim::freezer_fleet::{
-        self, demo_deployment, v1_deployment, DEV_PROJECT_ID, JOB_APP01_NIGHTLY, JOB_WEB01_NIGHTLY,
-        PROD_PROJECT_NAME, V1_PROJECT_ID,
+    use super::fleet::{
+        demo_deployment, v1_deployment, JOB_APP01_NIGHTLY, JOB_WEB01_NIGHTLY, V1_PROJECT_ID,
     };
+    use super::*;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -1822,7 +1850,7 @@ mod tests {
             ..Project::default()
         };
         for i in 0..n {
-            p.backups.push(freezer_fleet::backup(
+            p.backups.push(fleet::backup(
                 project,
                 "h",
                 "h-data",
@@ -2194,10 +2222,7 @@ mod tests {
             .iter()
             .find(|j| j["job_id"] == JOB_APP01_NIGHTLY)
             .unwrap();
-        assert_eq!(
-            running["job_schedule"]["current_pid"],
-            freezer_fleet::RUNNING_PID
-        );
+        assert_eq!(running["job_schedule"]["current_pid"], fleet::RUNNING_PID);
         let all = get(&prod_jobs, Some(&admin)).await.json()["jobs"]
             .as_array()
             .unwrap()
@@ -2219,10 +2244,7 @@ mod tests {
             .iter()
             .find(|j| j["job_id"] == JOB_APP01_NIGHTLY)
             .unwrap();
-        assert_eq!(
-            running["job_schedule"]["current_pid"],
-            freezer_fleet::RUNNING_PID
-        );
+        assert_eq!(running["job_schedule"]["current_pid"], fleet::RUNNING_PID);
         // Seen by an admin of dev, prod's running job loses its pid.
         let dev_admin = server.mint_token(DEV_PROJECT_ID, &["admin"]);
         let from_dev = get(&prod_jobs, Some(&dev_admin)).await.json()["jobs"]
@@ -2300,7 +2322,7 @@ mod tests {
         let b = get(&format!("{base}/backups/{backup_id}"), None).await;
         assert_eq!(b.json(), backups["backups"][0]);
         let session = get(
-            &format!("{base}/sessions/{}", freezer_fleet::SESSION_PROD_WEB),
+            &format!("{base}/sessions/{}", fleet::SESSION_PROD_WEB),
             None,
         )
         .await;
@@ -2438,7 +2460,7 @@ mod tests {
         let sessions = get(&format!("{base}/sessions"), Some(&token)).await;
         assert_eq!(sessions.status, 200);
         let job = get(
-            &format!("{base}/jobs/{}", freezer_fleet::V1_JOB_GAMMA),
+            &format!("{base}/jobs/{}", fleet::V1_JOB_GAMMA),
             Some(&token),
         )
         .await;

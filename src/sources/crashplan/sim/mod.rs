@@ -1,7 +1,7 @@
 //! A simulated CrashPlan PRO server: the legacy REST API (release 3.08.2010 and later) as the
 //! vendor documents it, read-only.
 //!
-//! Used by the `demo` command (with [`crate::sim::crashplan_fleet::demo_fleet`]) and by the
+//! Used by the `demo` command (with [`fleet::demo_fleet`]) and by the
 //! integration tests (with fixture payloads and injected [`Fault`]s).
 //!
 //! What is simulated, following the vendor document:
@@ -36,6 +36,8 @@
 //! `343195742699662015`) are written digit for digit. Key order within objects is not preserved
 //! (serde_json's default map is sorted), which JSON clients must not depend on anyway.
 
+pub mod fleet;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,11 +48,11 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, first_param, json_bytes_response, lock, lying_count, parse_basic_auth,
     query_params, read_json, read_list, serve, RequestLog, Resp, ServerTask, Taken,
 };
-pub use super::common::{
+pub use crate::sim::{
     basic_auth_header, server_timestamp, Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT,
 };
 /// `WWW-Authenticate` challenge sent with a 401.
@@ -523,7 +525,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
 
