@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::fleet::large_console;
 use backup_exporter::sources::code42::sim::{ConsoleConfig, LocalAccount, SimServer};
 use futures_util::StreamExt;

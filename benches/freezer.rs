@@ -65,6 +65,7 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::freezer::keystone::Keystone;
 use backup_exporter::sources::freezer::sim::fleet::{
     large_deployment, large_project_id, LARGE_HOSTS_PER_PROJECT,

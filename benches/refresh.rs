@@ -19,6 +19,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::crashplan::sim::fleet::demo_fleet;
 use backup_exporter::sources::crashplan::sim::{Dataset, Fault, SimConfig, SimServer};
 use serde_json::{json, Value};
@@ -239,7 +240,7 @@ async fn main() {
     };
     let fast_plain = scrapes(false).await;
     let fast_gzip = scrapes(true).await;
-    server.faults.set(
+    server.faults().set(
         "*",
         Fault {
             delay: Some(Duration::from_secs(5)),

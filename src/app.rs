@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::config::{Config, LogFormat};
 use crate::refresh::{Exporter, Outcome};
+use crate::sim::Simulator as _;
 use crate::sources::crashplan::sim::{SimConfig, SimServer};
 
 /// Sets up logging on stderr (stdout is for `once`'s exposition). `RUST_LOG` overrides the

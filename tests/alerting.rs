@@ -7,6 +7,7 @@
 
 mod common;
 
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::{ConsoleConfig, SimServer};
 use chrono::Utc;
 use common::code42_fleet::{console, HEALTHY, STALE};

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::{ConsoleConfig, SimServer};
 use chrono::{DateTime, Duration as Age, Utc};
 use common::code42_fleet::{console, console_with, device_id, HEALTHY, STALE, TARGET};

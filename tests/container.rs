@@ -28,6 +28,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::crashplan::sim::Dataset;
 use common::*;
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::freezer::sim::fleet::{self as fleet, JOB_DB01_HOURLY};
 use backup_exporter::sources::freezer::sim::{
     ApiVersions, Fault, KeystoneConfig, SimConfig, SimServer, ADMIN_USER_NAME, DEMO_ADMIN_PASSWORD,

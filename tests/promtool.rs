@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use backup_exporter::app;
 use backup_exporter::config::Config;
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::{self as code42, fleet as code42_fleet};
 use backup_exporter::sources::crashplan::sim::fleet as crashplan_fleet;
 use backup_exporter::sources::freezer::sim::{self as freezer, fleet as freezer_fleet};

@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -40,6 +41,139 @@ pub(crate) type Resp = Response<Full<Bytes>>;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shape of every simulated server
+// ---------------------------------------------------------------------------------------------
+
+/// 127.0.0.1 on an ephemeral port: where [`Simulator::start`] listens.
+pub const LOCALHOST_ANY_PORT: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+
+/// What every simulated vendor server offers: it starts on a data set and a configuration,
+/// serves in a background task, records the requests it receives, takes injected [`Faults`],
+/// swaps its data set while running and stops on [`Simulator::shutdown`] (or when dropped).
+pub trait Simulator: Sized + Send {
+    /// The vendor's data, as its server serves it.
+    type Dataset;
+    /// The accounts and behaviour of the server (credentials, roles, versions, ...).
+    type Config;
+
+    /// Binds `addr` and serves `dataset` in a background task (the demo uses fixed ports).
+    fn start_on(
+        addr: SocketAddr,
+        dataset: Self::Dataset,
+        config: Self::Config,
+    ) -> impl Future<Output = std::io::Result<Self>> + Send;
+
+    /// Like [`Simulator::start_on`], on [`LOCALHOST_ANY_PORT`].
+    fn start(
+        dataset: Self::Dataset,
+        config: Self::Config,
+    ) -> impl Future<Output = std::io::Result<Self>> + Send {
+        Self::start_on(LOCALHOST_ANY_PORT, dataset, config)
+    }
+
+    /// Replaces the data served from the next request on.
+    fn set_dataset(&self, dataset: Self::Dataset);
+
+    /// The running server's address, faults, request log and task.
+    fn running(&self) -> &Running;
+
+    /// The running server, giving the rest of the handle up (see [`Simulator::shutdown`]).
+    fn into_running(self) -> Running;
+
+    /// The address the server listens on.
+    fn addr(&self) -> SocketAddr {
+        self.running().addr
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// The faults injected into this server.
+    fn faults(&self) -> &Faults {
+        &self.running().faults
+    }
+
+    /// How many requests `endpoint` (one of the vendor's `ENDPOINTS`, or [`UNKNOWN_ENDPOINT`])
+    /// received, whatever their outcome.
+    fn request_count(&self, endpoint: &str) -> usize {
+        self.running().requests.count(endpoint)
+    }
+
+    /// Path and query of every request received (sign-in requests included), in order.
+    fn requested_paths(&self) -> Vec<String> {
+        self.running().requests.paths()
+    }
+
+    /// Forgets the requests received so far.
+    fn clear_requests(&self) {
+        self.running().requests.clear();
+    }
+
+    /// Stops accepting, drops open connections (and requests being delayed) and waits for the
+    /// server task to end.
+    fn shutdown(self) -> impl Future<Output = ()> + Send {
+        self.into_running().task.shutdown()
+    }
+}
+
+/// What a simulated server's request handler shares with its [`Running`] handle: the server's
+/// URL, its faults and its request log.
+pub(crate) struct Bound {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base_url: String,
+    pub faults: Arc<Faults>,
+    pub requests: Arc<RequestLog>,
+}
+
+/// A running simulated server: its address, its faults, its request log and its background task
+/// (dropping it stops the server).
+pub struct Running {
+    addr: SocketAddr,
+    faults: Arc<Faults>,
+    requests: Arc<RequestLog>,
+    task: ServerTask,
+}
+
+impl Running {
+    /// Binds `addr`, makes the handler's state with `make` and serves every request with
+    /// `handler(state, request)` in a background task.
+    pub(crate) async fn start<S, H, F>(
+        addr: SocketAddr,
+        make: impl FnOnce(Bound) -> S,
+        handler: H,
+    ) -> std::io::Result<(Running, Arc<S>)>
+    where
+        S: Send + Sync + 'static,
+        H: Fn(Arc<S>, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Resp> + Send + 'static,
+    {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let faults = Arc::new(Faults::default());
+        let requests = Arc::new(RequestLog::default());
+        let shared = Arc::new(make(Bound {
+            base_url: format!("http://{addr}"),
+            faults: Arc::clone(&faults),
+            requests: Arc::clone(&requests),
+        }));
+        let handler_shared = Arc::clone(&shared);
+        let task = serve(listener, move |req| {
+            handler(Arc::clone(&handler_shared), req)
+        });
+        let running = Running {
+            addr,
+            faults,
+            requests,
+            task,
+        };
+        Ok((running, shared))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,7 +481,7 @@ impl RequestLog {
 // ---------------------------------------------------------------------------------------------
 
 /// The background task of a running server. Dropping it stops the server.
-pub(crate) struct ServerTask {
+struct ServerTask {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -374,7 +508,7 @@ impl Drop for ServerTask {
 }
 
 /// Serves HTTP/1.1 on `listener` in a background task, answering every request with `handler`.
-pub(crate) fn serve<H, F>(listener: TcpListener, handler: H) -> ServerTask
+fn serve<H, F>(listener: TcpListener, handler: H) -> ServerTask
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Resp> + Send + 'static,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use backup_exporter::config::Config;
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::crashplan::sim::{Dataset, SimConfig, SimServer};
 
 pub const USER: &str = "admin";

@@ -1223,6 +1223,7 @@ pub fn large_console(devices: usize, targets_per_device: usize, now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::Simulator;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-06-03T14:00:00Z")

@@ -806,6 +806,7 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::Simulator;
     use crate::sources::crashplan::sim::{SimConfig, SimServer, USAGE_KEYS};
 
     fn now() -> DateTime<Utc> {
@@ -1126,7 +1127,7 @@ mod tests {
         let d = fleet();
         let guid = d.computers[20]["guid"].as_u64().unwrap();
         let server = SimServer::start(d, SimConfig::default()).await.unwrap();
-        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         let req = format!(
             "GET /rest/usages?offset=0&limit=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {}\r\n\r\n",
             crate::sources::crashplan::sim::basic_auth_header("admin", "admin")

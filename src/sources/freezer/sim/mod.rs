@@ -100,13 +100,12 @@ use hyper::header::{
 };
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
 
 use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, lock, query_params,
-    serve, RequestLog, Resp, ServerTask, Taken,
+    RequestLog, Resp, Running, Taken,
 };
-pub use crate::sim::{Fault, Faults, UNKNOWN_ENDPOINT};
+pub use crate::sim::{Fault, Faults, Simulator, UNKNOWN_ENDPOINT};
 
 /// Endpoint names, as used by [`Faults`] and [`SimServer::request_count`].
 pub const ENDPOINTS: &[&str] = &[
@@ -579,63 +578,62 @@ struct Shared {
     base_url: String,
     served: Mutex<Arc<Served>>,
     faults: Arc<Faults>,
-    requests: RequestLog,
+    requests: Arc<RequestLog>,
     tokens: Mutex<HashMap<String, Token>>,
     issued: AtomicUsize,
 }
 
 /// A running simulated keystone and Freezer API on 127.0.0.1. It stops when
-/// [`SimServer::shutdown`] is called or when the `SimServer` is dropped.
+/// [`Simulator::shutdown`] is called or when the `SimServer` is dropped.
 pub struct SimServer {
-    pub addr: SocketAddr,
-    faults: Arc<Faults>,
+    running: Running,
     shared: Arc<Shared>,
-    task: ServerTask,
 }
 
-impl SimServer {
-    /// Binds 127.0.0.1 on an ephemeral port and serves `dataset` in a background task.
-    pub async fn start(dataset: Dataset, config: SimConfig) -> anyhow::Result<SimServer> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), dataset, config).await
-    }
+impl Simulator for SimServer {
+    type Dataset = Dataset;
+    type Config = SimConfig;
 
-    /// Like [`SimServer::start`], on a given address (the demo may use a fixed port).
-    pub async fn start_on(
+    async fn start_on(
         addr: SocketAddr,
         dataset: Dataset,
         config: SimConfig,
-    ) -> anyhow::Result<SimServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let faults = Arc::new(Faults::default());
-        let served = Served::new(dataset);
-        let shared = Arc::new(Shared {
-            config,
-            base_url: format!("http://{addr}"),
-            served: Mutex::new(Arc::new(served)),
-            faults: Arc::clone(&faults),
-            requests: RequestLog::default(),
-            tokens: Mutex::new(HashMap::new()),
-            issued: AtomicUsize::new(0),
-        });
-        let handler_shared = Arc::clone(&shared);
-        let task = serve(listener, move |req| {
-            let shared = Arc::clone(&handler_shared);
-            async move { handle(&shared, req).await }
-        });
-        Ok(SimServer {
+    ) -> std::io::Result<SimServer> {
+        let (running, shared) = Running::start(
             addr,
-            faults,
-            shared,
-            task,
-        })
+            |bound| Shared {
+                config,
+                base_url: bound.base_url,
+                served: Mutex::new(Arc::new(Served::new(dataset))),
+                faults: bound.faults,
+                requests: bound.requests,
+                tokens: Mutex::new(HashMap::new()),
+                issued: AtomicUsize::new(0),
+            },
+            |shared, req| async move { handle(&shared, req).await },
+        )
+        .await?;
+        Ok(SimServer { running, shared })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn url(&self) -> String {
-        self.shared.base_url.clone()
+    /// Renders `dataset` first.
+    fn set_dataset(&self, dataset: Dataset) {
+        let served = Arc::new(Served::new(dataset));
+        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
+        // Freeing a large data set takes a while: not while holding the lock.
+        drop(old);
     }
 
+    fn running(&self) -> &Running {
+        &self.running
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl SimServer {
     /// Keystone's v3 base URL, `{url}/identity/v3` (tokens at `/auth/tokens` under it).
     pub fn identity_url(&self) -> String {
         format!("{}/identity/v3", self.shared.base_url)
@@ -645,19 +643,6 @@ impl SimServer {
     /// `{url}/freezer`.
     pub fn freezer_url(&self) -> String {
         format!("{}/freezer", self.shared.base_url)
-    }
-
-    /// The faults injected into this server.
-    pub fn faults(&self) -> &Faults {
-        &self.faults
-    }
-
-    /// Replaces the data served from the next request on (rendering it first).
-    pub fn set_dataset(&self, dataset: Dataset) {
-        let served = Arc::new(Served::new(dataset));
-        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
-        // Freeing a large data set takes a while: not while holding the lock.
-        drop(old);
     }
 
     /// Invalidates every token issued so far (static tokens stay valid).
@@ -677,27 +662,6 @@ impl SimServer {
     /// How many tokens `POST /identity/v3/auth/tokens` issued so far.
     pub fn auth_count(&self) -> usize {
         self.shared.issued.load(Ordering::Relaxed)
-    }
-
-    /// How many requests `endpoint` (one of [`ENDPOINTS`], or [`UNKNOWN_ENDPOINT`]) received,
-    /// whatever their outcome.
-    pub fn request_count(&self, endpoint: &str) -> usize {
-        self.shared.requests.count(endpoint)
-    }
-
-    /// Path and query of every request received, in order.
-    pub fn requested_paths(&self) -> Vec<String> {
-        self.shared.requests.paths()
-    }
-
-    /// Forgets the requests received so far.
-    pub fn clear_requests(&self) {
-        self.shared.requests.clear();
-    }
-
-    /// Stops accepting, drops open connections and waits for the server task to end.
-    pub async fn shutdown(self) {
-        self.task.shutdown().await;
     }
 }
 

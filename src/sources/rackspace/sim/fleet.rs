@@ -1718,6 +1718,7 @@ pub fn large_account(agents: usize, configs_per_agent: usize, now: DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::Simulator;
     use crate::sources::rackspace::sim::{lenient_parse, parse_net_date};
     use std::collections::{HashMap, HashSet};
 
