@@ -65,14 +65,15 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::freezer::{
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::freezer::keystone::Keystone;
+use backup_exporter::sources::freezer::sim::fleet::{
+    large_deployment, large_project_id, LARGE_HOSTS_PER_PROJECT,
+};
+use backup_exporter::sources::freezer::sim::{
     SimConfig, SimServer, ADMIN_USER_NAME, AUTH_TOKEN_HEADER, DEMO_ADMIN_PASSWORD,
     SUBJECT_TOKEN_HEADER,
 };
-use backup_exporter::sim::freezer_fleet::{
-    large_deployment, large_project_id, LARGE_HOSTS_PER_PROJECT,
-};
-use backup_exporter::sources::freezer::keystone::Keystone;
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use url::Url;

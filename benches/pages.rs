@@ -25,8 +25,9 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::code42::{ConsoleConfig, LocalAccount, SimServer};
-use backup_exporter::sim::code42_fleet::large_console;
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::code42::sim::fleet::large_console;
+use backup_exporter::sources::code42::sim::{ConsoleConfig, LocalAccount, SimServer};
 
 #[global_allocator]
 static ALLOCATOR: support::Counting = support::Counting;

@@ -48,10 +48,11 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::rackspace::{AccountConfig, SimServer, AUTH_TOKEN_HEADER};
-use backup_exporter::sim::rackspace_fleet::large_account;
+use backup_exporter::sim::Simulator;
 use backup_exporter::sources::rackspace::model::{self, Activity, Agent, Configuration};
 use backup_exporter::sources::rackspace::report_candidates;
+use backup_exporter::sources::rackspace::sim::fleet::large_account;
+use backup_exporter::sources::rackspace::sim::{AccountConfig, SimServer, AUTH_TOKEN_HEADER};
 use backup_exporter::sources::values::Warnings;
 use backup_exporter::sources::Source;
 use futures_util::StreamExt;
@@ -381,7 +382,7 @@ async fn main() {
     }
 
     // The injected latency.
-    set_latency(&server.faults, latency);
+    set_latency(server.faults(), latency);
     let mut slow = Times::default();
     let (mut cold_heap, mut warm_heap) = (0usize, 0usize);
     for round in 0..runs {
@@ -405,7 +406,7 @@ async fn main() {
             }
         }
     }
-    set_latency(&server.faults, Duration::ZERO);
+    set_latency(server.faults(), Duration::ZERO);
     for (_, bench, times) in &mut sweep {
         if bench.is_none() {
             *times = slow.warm.clone();

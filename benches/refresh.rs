@@ -19,8 +19,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::crashplan::{Dataset, Fault, SimConfig, SimServer};
-use backup_exporter::sim::crashplan_fleet::demo_fleet;
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::fleet::demo_fleet;
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault, SimConfig, SimServer};
 use serde_json::{json, Value};
 
 const PAGE_SIZE: usize = 500;
@@ -239,7 +240,7 @@ async fn main() {
     };
     let fast_plain = scrapes(false).await;
     let fast_gzip = scrapes(true).await;
-    server.faults.set(
+    server.faults().set(
         "*",
         Fault {
             delay: Some(Duration::from_secs(5)),

@@ -7,7 +7,8 @@
 
 mod common;
 
-use backup_exporter::sim::code42::{ConsoleConfig, SimServer};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::code42::sim::{ConsoleConfig, SimServer};
 use chrono::Utc;
 use common::code42_fleet::{console, HEALTHY, STALE};
 use common::stack::*;

@@ -1,6 +1,6 @@
 //! End to end: the exporter's own alert sender (the `[alertmanager]` bridge) against a real
 //! Alertmanager. The exporter (the binary, run as a process with a configuration file) reads a
-//! simulated Code42 console (`backup_exporter::sim::code42`) whose data the tests change while
+//! simulated Code42 console (`backup_exporter::sources::code42::sim`) whose data the tests change while
 //! it runs; Alertmanager routes every alert, one notification each, to a webhook receiver of
 //! the test (tests/common/webhook.rs). Where the test needs to see exactly what the exporter
 //! posts, or needs an Alertmanager that fails, a recording listener of the test stands in for
@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use backup_exporter::sim::code42::{ConsoleConfig, SimServer};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::code42::sim::{ConsoleConfig, SimServer};
 use chrono::{DateTime, Duration as Age, Utc};
 use common::code42_fleet::{console, console_with, device_id, HEALTHY, STALE, TARGET};
 use common::stack::*;

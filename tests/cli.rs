@@ -5,7 +5,8 @@ mod common;
 use std::io::Write;
 use std::process::Command;
 
-use backup_exporter::sim::crashplan::{Dataset, Fault};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault};
 use common::*;
 
 fn bin() -> Command {
@@ -136,7 +137,7 @@ async fn once_prints_the_exposition_and_its_exit_code_tells_failure() {
     assert!(stderr.contains("refresh ok"), "{stderr}");
 
     // A failing source: exit 1, still printing what it has (the self-metrics saying why).
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             status: Some(500),

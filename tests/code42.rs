@@ -12,10 +12,11 @@ use std::time::Duration;
 use backup_exporter::app;
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::code42::{
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::code42::sim::fleet as code42_fleet;
+use backup_exporter::sources::code42::sim::{
     ApiClient, ConsoleConfig, Dataset, Fault, LocalAccount, SimServer,
 };
-use backup_exporter::sim::code42_fleet;
 use common::{assert_golden, samples};
 
 const USER: &str = "ops@example.com";
@@ -272,7 +273,7 @@ async fn a_lying_total_count_does_not_end_the_list_and_a_short_list_is_refused()
     let dataset = code42_fleet::large_console(420, 1, now);
     let n = active(&dataset);
     let server = console(dataset).await;
-    server.faults.set_count_off_by(-150);
+    server.faults().set_count_off_by(-150);
     let cfg = config(&server.url(), "page_size = 100");
     let (exporter, mut sources) = Exporter::new(&cfg).unwrap();
     let outcome = exporter.refresh(0, &mut sources[0]).await;
@@ -284,7 +285,7 @@ async fn a_lying_total_count_does_not_end_the_list_and_a_short_list_is_refused()
         (3, Dataset::default()),
     ] {
         server.set_dataset(dataset);
-        server.faults.set_count_off_by(off_by);
+        server.faults().set_count_off_by(off_by);
         let outcome = exporter.refresh(0, &mut sources[0]).await;
         match &outcome {
             Outcome::Failed { reason, message } => {
@@ -307,7 +308,7 @@ async fn a_console_that_ignores_paging_is_read_once() {
     let n = active(&dataset);
     assert!(n > 100);
     let server = console(dataset).await;
-    server.faults.set_ignore_paging(true);
+    server.faults().set_ignore_paging(true);
     let (exporter, outcome) = refresh_once(&config(&server.url(), "page_size = 100")).await;
     assert!(matches!(outcome, Outcome::Ok), "{}", message(&outcome));
     assert_eq!(devices(&text(&exporter)), n);
@@ -365,7 +366,7 @@ async fn an_expired_token_is_renewed_and_the_request_repeated_once() {
 #[tokio::test]
 async fn a_token_refused_twice_fails_with_unauthorized_after_one_retry() {
     let server = console(code42_fleet::document_sample()).await;
-    server.faults.set(
+    server.faults().set(
         "computers",
         Fault {
             status: Some(401),
@@ -468,7 +469,7 @@ async fn api_clients_and_token_files_sign_in() {
     // without a restart: here the console refuses once, and the file now holds a token it
     // does not know.
     std::fs::write(token.path(), "revoked-token\n").unwrap();
-    server.faults.set_times(
+    server.faults().set_times(
         "computers",
         Fault {
             status: Some(401),
@@ -547,7 +548,7 @@ async fn server_errors_fail_the_refresh_and_keep_the_last_good_data() {
         ),
     ];
     for (fault, reason) in cases {
-        server.faults.set("computers", fault);
+        server.faults().set("computers", fault);
         let outcome = exporter.refresh(0, &mut sources[0]).await;
         assert_eq!(failed_reason(&outcome), reason);
         let after = samples(&text(&exporter));
@@ -563,8 +564,8 @@ async fn server_errors_fail_the_refresh_and_keep_the_last_good_data() {
         );
     }
     // 503 once: retried, and the refresh succeeds.
-    server.faults.clear_all();
-    server.faults.set_times(
+    server.faults().clear_all();
+    server.faults().set_times(
         "computers",
         Fault {
             status: Some(503),
@@ -577,7 +578,7 @@ async fn server_errors_fail_the_refresh_and_keep_the_last_good_data() {
         Outcome::Ok
     ));
     // An optional call failing with 500 fails the refresh too: no partial data.
-    server.faults.set(
+    server.faults().set(
         "users",
         Fault {
             status: Some(500),
@@ -589,7 +590,7 @@ async fn server_errors_fail_the_refresh_and_keep_the_last_good_data() {
         "server_error"
     );
     // ... while a 404 (no such API on this console) only leaves its labels out.
-    server.faults.set(
+    server.faults().set(
         "users",
         Fault {
             status: Some(404),

@@ -28,7 +28,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backup_exporter::sim::crashplan::Dataset;
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::Dataset;
 use common::*;
 
 /// Where the image reads its configuration and secrets: the container paths that the test's

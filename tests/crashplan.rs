@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use backup_exporter::app;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::crashplan::{Dataset, Fault};
-use backup_exporter::sim::crashplan_fleet;
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::fleet as crashplan_fleet;
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault};
 use common::*;
 
 /// `once` on the document's own examples, compared line by line with the golden file.
@@ -169,7 +170,7 @@ async fn a_server_that_ignores_paging_is_read_once_per_list() {
     let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
     let usages = fleet.usages.len();
     let server = sim(fleet, true).await;
-    server.faults.set_ignore_paging(true);
+    server.faults().set_ignore_paging(true);
     let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 5"))
         .await
         .unwrap();
@@ -185,7 +186,7 @@ async fn a_server_that_ignores_paging_is_read_once_per_list() {
 #[tokio::test]
 async fn a_server_that_ignores_offset_fails_instead_of_looping() {
     let server = sim(crashplan_fleet::demo_fleet(chrono::Utc::now()), true).await;
-    server.faults.set_ignore_offset(true);
+    server.faults().set_ignore_offset(true);
     let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 5"))
         .await
         .unwrap();
@@ -259,7 +260,7 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     let server = sim(Dataset::document_examples(), true).await;
     let cfg = config(&server.url(), PASSWORD, "");
 
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             status: Some(500),
@@ -271,9 +272,9 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     assert_eq!(server.request_count("usages"), 1, "a 500 is not retried");
 
     // A 503 is retried once; a single one goes unnoticed.
-    server.faults.clear_all();
+    server.faults().clear_all();
     server.clear_requests();
-    server.faults.set_times(
+    server.faults().set_times(
         "computers",
         Fault {
             status: Some(503),
@@ -285,7 +286,7 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
     assert_eq!(server.request_count("computers"), 2);
 
-    server.faults.set(
+    server.faults().set(
         "computers",
         Fault {
             status: Some(503),
@@ -301,8 +302,8 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
         .contains("HTTP 503"));
 
     // A 500 on an optional call is a failure too: only 403 and 404 mean "not available".
-    server.faults.clear_all();
-    server.faults.set(
+    server.faults().clear_all();
+    server.faults().set(
         "serverStats",
         Fault {
             status: Some(500),
@@ -312,8 +313,8 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     let (_, outcome) = refresh_once(&cfg).await;
     assert_eq!(failed_reason(&outcome), "server_error");
 
-    server.faults.clear_all();
-    server.faults.set(
+    server.faults().clear_all();
+    server.faults().set(
         "orgs",
         Fault {
             status: Some(404),
@@ -329,7 +330,7 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
 #[tokio::test]
 async fn a_slow_server_times_out() {
     let server = sim(Dataset::document_examples(), true).await;
-    server.faults.set(
+    server.faults().set(
         "serverStats",
         Fault {
             delay: Some(Duration::from_secs(5)),
@@ -352,7 +353,7 @@ async fn a_slow_server_times_out() {
 async fn truncated_and_garbage_bodies_are_parse_errors() {
     let server = sim(Dataset::document_examples(), true).await;
     let cfg = config(&server.url(), PASSWORD, "");
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             truncate: true,
@@ -364,8 +365,8 @@ async fn truncated_and_garbage_bodies_are_parse_errors() {
     let err = exporter.sources[0].state().last_error.unwrap();
     assert!(err.starts_with("usages: malformed JSON"), "{err}");
 
-    server.faults.clear_all();
-    server.faults.set(
+    server.faults().clear_all();
+    server.faults().set(
         "mountPoint",
         Fault {
             garbage: true,
@@ -389,7 +390,7 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
     assert!(exporter.ready());
     let good = samples(std::str::from_utf8(&exporter.rendered().text()).unwrap());
 
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             truncate: true,
@@ -417,7 +418,7 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
     assert!(st.last_error.is_some() && st.last_success.is_some() && !st.up);
 
     // Recovery, with a changed fleet: the new data replaces the old, devices that left vanish.
-    server.faults.clear_all();
+    server.faults().clear_all();
     let mut smaller = Dataset::document_examples();
     smaller.usages.clear();
     server.set_dataset(smaller);
@@ -504,7 +505,7 @@ async fn a_redirect_to_another_host_is_refused_and_nothing_is_sent_there() {
     let server = sim(quirks(), true).await;
     let elsewhere = Recorder::start().await;
     for status in [301, 302, 303, 307, 308] {
-        server.faults.set(
+        server.faults().set(
             "usages",
             Fault {
                 redirect: Some((status, elsewhere.url("/rest/usages"))),
@@ -535,7 +536,7 @@ async fn a_redirect_to_another_host_is_refused_and_nothing_is_sent_there() {
 async fn a_redirect_within_the_server_is_followed() {
     let server = sim(quirks(), true).await;
     let target = format!("{}/rest/usages?offset=0&limit=500", server.url());
-    server.faults.set_times(
+    server.faults().set_times(
         "usages",
         Fault {
             redirect: Some((302, target)),
@@ -563,14 +564,14 @@ async fn bodies_larger_than_max_response_size_are_cut_off() {
             ..Fault::default()
         },
     ] {
-        server.faults.set("usages", fault.clone());
+        server.faults().set("usages", fault.clone());
         let (_, outcome) = refresh_once(&cfg).await;
         let (reason, message) = failure(&outcome);
         assert_eq!(reason, "too_large", "{fault:?}: {message}");
         assert!(message.contains("max_response_size"), "{message}");
     }
     // Just under the limit is read.
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             oversize: Some(1 << 19),
@@ -580,7 +581,7 @@ async fn bodies_larger_than_max_response_size_are_cut_off() {
     let (_, outcome) = refresh_once(&cfg).await;
     assert_eq!(failure(&outcome).0, "parse", "{:?}", failure(&outcome));
     // An error body: only an excerpt is read and shown.
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             huge_error: Some((500, 50 << 20)),
@@ -637,7 +638,7 @@ async fn a_gzip_bomb_does_not_grow_the_process() {
     })
     .await;
     let idle = status("VmRSS:");
-    server.faults.set(
+    server.faults().set(
         "usages",
         Fault {
             gzip_bomb: Some(1 << 30),
@@ -682,14 +683,14 @@ async fn a_list_shorter_than_its_count_keeps_the_last_good_data() {
     let before = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
     assert!(before.contains("backup_selected_bytes{"));
     server.set_dataset(Dataset::default());
-    server.faults.set_count_off_by(5);
+    server.faults().set_count_off_by(5);
     let (reason, message) = failure(&exporter.refresh(0, &mut sources[0]).await);
     assert_eq!(reason, "inconsistent", "{message}");
     assert!(message.contains("counts 5"), "{message}");
     let after = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
     assert_eq!(data_lines(&before), data_lines(&after));
     // An honest empty list is accepted.
-    server.faults.set_count_off_by(0);
+    server.faults().set_count_off_by(0);
     assert!(matches!(
         exporter.refresh(0, &mut sources[0]).await,
         Outcome::Ok

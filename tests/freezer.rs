@@ -12,13 +12,12 @@ use std::time::Duration;
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::freezer::{
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::freezer::sim::fleet::{self as fleet, JOB_DB01_HOURLY};
+use backup_exporter::sources::freezer::sim::{
     ApiVersions, Fault, KeystoneConfig, SimConfig, SimServer, ADMIN_USER_NAME, DEMO_ADMIN_PASSWORD,
     DEMO_APP_CREDENTIAL_ID, DEMO_APP_CREDENTIAL_SECRET, DEMO_PASSWORD, DEMO_STATIC_TOKEN,
-    READER_USER_NAME,
-};
-use backup_exporter::sim::freezer_fleet::{
-    self as fleet, DEV_PROJECT_ID, JOB_DB01_HOURLY, PROD_PROJECT_ID, PROD_PROJECT_NAME,
+    DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME, READER_USER_NAME,
 };
 use backup_exporter::sources::Source;
 use common::{assert_golden, samples};

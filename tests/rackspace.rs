@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
-use backup_exporter::sim::rackspace::{AccountConfig, Dataset, Fault, SimServer};
-use backup_exporter::sim::rackspace_fleet::{self as fleet, document_sample};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::rackspace::sim::fleet::{self as fleet, document_sample};
+use backup_exporter::sources::rackspace::sim::{AccountConfig, Dataset, Fault, SimServer};
 use backup_exporter::sources::Source;
 use common::{assert_golden, samples};
 
@@ -402,7 +403,7 @@ async fn a_token_that_expires_mid_refresh_is_renewed_once() {
     let server = account(fleet::demo_account(chrono::Utc::now())).await;
     let mut run = Run::new(&config(&server, "concurrency = 4"));
     // The configuration list answers late; the agent details come after it.
-    server.faults.set(
+    server.faults().set(
         "configurations",
         Fault {
             delay: Some(Duration::from_millis(1000)),
@@ -446,7 +447,7 @@ async fn one_failing_agent_keeps_its_last_known_values_and_the_rest_is_fresh() {
     // Two hours later every time has moved; one agent's details answer 503.
     server.set_dataset(fleet::demo_account(then + chrono::Duration::hours(2)));
     let key = format!("agent:{}", fleet::STALE_AGENT_ID);
-    server.faults.set(
+    server.faults().set(
         &key,
         Fault {
             status: Some(503),
@@ -504,7 +505,7 @@ async fn one_failing_agent_keeps_its_last_known_values_and_the_rest_is_fresh() {
     assert!(last_error.contains("HTTP 503"), "{last_error}");
 
     // Fixed: everything fresh again.
-    server.faults.clear(&key);
+    server.faults().clear(&key);
     assert!(matches!(run.refresh().await, Outcome::Ok));
     let fixed = run.samples();
     assert!((fixed[&stale] - before[&stale] - 7200.0).abs() < 1.0);
@@ -519,7 +520,7 @@ async fn one_failing_agent_keeps_its_last_known_values_and_the_rest_is_fresh() {
 async fn an_agent_never_read_has_no_status_and_all_details_failing_fails_the_refresh() {
     let server = account(fleet::demo_account(chrono::Utc::now())).await;
     let key = format!("agent:{}", fleet::OFFLINE_AGENT_ID);
-    server.faults.set(
+    server.faults().set(
         &key,
         Fault {
             status: Some(500),
@@ -542,7 +543,7 @@ async fn an_agent_never_read_has_no_status_and_all_details_failing_fails_the_ref
         fleet::OFFLINE_AGENT_ID
     )));
 
-    server.faults.set(
+    server.faults().set(
         "agent",
         Fault {
             status: Some(500),
@@ -618,13 +619,13 @@ async fn list_failures_fail_the_refresh_and_keep_the_last_good_data() {
             "server_error",
         ),
     ] {
-        server.faults.set(endpoint, fault);
+        server.faults().set(endpoint, fault);
         if endpoint == "tokens" {
             server.expire_tokens();
         }
         let outcome = run.refresh().await;
         assert_eq!(reason(&outcome), want, "{endpoint}: {}", message(&outcome));
-        server.faults.clear(endpoint);
+        server.faults().clear(endpoint);
         let now = run.samples();
         for (k, v) in &good {
             if !k.starts_with("backup_exporter_") {
@@ -698,7 +699,7 @@ async fn agent_details_are_read_at_most_concurrency_at_a_time() {
     let server = account(fleet::demo_account(chrono::Utc::now())).await;
     let agents = server.dataset().agents.len();
     assert!(agents >= 8, "{agents}");
-    server.faults.set(
+    server.faults().set(
         "agent",
         Fault {
             delay: Some(Duration::from_millis(100)),
@@ -734,8 +735,8 @@ async fn redirects_to_another_host_carry_no_key_and_no_token() {
         ("agents", 302),
         ("agents", 307),
     ] {
-        server.faults.clear_all();
-        server.faults.set(
+        server.faults().clear_all();
+        server.faults().set(
             endpoint,
             Fault {
                 redirect: Some((status, elsewhere.url("/v2.0/tokens"))),
@@ -765,7 +766,7 @@ async fn redirects_to_another_host_carry_no_key_and_no_token() {
 #[tokio::test]
 async fn an_oversized_list_is_cut_off() {
     let server = account(document_sample()).await;
-    server.faults.set(
+    server.faults().set(
         "agents",
         Fault {
             gzip_bomb: Some(3 << 20),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backup_exporter::refresh::Exporter;
-use backup_exporter::sim::crashplan::{Dataset, Fault};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault};
 use common::*;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -69,7 +70,7 @@ async fn wait_ready(c: &reqwest::Client, base: &str) {
 async fn endpoints_serve_what_the_background_refresh_rendered() {
     let upstream = sim(Dataset::document_examples(), true).await;
     // The upstream answers the first serverStats call only after 1.5 s: /ready must wait.
-    upstream.faults.set_times(
+    upstream.faults().set_times(
         "serverStats",
         Fault {
             delay: Some(Duration::from_millis(1500)),
@@ -178,7 +179,7 @@ async fn metrics_stay_fast_and_unchanged_while_upstream_hangs() {
     let c = client();
     wait_ready(&c, &run.base).await;
     // Every call now hangs for far longer than a scrape may take.
-    upstream.faults.set(
+    upstream.faults().set(
         "*",
         Fault {
             delay: Some(Duration::from_secs(30)),
@@ -210,7 +211,7 @@ async fn metrics_stay_fast_and_unchanged_while_upstream_hangs() {
 #[tokio::test]
 async fn a_failing_source_shows_its_error_escaped_on_the_page() {
     let upstream = sim(Dataset::document_examples(), true).await;
-    upstream.faults.set(
+    upstream.faults().set(
         "usages",
         Fault {
             status: Some(502),
@@ -325,7 +326,7 @@ async fn the_status_page_is_gzipped_when_asked_and_changes_with_a_refresh() {
     assert!(plain.text().await.unwrap().contains("<td>hq</td>"));
 
     // The next refreshes fail: the page says so without being asked twice for the same state.
-    upstream.faults.set(
+    upstream.faults().set(
         "usages",
         Fault {
             status: Some(502),

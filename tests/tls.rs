@@ -8,7 +8,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use backup_exporter::app;
-use backup_exporter::sim::crashplan::Dataset;
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::Dataset;
 use common::*;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
@@ -56,7 +57,7 @@ async fn tls_front(backend: std::net::SocketAddr) -> (u16, String) {
 #[tokio::test]
 async fn self_signed_https_needs_the_ca_file_or_insecure_skip_verify() {
     let server = sim(Dataset::document_examples(), true).await;
-    let (port, pem) = tls_front(server.addr).await;
+    let (port, pem) = tls_front(server.addr()).await;
     let url = format!("https://localhost:{port}");
     let mut ca = tempfile::NamedTempFile::new().unwrap();
     ca.write_all(pem.as_bytes()).unwrap();

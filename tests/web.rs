@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backup_exporter::refresh::Exporter;
-use backup_exporter::sim::crashplan::{Dataset, SimServer};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::{Dataset, SimServer};
 use backup_exporter::web::{WebConfigFile, WebOptions};
 use common::stack::{client, Prometheus, PrometheusConfig};
 use common::*;

@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use backup_exporter::sim::common::{Fault, Faults};
+use backup_exporter::sim::{Fault, Faults};
 
 use mimalloc::MiMalloc;
 

@@ -1,9 +1,9 @@
 //! A small Code42 fleet for the end-to-end alerting tests (tests/alerting.rs, tests/bridge.rs):
 //! one device whose last backup is five days old ([`STALE`]) among healthy ones ([`HEALTHY`]),
-//! as the simulated console (`backup_exporter::sim::code42`) serves it. [`console_with`] gives
+//! as the simulated console (`backup_exporter::sources::code42::sim`) serves it. [`console_with`] gives
 //! the same fleet with other backup ages, for `SimServer::set_dataset` mid-test.
 
-use backup_exporter::sim::code42::Dataset;
+use backup_exporter::sources::code42::sim::Dataset;
 use chrono::{DateTime, Duration as Age, SecondsFormat, Utc};
 use serde_json::{json, Value};
 

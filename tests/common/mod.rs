@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use backup_exporter::config::Config;
-use backup_exporter::sim::crashplan::{Dataset, SimConfig, SimServer};
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::crashplan::sim::{Dataset, SimConfig, SimServer};
 
 pub const USER: &str = "admin";
 pub const PASSWORD: &str = "correct horse battery staple";

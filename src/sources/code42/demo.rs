@@ -2,7 +2,8 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::sim::code42::{ConsoleConfig, LocalAccount, SimServer};
+use super::sim::{ConsoleConfig, LocalAccount, SimServer};
+use crate::sim::Simulator;
 use crate::sources::Demo;
 
 const USER: &str = "demo@example.com";
@@ -20,7 +21,7 @@ pub async fn start(now: chrono::DateTime<chrono::Utc>) -> Result<Box<dyn Demo>, 
         }],
         ..Default::default()
     };
-    let server = SimServer::start(crate::sim::code42_fleet::demo_console(now), config)
+    let server = SimServer::start(super::sim::fleet::demo_console(now), config)
         .await
         .map_err(|e| format!("start the simulated Code42 console: {e}"))?;
     Ok(Box::new(Running(server)))

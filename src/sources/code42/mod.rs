@@ -25,6 +25,7 @@ pub mod config;
 mod demo;
 pub mod families;
 pub mod model;
+pub mod sim;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -2,7 +2,8 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::sim::crashplan::{SimConfig, SimServer};
+use super::sim::{SimConfig, SimServer};
+use crate::sim::Simulator;
 use crate::sources::Demo;
 
 const USER: &str = "demo";
@@ -16,7 +17,7 @@ pub async fn start(now: chrono::DateTime<chrono::Utc>) -> Result<Box<dyn Demo>, 
         password: PASSWORD.into(),
         admin: true,
     };
-    let server = SimServer::start(crate::sim::crashplan_fleet::demo_fleet(now), config)
+    let server = SimServer::start(super::sim::fleet::demo_fleet(now), config)
         .await
         .map_err(|e| format!("start the simulated CrashPlan PRO server: {e}"))?;
     Ok(Box::new(Running(server)))

@@ -3,15 +3,18 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::sim::freezer::{SimConfig, SimServer, ADMIN_USER_NAME, DEMO_ADMIN_PASSWORD};
-use crate::sim::freezer_fleet::{DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME};
+use super::sim::{
+    SimConfig, SimServer, ADMIN_USER_NAME, DEMO_ADMIN_PASSWORD, DEV_PROJECT_ID, PROD_PROJECT_ID,
+    PROD_PROJECT_NAME,
+};
+use crate::sim::Simulator;
 use crate::sources::Demo;
 
 struct Running(SimServer);
 
 pub async fn start(now: chrono::DateTime<chrono::Utc>) -> Result<Box<dyn Demo>, String> {
     let server = SimServer::start(
-        crate::sim::freezer_fleet::demo_deployment(now.timestamp()),
+        super::sim::fleet::demo_deployment(now.timestamp()),
         SimConfig::default(),
     )
     .await

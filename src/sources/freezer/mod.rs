@@ -27,6 +27,7 @@ mod demo;
 pub mod families;
 pub mod keystone;
 pub mod model;
+pub mod sim;
 #[cfg(test)]
 mod tests;
 

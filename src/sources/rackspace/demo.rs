@@ -3,7 +3,8 @@
 
 use futures_util::future::BoxFuture;
 
-use crate::sim::rackspace::{AccountConfig, SimServer};
+use super::sim::{AccountConfig, SimServer};
+use crate::sim::Simulator;
 use crate::sources::Demo;
 
 struct Running {
@@ -13,7 +14,7 @@ struct Running {
 
 pub async fn start(now: chrono::DateTime<chrono::Utc>) -> Result<Box<dyn Demo>, String> {
     let server = SimServer::start(
-        crate::sim::rackspace_fleet::demo_account(now),
+        super::sim::fleet::demo_account(now),
         AccountConfig::default(),
     )
     .await

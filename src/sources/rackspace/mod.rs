@@ -28,6 +28,7 @@ pub mod config;
 mod demo;
 pub mod families;
 pub mod model;
+pub mod sim;
 #[cfg(test)]
 mod tests;
 

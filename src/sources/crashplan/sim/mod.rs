@@ -1,7 +1,7 @@
 //! A simulated CrashPlan PRO server: the legacy REST API (release 3.08.2010 and later) as the
 //! vendor documents it, read-only.
 //!
-//! Used by the `demo` command (with [`crate::sim::crashplan_fleet::demo_fleet`]) and by the
+//! Used by the `demo` command (with [`fleet::demo_fleet`]) and by the
 //! integration tests (with fixture payloads and injected [`Fault`]s).
 //!
 //! What is simulated, following the vendor document:
@@ -36,6 +36,8 @@
 //! `343195742699662015`) are written digit for digit. Key order within objects is not preserved
 //! (serde_json's default map is sorted), which JSON clients must not depend on anyway.
 
+pub mod fleet;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -44,14 +46,14 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, first_param, json_bytes_response, lock, lying_count, parse_basic_auth,
-    query_params, read_json, read_list, serve, RequestLog, Resp, ServerTask, Taken,
+    query_params, read_json, read_list, RequestLog, Resp, Running, Taken,
 };
-pub use super::common::{
-    basic_auth_header, server_timestamp, Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT,
+pub use crate::sim::{
+    basic_auth_header, server_timestamp, Fault, Faults, Simulator, CONTENT_TYPE_JSON,
+    UNKNOWN_ENDPOINT,
 };
 /// `WWW-Authenticate` challenge sent with a 401.
 pub const AUTH_CHALLENGE: &str = "Basic realm=\"CrashPlan PRO Server\"";
@@ -273,87 +275,56 @@ struct Shared {
     config: SimConfig,
     dataset: Mutex<Arc<Dataset>>,
     faults: Arc<Faults>,
-    requests: RequestLog,
+    requests: Arc<RequestLog>,
 }
 
-/// A running simulated server, listening on 127.0.0.1. It stops when [`SimServer::shutdown`] is
+/// A running simulated server, listening on 127.0.0.1. It stops when [`Simulator::shutdown`] is
 /// called or when the `SimServer` is dropped.
 pub struct SimServer {
-    pub addr: SocketAddr,
-    pub faults: Arc<Faults>,
+    running: Running,
     shared: Arc<Shared>,
-    task: ServerTask,
 }
 
-impl SimServer {
-    /// Binds 127.0.0.1 on an ephemeral port and serves `dataset` in a background task.
-    pub async fn start(dataset: Dataset, config: SimConfig) -> std::io::Result<SimServer> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), dataset, config).await
-    }
+impl Simulator for SimServer {
+    type Dataset = Dataset;
+    type Config = SimConfig;
 
-    /// Like [`SimServer::start`], on a given address (the demo uses a fixed port).
-    pub async fn start_on(
+    async fn start_on(
         addr: SocketAddr,
         dataset: Dataset,
         config: SimConfig,
     ) -> std::io::Result<SimServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let faults = Arc::new(Faults::default());
-        let shared = Arc::new(Shared {
-            config,
-            dataset: Mutex::new(Arc::new(dataset)),
-            faults: Arc::clone(&faults),
-            requests: RequestLog::default(),
-        });
-        let handler_shared = Arc::clone(&shared);
-        let task = serve(listener, move |req| {
-            let shared = Arc::clone(&handler_shared);
-            async move { handle(&shared, req).await }
-        });
-        Ok(SimServer {
+        let (running, shared) = Running::start(
             addr,
-            faults,
-            shared,
-            task,
-        })
+            |bound| Shared {
+                config,
+                dataset: Mutex::new(Arc::new(dataset)),
+                faults: bound.faults,
+                requests: bound.requests,
+            },
+            |shared, req| async move { handle(&shared, req).await },
+        )
+        .await?;
+        Ok(SimServer { running, shared })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Replaces the data served from the next request on.
-    pub fn set_dataset(&self, dataset: Dataset) {
+    fn set_dataset(&self, dataset: Dataset) {
         *lock(&self.shared.dataset) = Arc::new(dataset);
     }
 
+    fn running(&self) -> &Running {
+        &self.running
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl SimServer {
     /// The data currently served.
     pub fn dataset(&self) -> Arc<Dataset> {
         Arc::clone(&lock(&self.shared.dataset))
-    }
-
-    /// How many requests `endpoint` (one of [`ENDPOINTS`], or [`UNKNOWN_ENDPOINT`]) received,
-    /// whatever their outcome.
-    pub fn request_count(&self, endpoint: &str) -> usize {
-        self.shared.requests.count(endpoint)
-    }
-
-    /// Path and query of every request received, in order.
-    pub fn requested_paths(&self) -> Vec<String> {
-        self.shared.requests.paths()
-    }
-
-    /// Forgets the requests received so far.
-    pub fn clear_requests(&self) {
-        self.shared.requests.clear();
-    }
-
-    /// Stops accepting, drops open connections (and requests being delayed) and waits for the
-    /// server task to end.
-    pub async fn shutdown(self) {
-        self.task.shutdown().await;
     }
 }
 
@@ -523,7 +494,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
 
@@ -1072,7 +1043,7 @@ mod tests {
     }
 
     async fn get(server: &SimServer, path: &str) -> Reply {
-        request(server.addr, "GET", path, Some(("admin", "admin"))).await
+        request(server.addr(), "GET", path, Some(("admin", "admin"))).await
     }
 
     fn usage(n: u64) -> Value {
@@ -1315,7 +1286,7 @@ mod tests {
     async fn basic_auth_is_required() {
         let server = start(Dataset::document_examples()).await;
         for auth in [None, Some(("admin", "wrong")), Some(("root", "admin"))] {
-            let reply = request(server.addr, "GET", "/rest/usages", auth).await;
+            let reply = request(server.addr(), "GET", "/rest/usages", auth).await;
             assert_eq!(reply.status, 401);
             assert_eq!(reply.header("www-authenticate"), Some(AUTH_CHALLENGE));
             assert_eq!(reply.header("content-type"), Some(CONTENT_TYPE_JSON));
@@ -1326,7 +1297,13 @@ mod tests {
             basic_auth_header("admin", "admin"),
             "Basic YWRtaW46YWRtaW4="
         );
-        let reply = request(server.addr, "GET", "/rest/usages", Some(("admin", "admin"))).await;
+        let reply = request(
+            server.addr(),
+            "GET",
+            "/rest/usages",
+            Some(("admin", "admin")),
+        )
+        .await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.header("content-type"), Some(CONTENT_TYPE_JSON));
         server.shutdown().await;
@@ -1348,13 +1325,13 @@ mod tests {
             "/rest/mountPoints",
             "/rest/mountPoints/1",
         ] {
-            let reply = request(server.addr, "GET", path, auth).await;
+            let reply = request(server.addr(), "GET", path, auth).await;
             assert_eq!(reply.status, 403, "{path}");
             assert_eq!(reply.json()["status"], json!(403));
         }
         for path in ["/rest/usages", "/rest/computers", "/rest/orgs/43"] {
             assert_eq!(
-                request(server.addr, "GET", path, auth).await.status,
+                request(server.addr(), "GET", path, auth).await.status,
                 200,
                 "{path}"
             );
@@ -1399,7 +1376,7 @@ mod tests {
         assert_eq!(get(&server, "/rest/orgs/").await.status, 200);
         for method in ["POST", "PUT", "DELETE"] {
             let reply = request(
-                server.addr,
+                server.addr(),
                 method,
                 "/rest/orgs/43",
                 Some(("admin", "admin")),
@@ -1414,7 +1391,7 @@ mod tests {
     #[tokio::test]
     async fn faults_status_truncate_garbage_and_counted_faults() {
         let server = start(with_usages(4)).await;
-        server.faults.set(
+        server.faults().set(
             "usages",
             Fault {
                 status: Some(503),
@@ -1427,9 +1404,9 @@ mod tests {
         // Other endpoints are unaffected.
         assert_eq!(get(&server, "/rest/computers").await.status, 200);
 
-        server.faults.clear("usages");
+        server.faults().clear("usages");
         let whole = get(&server, "/rest/usages").await.body;
-        server.faults.set(
+        server.faults().set(
             "usages",
             Fault {
                 truncate: true,
@@ -1446,7 +1423,7 @@ mod tests {
             assert!(full.starts_with(&cut));
         }
 
-        server.faults.set(
+        server.faults().set(
             "serverStats",
             Fault {
                 garbage: true,
@@ -1459,8 +1436,8 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&reply.body).is_err());
 
         // A fault for the next request only, then back to normal.
-        server.faults.clear_all();
-        server.faults.set_times(
+        server.faults().clear_all();
+        server.faults().set_times(
             "org",
             Fault {
                 status: Some(500),
@@ -1470,17 +1447,17 @@ mod tests {
         );
         assert_eq!(get(&server, "/rest/orgs/43").await.status, 500);
         assert_eq!(get(&server, "/rest/orgs/43").await.status, 200);
-        assert_eq!(server.faults.get("org"), None);
+        assert_eq!(server.faults().get("org"), None);
 
         // "*" applies everywhere without a fault of its own.
-        server.faults.set(
+        server.faults().set(
             "*",
             Fault {
                 status: Some(502),
                 ..Fault::default()
             },
         );
-        server.faults.set("users", Fault::default());
+        server.faults().set("users", Fault::default());
         assert_eq!(get(&server, "/rest/mountPoints/1").await.status, 502);
         assert_eq!(get(&server, "/rest/users").await.status, 200);
         server.shutdown().await;
@@ -1489,7 +1466,7 @@ mod tests {
     #[tokio::test]
     async fn delay_lets_a_client_timeout_fire() {
         let server = start(with_usages(2)).await;
-        server.faults.set(
+        server.faults().set(
             "computers",
             Fault {
                 delay: Some(Duration::from_secs(30)),
@@ -1501,7 +1478,7 @@ mod tests {
             tokio::time::timeout(Duration::from_millis(200), get(&server, "/rest/computers")).await;
         assert!(outcome.is_err(), "the request should still be pending");
         assert!(started.elapsed() < Duration::from_secs(5));
-        server.faults.set(
+        server.faults().set(
             "usages",
             Fault {
                 delay: Some(Duration::from_millis(150)),
@@ -1520,16 +1497,16 @@ mod tests {
     #[tokio::test]
     async fn paging_misbehaviours() {
         let server = start(with_usages(5)).await;
-        server.faults.set_ignore_paging(true);
-        assert!(server.faults.ignore_paging());
+        server.faults().set_ignore_paging(true);
+        assert!(server.faults().ignore_paging());
         assert_eq!(
             source_ids(&get(&server, "/rest/usages?offset=2&limit=2").await).len(),
             5
         );
         let body = get(&server, "/rest/usages?page=3&pageSize=2").await.json();
         assert_eq!(body["metadata"]["count"], json!(5));
-        server.faults.set_ignore_paging(false);
-        server.faults.set_ignore_offset(true);
+        server.faults().set_ignore_paging(false);
+        server.faults().set_ignore_offset(true);
         assert_eq!(
             source_ids(&get(&server, "/rest/usages?offset=2&limit=2").await),
             vec![1, 2]
@@ -1538,8 +1515,8 @@ mod tests {
             source_ids(&get(&server, "/rest/usages?page=3&pageSize=2").await),
             vec![1, 2]
         );
-        server.faults.clear_all();
-        assert!(!server.faults.ignore_offset());
+        server.faults().clear_all();
+        assert!(!server.faults().ignore_offset());
         assert_eq!(
             source_ids(&get(&server, "/rest/usages?offset=2&limit=2").await),
             vec![3, 4]
@@ -1550,11 +1527,11 @@ mod tests {
     #[tokio::test]
     async fn count_can_lie() {
         let server = start(with_usages(5)).await;
-        server.faults.set_count_off_by(3);
+        server.faults().set_count_off_by(3);
         let reply = get(&server, "/rest/usages?offset=0&limit=2").await;
         assert_eq!(reply.json()["metadata"]["count"], json!(5));
         assert_eq!(source_ids(&reply), vec![1, 2]);
-        server.faults.set_count_off_by(-10);
+        server.faults().set_count_off_by(-10);
         let reply = get(&server, "/rest/usages").await;
         assert_eq!(reply.json()["metadata"]["count"], json!(0));
         assert_eq!(source_ids(&reply).len(), 5);
@@ -1568,7 +1545,7 @@ mod tests {
         get(&server, "/rest/usages?offset=2&limit=2").await;
         get(&server, "/rest/orgs/43").await;
         get(&server, "/rest/mountPoints").await;
-        request(server.addr, "GET", "/rest/serverStats", None).await;
+        request(server.addr(), "GET", "/rest/serverStats", None).await;
         get(&server, "/nope").await;
         assert_eq!(server.request_count("usages"), 2);
         assert_eq!(server.request_count("org"), 1);
@@ -1600,7 +1577,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_server_stops_it() {
         let server = start(with_usages(1)).await;
-        let addr = server.addr;
+        let addr = server.addr();
         drop(server);
         let mut refused = false;
         for _ in 0..50 {
@@ -1623,7 +1600,7 @@ mod tests {
             b"GET /rest/usages HTTP/1.1\r\nAuthorization: Basic \xff\xfe\r\n\r\n",
             b"GET /rest/usages?limit=99999999999999999999999&offset=18446744073709551615 HTTP/1.1\r\n\r\n",
         ] {
-            let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+            let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
             let _ = stream.write_all(junk).await;
             let _ = stream.shutdown().await;
             let mut sink = Vec::new();
@@ -1645,7 +1622,7 @@ mod tests {
     #[tokio::test]
     async fn accept_header_other_than_json_is_406() {
         let server = start(with_usages(1)).await;
-        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         let req = format!(
             "GET /rest/usages HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {}\r\nAccept: text/xml\r\n\r\n",
             basic_auth_header("admin", "admin")

@@ -44,9 +44,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-pub use super::code42::Dataset;
-use super::code42::{BACKUP_USAGE_KEYS, COMPUTER_KEYS};
-use super::common::server_timestamp;
+pub use super::Dataset;
+use super::{BACKUP_USAGE_KEYS, COMPUTER_KEYS};
+use crate::sim::server_timestamp;
 
 /// Target computer id of the on-premises destination.
 pub const ON_PREM_TARGET_ID: i64 = 2;
@@ -1223,6 +1223,7 @@ pub fn large_console(devices: usize, targets_per_device: usize, now: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::Simulator;
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2024-06-03T14:00:00Z")
@@ -1553,7 +1554,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_demo_served_end_to_end() {
-        use crate::sim::code42::{ConsoleConfig, SimServer};
+        use crate::sources::code42::sim::{ConsoleConfig, SimServer};
         crate::tls::install_crypto_provider();
         let demo = demo_console(Utc::now());
         let server = SimServer::start(demo.clone(), ConsoleConfig::default())

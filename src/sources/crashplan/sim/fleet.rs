@@ -35,7 +35,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::crashplan::{server_timestamp, Dataset};
+use super::{server_timestamp, Dataset};
 
 /// Computer id of the PRO server every device backs up to.
 pub const PRIMARY_SERVER_ID: i64 = 1;
@@ -806,7 +806,8 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::crashplan::{SimConfig, SimServer, USAGE_KEYS};
+    use crate::sim::Simulator;
+    use crate::sources::crashplan::sim::{SimConfig, SimServer, USAGE_KEYS};
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-14T15:09:26.535Z")
@@ -1099,7 +1100,8 @@ mod tests {
         assert_eq!(nearly_full[0]["id"], json!(NEARLY_FULL_MOUNT_POINT_ID));
 
         // The document's serverStats keys and value types.
-        let doc: Value = serde_json::from_str(crate::sim::crashplan::DOC_SERVER_STATS).unwrap();
+        let doc: Value =
+            serde_json::from_str(crate::sources::crashplan::sim::DOC_SERVER_STATS).unwrap();
         let stats = d.server_stats.as_ref().unwrap();
         let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(stats), keys(&doc));
@@ -1125,10 +1127,10 @@ mod tests {
         let d = fleet();
         let guid = d.computers[20]["guid"].as_u64().unwrap();
         let server = SimServer::start(d, SimConfig::default()).await.unwrap();
-        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         let req = format!(
             "GET /rest/usages?offset=0&limit=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {}\r\n\r\n",
-            crate::sim::crashplan::basic_auth_header("admin", "admin")
+            crate::sources::crashplan::sim::basic_auth_header("admin", "admin")
         );
         tokio::io::AsyncWriteExt::write_all(&mut stream, req.as_bytes())
             .await

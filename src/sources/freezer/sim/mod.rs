@@ -3,9 +3,9 @@
 //! Freezer API (v2, and optionally v1), both served by one HTTP server on 127.0.0.1, with the
 //! wire format of freezer-api 19.0.0.
 //!
-//! Used by the demo (with [`crate::sim::freezer_fleet::demo_deployment`]), by tests (with the
-//! builders of [`crate::sim::freezer_fleet`] and injected [`Fault`]s) and by benchmarks (with
-//! [`crate::sim::freezer_fleet::large_deployment`]).
+//! Used by the demo (with [`fleet::demo_deployment`]), by tests (with the
+//! builders of [`fleet`] and injected [`Fault`]s) and by benchmarks (with
+//! [`fleet::large_deployment`]).
 //!
 //! # Keystone (`{url}/identity`, only when [`SimConfig::keystone`] is set; endpoint `auth`)
 //!
@@ -84,6 +84,8 @@
 //! Items are rendered once per data set ([`SimServer::set_dataset`]); pages are concatenations
 //! of those bytes.
 
+pub mod fleet;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,14 +100,12 @@ use hyper::header::{
 };
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, lock, query_params,
-    serve, RequestLog, Resp, ServerTask, Taken,
+    RequestLog, Resp, Running, Taken,
 };
-pub use super::common::{Fault, Faults, UNKNOWN_ENDPOINT};
-use super::freezer_fleet::{hex_id, PROD_PROJECT_ID};
+pub use crate::sim::{Fault, Faults, Simulator, UNKNOWN_ENDPOINT};
 
 /// Endpoint names, as used by [`Faults`] and [`SimServer::request_count`].
 pub const ENDPOINTS: &[&str] = &[
@@ -147,6 +147,34 @@ pub const DEMO_APP_CREDENTIAL_SECRET: &str = "demo-app-credential-secret";
 pub const DEMO_STATIC_TOKEN: &str = "demo-static-token";
 /// keystone's (and keystonemiddleware's) 401 message.
 pub const UNAUTHORIZED_MESSAGE: &str = "The request you have made requires authentication.";
+
+/// The demo's production project (`ops-prod`).
+pub const PROD_PROJECT_ID: &str = "837b2b6399113bc3f3e3d5e0bd9d0177";
+/// Name of [`PROD_PROJECT_ID`].
+pub const PROD_PROJECT_NAME: &str = "ops-prod";
+/// The demo's development project (`ops-dev`).
+pub const DEV_PROJECT_ID: &str = "bbee5f8bb024683b2733d819ee39a8e7";
+/// Name of [`DEV_PROJECT_ID`].
+pub const DEV_PROJECT_NAME: &str = "ops-dev";
+
+/// A deterministic 32-hex-digit id (like a uuid4 `.hex`) derived from `seed`.
+pub fn hex_id(seed: &str) -> String {
+    let fnv = |basis: u64| {
+        seed.bytes().fold(basis, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142));
+    // One more mixing round so that similar seeds give unrelated ids.
+    let mix = |mut x: u64| {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        x ^ (x >> 33)
+    };
+    format!("{:016x}{:016x}", mix(a), mix(b ^ a.rotate_left(17)))
+}
 
 /// What every 405 allows: the simulator only reads.
 const ALLOWED: &str = "GET, HEAD, OPTIONS";
@@ -550,63 +578,62 @@ struct Shared {
     base_url: String,
     served: Mutex<Arc<Served>>,
     faults: Arc<Faults>,
-    requests: RequestLog,
+    requests: Arc<RequestLog>,
     tokens: Mutex<HashMap<String, Token>>,
     issued: AtomicUsize,
 }
 
 /// A running simulated keystone and Freezer API on 127.0.0.1. It stops when
-/// [`SimServer::shutdown`] is called or when the `SimServer` is dropped.
+/// [`Simulator::shutdown`] is called or when the `SimServer` is dropped.
 pub struct SimServer {
-    pub addr: SocketAddr,
-    faults: Arc<Faults>,
+    running: Running,
     shared: Arc<Shared>,
-    task: ServerTask,
 }
 
-impl SimServer {
-    /// Binds 127.0.0.1 on an ephemeral port and serves `dataset` in a background task.
-    pub async fn start(dataset: Dataset, config: SimConfig) -> anyhow::Result<SimServer> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), dataset, config).await
-    }
+impl Simulator for SimServer {
+    type Dataset = Dataset;
+    type Config = SimConfig;
 
-    /// Like [`SimServer::start`], on a given address (the demo may use a fixed port).
-    pub async fn start_on(
+    async fn start_on(
         addr: SocketAddr,
         dataset: Dataset,
         config: SimConfig,
-    ) -> anyhow::Result<SimServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let faults = Arc::new(Faults::default());
-        let served = Served::new(dataset);
-        let shared = Arc::new(Shared {
-            config,
-            base_url: format!("http://{addr}"),
-            served: Mutex::new(Arc::new(served)),
-            faults: Arc::clone(&faults),
-            requests: RequestLog::default(),
-            tokens: Mutex::new(HashMap::new()),
-            issued: AtomicUsize::new(0),
-        });
-        let handler_shared = Arc::clone(&shared);
-        let task = serve(listener, move |req| {
-            let shared = Arc::clone(&handler_shared);
-            async move { handle(&shared, req).await }
-        });
-        Ok(SimServer {
+    ) -> std::io::Result<SimServer> {
+        let (running, shared) = Running::start(
             addr,
-            faults,
-            shared,
-            task,
-        })
+            |bound| Shared {
+                config,
+                base_url: bound.base_url,
+                served: Mutex::new(Arc::new(Served::new(dataset))),
+                faults: bound.faults,
+                requests: bound.requests,
+                tokens: Mutex::new(HashMap::new()),
+                issued: AtomicUsize::new(0),
+            },
+            |shared, req| async move { handle(&shared, req).await },
+        )
+        .await?;
+        Ok(SimServer { running, shared })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn url(&self) -> String {
-        self.shared.base_url.clone()
+    /// Renders `dataset` first.
+    fn set_dataset(&self, dataset: Dataset) {
+        let served = Arc::new(Served::new(dataset));
+        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
+        // Freeing a large data set takes a while: not while holding the lock.
+        drop(old);
     }
 
+    fn running(&self) -> &Running {
+        &self.running
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl SimServer {
     /// Keystone's v3 base URL, `{url}/identity/v3` (tokens at `/auth/tokens` under it).
     pub fn identity_url(&self) -> String {
         format!("{}/identity/v3", self.shared.base_url)
@@ -616,19 +643,6 @@ impl SimServer {
     /// `{url}/freezer`.
     pub fn freezer_url(&self) -> String {
         format!("{}/freezer", self.shared.base_url)
-    }
-
-    /// The faults injected into this server.
-    pub fn faults(&self) -> &Faults {
-        &self.faults
-    }
-
-    /// Replaces the data served from the next request on (rendering it first).
-    pub fn set_dataset(&self, dataset: Dataset) {
-        let served = Arc::new(Served::new(dataset));
-        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
-        // Freeing a large data set takes a while: not while holding the lock.
-        drop(old);
     }
 
     /// Invalidates every token issued so far (static tokens stay valid).
@@ -648,27 +662,6 @@ impl SimServer {
     /// How many tokens `POST /identity/v3/auth/tokens` issued so far.
     pub fn auth_count(&self) -> usize {
         self.shared.issued.load(Ordering::Relaxed)
-    }
-
-    /// How many requests `endpoint` (one of [`ENDPOINTS`], or [`UNKNOWN_ENDPOINT`]) received,
-    /// whatever their outcome.
-    pub fn request_count(&self, endpoint: &str) -> usize {
-        self.shared.requests.count(endpoint)
-    }
-
-    /// Path and query of every request received, in order.
-    pub fn requested_paths(&self) -> Vec<String> {
-        self.shared.requests.paths()
-    }
-
-    /// Forgets the requests received so far.
-    pub fn clear_requests(&self) {
-        self.shared.requests.clear();
-    }
-
-    /// Stops accepting, drops open connections and waits for the server task to end.
-    pub async fn shutdown(self) {
-        self.task.shutdown().await;
     }
 }
 
@@ -1043,7 +1036,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
     if let Some(code) = taken.fault.status {
@@ -1719,11 +1712,10 @@ fn page_body<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::sim::freezer_fleet::{
-        self, demo_deployment, v1_deployment, DEV_PROJECT_ID, JOB_APP01_NIGHTLY, JOB_WEB01_NIGHTLY,
-        PROD_PROJECT_NAME, V1_PROJECT_ID,
+    use super::fleet::{
+        demo_deployment, v1_deployment, JOB_APP01_NIGHTLY, JOB_WEB01_NIGHTLY, V1_PROJECT_ID,
     };
+    use super::*;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -1822,7 +1814,7 @@ mod tests {
             ..Project::default()
         };
         for i in 0..n {
-            p.backups.push(freezer_fleet::backup(
+            p.backups.push(fleet::backup(
                 project,
                 "h",
                 "h-data",
@@ -2194,10 +2186,7 @@ mod tests {
             .iter()
             .find(|j| j["job_id"] == JOB_APP01_NIGHTLY)
             .unwrap();
-        assert_eq!(
-            running["job_schedule"]["current_pid"],
-            freezer_fleet::RUNNING_PID
-        );
+        assert_eq!(running["job_schedule"]["current_pid"], fleet::RUNNING_PID);
         let all = get(&prod_jobs, Some(&admin)).await.json()["jobs"]
             .as_array()
             .unwrap()
@@ -2219,10 +2208,7 @@ mod tests {
             .iter()
             .find(|j| j["job_id"] == JOB_APP01_NIGHTLY)
             .unwrap();
-        assert_eq!(
-            running["job_schedule"]["current_pid"],
-            freezer_fleet::RUNNING_PID
-        );
+        assert_eq!(running["job_schedule"]["current_pid"], fleet::RUNNING_PID);
         // Seen by an admin of dev, prod's running job loses its pid.
         let dev_admin = server.mint_token(DEV_PROJECT_ID, &["admin"]);
         let from_dev = get(&prod_jobs, Some(&dev_admin)).await.json()["jobs"]
@@ -2300,7 +2286,7 @@ mod tests {
         let b = get(&format!("{base}/backups/{backup_id}"), None).await;
         assert_eq!(b.json(), backups["backups"][0]);
         let session = get(
-            &format!("{base}/sessions/{}", freezer_fleet::SESSION_PROD_WEB),
+            &format!("{base}/sessions/{}", fleet::SESSION_PROD_WEB),
             None,
         )
         .await;
@@ -2438,7 +2424,7 @@ mod tests {
         let sessions = get(&format!("{base}/sessions"), Some(&token)).await;
         assert_eq!(sessions.status, 200);
         let job = get(
-            &format!("{base}/jobs/{}", freezer_fleet::V1_JOB_GAMMA),
+            &format!("{base}/jobs/{}", fleet::V1_JOB_GAMMA),
             Some(&token),
         )
         .await;

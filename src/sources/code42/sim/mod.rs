@@ -2,9 +2,9 @@
 //! read-only `/api/v1` and `/api` resources the exporter reads, as the vendor documents show
 //! them ("Sample uses of the Code42 API", "pycpg Basics").
 //!
-//! Used by the demo (with [`crate::sim::code42_fleet::demo_console`]), by the integration tests
-//! (with [`crate::sim::code42_fleet::document_sample`], fixture payloads and injected
-//! [`Fault`]s) and by the benchmark (with [`crate::sim::code42_fleet::large_console`]).
+//! Used by the demo (with [`fleet::demo_console`]), by the integration tests
+//! (with [`fleet::document_sample`], fixture payloads and injected
+//! [`Fault`]s) and by the benchmark (with [`fleet::large_console`]).
 //!
 //! # Authentication
 //!
@@ -69,6 +69,8 @@
 //! page the whole (filtered) list, [`Faults::set_ignore_offset`] every page the first one, and
 //! [`Faults::set_count_off_by`] makes `totalCount` lie.
 
+pub mod fleet;
+
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -83,16 +85,15 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-use super::common::{
+use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, json_response, lock,
-    lying_count, parse_basic_auth, query_params, read_list, serve, RequestLog, Resp, ServerTask,
-    Taken,
+    lying_count, parse_basic_auth, query_params, read_list, RequestLog, Resp, Running, Taken,
 };
-pub use super::common::{
-    basic_auth_header, server_timestamp, Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT,
+pub use crate::sim::{
+    basic_auth_header, server_timestamp, Fault, Faults, Simulator, CONTENT_TYPE_JSON,
+    UNKNOWN_ENDPOINT,
 };
 use crate::time::unix_now;
 
@@ -450,29 +451,24 @@ struct Shared {
     totps: Vec<Option<Totp>>,
     served: Mutex<Arc<Served>>,
     faults: Arc<Faults>,
-    requests: RequestLog,
+    requests: Arc<RequestLog>,
     tokens: Mutex<HashMap<String, Issued>>,
     issued: AtomicUsize,
 }
 
-/// A running simulated console, listening on 127.0.0.1. It stops when [`SimServer::shutdown`]
+/// A running simulated console, listening on 127.0.0.1. It stops when [`Simulator::shutdown`]
 /// is called or when the `SimServer` is dropped.
 pub struct SimServer {
-    pub addr: SocketAddr,
-    pub faults: Arc<Faults>,
+    running: Running,
     shared: Arc<Shared>,
-    task: ServerTask,
 }
 
-impl SimServer {
-    /// Binds 127.0.0.1 on an ephemeral port and serves `dataset` in a background task. Fails
-    /// when an account's TOTP secret is not base32.
-    pub async fn start(dataset: Dataset, config: ConsoleConfig) -> std::io::Result<SimServer> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), dataset, config).await
-    }
+impl Simulator for SimServer {
+    type Dataset = Dataset;
+    type Config = ConsoleConfig;
 
-    /// Like [`SimServer::start`], on a given address (the demo uses a fixed port).
-    pub async fn start_on(
+    /// Fails when an account's TOTP secret is not base32.
+    async fn start_on(
         addr: SocketAddr,
         dataset: Dataset,
         config: ConsoleConfig,
@@ -495,44 +491,41 @@ impl SimServer {
                 },
             }
         }
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let faults = Arc::new(Faults::default());
-        let shared = Arc::new(Shared {
-            config,
-            totps,
-            served: Mutex::new(Arc::new(Served::new(dataset))),
-            faults: Arc::clone(&faults),
-            requests: RequestLog::default(),
-            tokens: Mutex::new(HashMap::new()),
-            issued: AtomicUsize::new(0),
-        });
-        let handler_shared = Arc::clone(&shared);
-        let task = serve(listener, move |req| {
-            let shared = Arc::clone(&handler_shared);
-            async move { handle(&shared, req).await }
-        });
-        Ok(SimServer {
+        let (running, shared) = Running::start(
             addr,
-            faults,
-            shared,
-            task,
-        })
+            |bound| Shared {
+                config,
+                totps,
+                served: Mutex::new(Arc::new(Served::new(dataset))),
+                faults: bound.faults,
+                requests: bound.requests,
+                tokens: Mutex::new(HashMap::new()),
+                issued: AtomicUsize::new(0),
+            },
+            |shared, req| async move { handle(&shared, req).await },
+        )
+        .await?;
+        Ok(SimServer { running, shared })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Replaces the data served from the next request on (rendering it first).
-    pub fn set_dataset(&self, dataset: Dataset) {
+    /// Renders `dataset` first.
+    fn set_dataset(&self, dataset: Dataset) {
         let served = Arc::new(Served::new(dataset));
         let old = std::mem::replace(&mut *lock(&self.shared.served), served);
         // Freeing a large dataset takes a while: not while holding the lock.
         drop(old);
     }
 
+    fn running(&self) -> &Running {
+        &self.running
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+}
+
+impl SimServer {
     /// The data currently served.
     pub fn dataset(&self) -> Arc<Dataset> {
         Arc::clone(&lock(&self.shared.served).dataset)
@@ -547,28 +540,6 @@ impl SimServer {
     /// How many tokens the auth endpoints issued so far.
     pub fn auth_count(&self) -> usize {
         self.shared.issued.load(Ordering::Relaxed)
-    }
-
-    /// How many requests `endpoint` (one of [`ENDPOINTS`], or [`UNKNOWN_ENDPOINT`]) received,
-    /// whatever their outcome.
-    pub fn request_count(&self, endpoint: &str) -> usize {
-        self.shared.requests.count(endpoint)
-    }
-
-    /// Path and query of every request received (auth requests included), in order.
-    pub fn requested_paths(&self) -> Vec<String> {
-        self.shared.requests.paths()
-    }
-
-    /// Forgets the requests received so far.
-    pub fn clear_requests(&self) {
-        self.shared.requests.clear();
-    }
-
-    /// Stops accepting, drops open connections (and requests being delayed) and waits for the
-    /// server task to end.
-    pub async fn shutdown(self) {
-        self.task.shutdown().await;
     }
 }
 
@@ -701,7 +672,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
     match route {
@@ -1033,7 +1004,7 @@ fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::code42_fleet::{document_sample, large_console};
+    use crate::sources::code42::sim::fleet::{document_sample, large_console};
 
     const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -1677,7 +1648,7 @@ mod tests {
     #[tokio::test]
     async fn faults_on_data_and_auth_endpoints() {
         let server = start(numbered(5)).await;
-        server.faults.set(
+        server.faults().set(
             "computers",
             Fault {
                 status: Some(503),
@@ -1686,10 +1657,10 @@ mod tests {
         );
         assert_eq!(get(&server, "/api/v1/Computer").await.status, 503);
         assert_eq!(get(&server, "/api/v1/User").await.status, 200);
-        server.faults.clear("computers");
+        server.faults().clear("computers");
         let whole = get(&server, "/api/v1/Computer").await.body;
 
-        server.faults.set(
+        server.faults().set(
             "computers",
             Fault {
                 truncate: true,
@@ -1701,7 +1672,7 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&reply.body).is_err());
         assert!(reply.body.len() < whole.len() * 2 / 3);
 
-        server.faults.set(
+        server.faults().set(
             "computers",
             Fault {
                 garbage: true,
@@ -1714,8 +1685,8 @@ mod tests {
         assert!(reply.body.starts_with("<html>"));
 
         // Auth endpoints: a counted status fault, then a garbled token response.
-        server.faults.clear_all();
-        server.faults.set_times(
+        server.faults().clear_all();
+        server.faults().set_times(
             "jwt",
             Fault {
                 status: Some(500),
@@ -1727,7 +1698,7 @@ mod tests {
         assert_eq!(reply.status, 500);
         assert!(reply.json()["error"][0]["primaryErrorKey"].is_string());
         assert_eq!(jwt_login(&server, "admin", "admin", None).await.status, 200);
-        server.faults.set(
+        server.faults().set(
             "oauth",
             Fault {
                 truncate: true,
@@ -1747,22 +1718,22 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&reply.body).is_err());
 
         // "*" everywhere without a fault of its own.
-        server.faults.clear_all();
-        server.faults.set(
+        server.faults().clear_all();
+        server.faults().set(
             "*",
             Fault {
                 status: Some(502),
                 ..Fault::default()
             },
         );
-        server.faults.set("orgs", Fault::default());
+        server.faults().set("orgs", Fault::default());
         assert_eq!(get(&server, "/api/v1/User").await.status, 502);
         assert_eq!(jwt_login(&server, "admin", "admin", None).await.status, 502);
         assert_eq!(get(&server, "/api/v1/Org").await.status, 200);
 
         // Delay.
-        server.faults.clear_all();
-        server.faults.set(
+        server.faults().clear_all();
+        server.faults().set(
             "users",
             Fault {
                 delay: Some(Duration::from_secs(30)),
@@ -1780,22 +1751,22 @@ mod tests {
     #[tokio::test]
     async fn paging_misbehaviours_and_lying_total() {
         let server = start(numbered(7)).await;
-        server.faults.set_ignore_paging(true);
+        server.faults().set_ignore_paging(true);
         let reply = get(&server, "/api/v1/Computer?pgNum=2&pgSize=3").await;
         assert_eq!(names(&reply).len(), 7);
         let reply = get(&server, "/api/v1/Computer?pgNum=2&pgSize=3&active=false").await;
         assert_eq!(names(&reply), vec!["c3", "c6"]);
-        server.faults.set_ignore_paging(false);
-        server.faults.set_ignore_offset(true);
+        server.faults().set_ignore_paging(false);
+        server.faults().set_ignore_offset(true);
         let reply = get(&server, "/api/v1/Computer?pgNum=2&pgSize=3").await;
         assert_eq!(names(&reply), vec!["c1", "c2", "c3"]);
-        server.faults.clear_all();
+        server.faults().clear_all();
 
-        server.faults.set_count_off_by(5);
+        server.faults().set_count_off_by(5);
         let reply = get(&server, "/api/v1/Computer?pgSize=3").await;
         assert_eq!(reply.json()["data"]["totalCount"], json!(12));
         assert_eq!(names(&reply).len(), 3);
-        server.faults.set_count_off_by(-3);
+        server.faults().set_count_off_by(-3);
         let reply = get(&server, "/api/v1/Computer?pgSize=3&pgNum=3").await;
         assert_eq!(reply.json()["data"]["totalCount"], json!(4));
         assert_eq!(names(&reply), vec!["c7"]);

@@ -1,4 +1,4 @@
-//! Data sets for the simulated OpenStack Freezer API ([`crate::sim::freezer`]): builders for
+//! Data sets for the simulated OpenStack Freezer API ([`super`]): builders for
 //! single items in the v2 (and v1) wire shapes, a demo deployment covering the cases the
 //! exporter must tell apart, a large generated deployment for benchmarks and a small v1 one.
 //!
@@ -74,21 +74,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::freezer::{Dataset, Project};
+use super::{
+    hex_id, Dataset, Project, DEV_PROJECT_ID, DEV_PROJECT_NAME, PROD_PROJECT_ID, PROD_PROJECT_NAME,
+};
 
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 /// Seconds in an hour.
 pub const HOUR: i64 = 3_600;
 
-/// The demo's production project (`ops-prod`).
-pub const PROD_PROJECT_ID: &str = "837b2b6399113bc3f3e3d5e0bd9d0177";
-/// Name of [`PROD_PROJECT_ID`].
-pub const PROD_PROJECT_NAME: &str = "ops-prod";
-/// The demo's development project (`ops-dev`).
-pub const DEV_PROJECT_ID: &str = "bbee5f8bb024683b2733d819ee39a8e7";
-/// Name of [`DEV_PROJECT_ID`].
-pub const DEV_PROJECT_NAME: &str = "ops-dev";
 /// `user_id` of the items of [`PROD_PROJECT_ID`] (the agents' user).
 pub const PROD_USER_ID: &str = "b1112c8846037649a377fc871ddf4323";
 /// `user_id` of the items of [`DEV_PROJECT_ID`].
@@ -144,25 +138,6 @@ const AGENT_VERSION: &str = "15.0.0";
 // ---------------------------------------------------------------------------------------------
 // Ids
 // ---------------------------------------------------------------------------------------------
-
-/// A deterministic 32-hex-digit id (like a uuid4 `.hex`) derived from `seed`.
-pub fn hex_id(seed: &str) -> String {
-    let fnv = |basis: u64| {
-        seed.bytes().fold(basis, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
-    };
-    let (a, b) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142));
-    // One more mixing round so that similar seeds give unrelated ids.
-    let mix = |mut x: u64| {
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        x ^ (x >> 33)
-    };
-    format!("{:016x}{:016x}", mix(a), mix(b ^ a.rotate_left(17)))
-}
 
 /// The `user_id` of a project's items: the demo's fixed ones, else derived from the project id.
 pub fn owner_user_id(project: &str) -> String {

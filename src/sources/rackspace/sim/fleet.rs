@@ -78,10 +78,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::rackspace::{
-    array_elements, net_date, net_date_with_offset, set_raw_field, NET_MIN_DATE,
-};
-pub use super::rackspace::{AccountConfig, Agent, Dataset, Item};
+use super::{array_elements, net_date, net_date_with_offset, set_raw_field, NET_MIN_DATE};
+pub use super::{AccountConfig, Agent, Dataset, Item};
 
 // ---------------------------------------------------------------------------------------------
 // The document's sample
@@ -1720,7 +1718,8 @@ pub fn large_account(agents: usize, configs_per_agent: usize, now: DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rackspace::{lenient_parse, parse_net_date};
+    use crate::sim::Simulator;
+    use crate::sources::rackspace::sim::{lenient_parse, parse_net_date};
     use std::collections::{HashMap, HashSet};
 
     fn now() -> DateTime<Utc> {
@@ -2197,7 +2196,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_demo_served_end_to_end() {
-        use crate::sim::rackspace::{SimServer, AUTH_TOKEN_HEADER};
+        use crate::sources::rackspace::sim::{SimServer, AUTH_TOKEN_HEADER};
         crate::tls::install_crypto_provider();
         let demo = demo_account(Utc::now());
         let server = SimServer::start(demo.clone(), AccountConfig::default())

@@ -3,9 +3,9 @@
 //! 127.0.0.1, as the vendor document ("Rackspace Cloud Backup API operations") shows them,
 //! quirks included.
 //!
-//! Used by the demo (with [`crate::sim::rackspace_fleet::demo_account`]), by the integration
-//! tests (with [`crate::sim::rackspace_fleet::document_sample`], fixture files and injected
-//! [`Fault`]s) and by the benchmark (with [`crate::sim::rackspace_fleet::large_account`]).
+//! Used by the demo (with [`fleet::demo_account`]), by the integration
+//! tests (with [`fleet::document_sample`], fixture files and injected
+//! [`Fault`]s) and by the benchmark (with [`fleet::large_account`]).
 //!
 //! # Identity: `POST /v2.0/tokens` (endpoint `tokens`)
 //!
@@ -134,6 +134,8 @@
 //! checks, before looking the id up), then `truncate`/`garbage` to a 200 body. The paging
 //! misbehaviours of [`Faults`] do not apply: this API has no paging.
 
+pub mod fleet;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -149,13 +151,11 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::net::TcpListener;
 
-use super::common::{
-    apply_body_fault, json_bytes_response, json_response, lock, serve, RequestLog, Resp,
-    ServerTask, Taken,
+use crate::sim::{
+    apply_body_fault, json_bytes_response, json_response, lock, RequestLog, Resp, Running, Taken,
 };
-pub use super::common::{Fault, Faults, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT};
+pub use crate::sim::{Fault, Faults, Simulator, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT};
 
 /// Endpoint names, as used by [`Faults`] and [`SimServer::request_count`].
 pub const ENDPOINTS: &[&str] = &[
@@ -1154,7 +1154,7 @@ struct Shared {
     base_url: String,
     served: Mutex<Arc<Served>>,
     faults: Arc<Faults>,
-    requests: RequestLog,
+    requests: Arc<RequestLog>,
     mutations: Mutex<Vec<String>>,
     /// Token → expiry.
     tokens: Mutex<HashMap<String, Instant>>,
@@ -1164,59 +1164,64 @@ struct Shared {
 }
 
 /// A running simulated Rackspace identity and Cloud Backup service, listening on 127.0.0.1. It
-/// stops when [`SimServer::shutdown`] is called or when the `SimServer` is dropped.
+/// stops when [`Simulator::shutdown`] is called or when the `SimServer` is dropped.
 pub struct SimServer {
-    pub addr: SocketAddr,
-    pub faults: Arc<Faults>,
+    running: Running,
     shared: Arc<Shared>,
-    task: ServerTask,
 }
 
-impl SimServer {
-    /// Binds 127.0.0.1 on an ephemeral port and serves `dataset` for `config` in a background
-    /// task.
-    pub async fn start(dataset: Dataset, config: AccountConfig) -> std::io::Result<SimServer> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), dataset, config).await
-    }
+impl Simulator for SimServer {
+    type Dataset = Dataset;
+    type Config = AccountConfig;
 
-    /// Like [`SimServer::start`], on a given address (the demo uses a fixed port).
-    pub async fn start_on(
+    async fn start_on(
         addr: SocketAddr,
         dataset: Dataset,
         config: AccountConfig,
     ) -> std::io::Result<SimServer> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let faults = Arc::new(Faults::default());
-        let shared = Arc::new(Shared {
-            config,
-            base_url: format!("http://{addr}"),
-            served: Mutex::new(Arc::new(Served::new(dataset))),
-            faults: Arc::clone(&faults),
-            requests: RequestLog::default(),
-            mutations: Mutex::new(Vec::new()),
-            tokens: Mutex::new(HashMap::new()),
-            issued: AtomicUsize::new(0),
-            next_id: AtomicU64::new(900_001),
-        });
-        let handler_shared = Arc::clone(&shared);
-        let task = serve(listener, move |req| {
-            let shared = Arc::clone(&handler_shared);
-            async move { handle(&shared, req).await }
-        });
-        Ok(SimServer {
+        let (running, shared) = Running::start(
             addr,
-            faults,
-            shared,
-            task,
-        })
+            |bound| Shared {
+                config,
+                base_url: bound.base_url,
+                served: Mutex::new(Arc::new(Served::new(dataset))),
+                faults: bound.faults,
+                requests: bound.requests,
+                mutations: Mutex::new(Vec::new()),
+                tokens: Mutex::new(HashMap::new()),
+                issued: AtomicUsize::new(0),
+                next_id: AtomicU64::new(900_001),
+            },
+            |shared, req| async move { handle(&shared, req).await },
+        )
+        .await?;
+        Ok(SimServer { running, shared })
     }
 
-    /// `http://127.0.0.1:PORT`, without a trailing slash.
-    pub fn url(&self) -> String {
-        self.shared.base_url.clone()
+    /// Renders `dataset` first.
+    fn set_dataset(&self, dataset: Dataset) {
+        let served = Arc::new(Served::new(dataset));
+        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
+        // Freeing a large data set takes a while: not while holding the lock.
+        drop(old);
     }
 
+    fn running(&self) -> &Running {
+        &self.running
+    }
+
+    fn into_running(self) -> Running {
+        self.running
+    }
+
+    /// Forgets the requests (and mutations) received so far.
+    fn clear_requests(&self) {
+        self.shared.requests.clear();
+        lock(&self.shared.mutations).clear();
+    }
+}
+
+impl SimServer {
     /// The identity service's base URL, `http://127.0.0.1:PORT/v2.0` (tokens are at
     /// `/tokens` under it).
     pub fn identity_url(&self) -> String {
@@ -1229,14 +1234,6 @@ impl SimServer {
             "{}/v1.0/{}",
             self.shared.base_url, self.shared.config.tenant_id
         )
-    }
-
-    /// Replaces the data served from the next request on (rendering it first).
-    pub fn set_dataset(&self, dataset: Dataset) {
-        let served = Arc::new(Served::new(dataset));
-        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
-        // Freeing a large data set takes a while: not while holding the lock.
-        drop(old);
     }
 
     /// The data currently served.
@@ -1260,17 +1257,6 @@ impl SimServer {
         self.shared.issued.load(Ordering::Relaxed)
     }
 
-    /// How many requests `endpoint` (one of [`ENDPOINTS`], or [`UNKNOWN_ENDPOINT`]) received,
-    /// whatever their outcome.
-    pub fn request_count(&self, endpoint: &str) -> usize {
-        self.shared.requests.count(endpoint)
-    }
-
-    /// Path and query of every request received (identity included), in order.
-    pub fn requested_paths(&self) -> Vec<String> {
-        self.shared.requests.paths()
-    }
-
     /// How many requests were not reads (see [`SimServer::mutations`]).
     pub fn mutation_count(&self) -> usize {
         lock(&self.shared.mutations).len()
@@ -1280,18 +1266,6 @@ impl SimServer {
     /// `/v2.0/tokens`), as `"<METHOD> <path and query>"`, in order, whatever its outcome.
     pub fn mutations(&self) -> Vec<String> {
         lock(&self.shared.mutations).clone()
-    }
-
-    /// Forgets the requests (and mutations) received so far.
-    pub fn clear_requests(&self) {
-        self.shared.requests.clear();
-        lock(&self.shared.mutations).clear();
-    }
-
-    /// Stops accepting, drops open connections (and requests being delayed) and waits for the
-    /// server task to end.
-    pub async fn shutdown(self) {
-        self.task.shutdown().await;
     }
 }
 
@@ -1612,7 +1586,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
     if let Some(delay) = taken.fault.delay {
         tokio::time::sleep(delay).await;
     }
-    if let Some(resp) = super::common::hostile_answer(&taken.fault) {
+    if let Some(resp) = crate::sim::hostile_answer(&taken.fault) {
         return resp;
     }
     match route {
@@ -1989,7 +1963,7 @@ async fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rackspace_fleet::{demo_account, document_sample, large_account};
+    use crate::sources::rackspace::sim::fleet::{demo_account, document_sample, large_account};
 
     fn client() -> reqwest::Client {
         crate::tls::install_crypto_provider();
@@ -2353,7 +2327,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_document_sample_served_with_its_quirks() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID};
+        use crate::sources::rackspace::sim::fleet::{
+            DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID,
+        };
         let server = start(document_sample()).await;
         let list = get(&server, "/user/agents").await;
         // The document's invalid JSON, verbatim: strict parsers reject it.
@@ -2406,7 +2382,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_read_endpoint() {
-        use crate::sim::rackspace_fleet as fleet;
+        use crate::sources::rackspace::sim::fleet;
         let now = Utc::now();
         let demo = demo_account(now);
         let server = start(demo.clone()).await;
@@ -2515,14 +2491,16 @@ mod tests {
 
     #[tokio::test]
     async fn per_agent_and_per_report_faults() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID};
+        use crate::sources::rackspace::sim::fleet::{
+            DOC_AGENT_ID, DOC_REPORT_ID, DOC_SECOND_AGENT_ID,
+        };
         let server = start(document_sample()).await;
         let f503 = Fault {
             status: Some(503),
             ..Fault::default()
         };
         server
-            .faults
+            .faults()
             .set(&format!("agent:{DOC_AGENT_ID}"), f503.clone());
         let reply = get(&server, &format!("/agent/{DOC_AGENT_ID}")).await;
         assert_eq!(reply.status, 503);
@@ -2535,7 +2513,7 @@ mod tests {
         );
         assert_eq!(get(&server, "/user/agents").await.status, 200);
         // The generic key applies to the others; the specific one still wins.
-        server.faults.set(
+        server.faults().set(
             "agent",
             Fault {
                 status: Some(500),
@@ -2552,9 +2530,9 @@ mod tests {
             get(&server, &format!("/agent/{DOC_AGENT_ID}")).await.status,
             503
         );
-        server.faults.clear_all();
+        server.faults().clear_all();
 
-        server.faults.set_times(
+        server.faults().set_times(
             &format!("report:{DOC_REPORT_ID}"),
             Fault {
                 truncate: true,
@@ -2569,7 +2547,7 @@ mod tests {
         assert_eq!(reply.json()["BackupId"], json!(DOC_REPORT_ID));
 
         // Garbage, "*" and the identity endpoint.
-        server.faults.set(
+        server.faults().set(
             "activity",
             Fault {
                 garbage: true,
@@ -2579,8 +2557,8 @@ mod tests {
         let reply = get(&server, "/activity").await;
         assert_eq!(reply.status, 200);
         assert!(reply.body.starts_with("<html>"));
-        server.faults.clear_all();
-        server.faults.set("*", f503.clone());
+        server.faults().clear_all();
+        server.faults().set("*", f503.clone());
         assert_eq!(
             login(&server, api_key_body("demo", "demo-api-key"))
                 .await
@@ -2588,8 +2566,8 @@ mod tests {
             503
         );
         assert_eq!(get(&server, "/user/agents").await.status, 503);
-        server.faults.clear_all();
-        server.faults.set(
+        server.faults().clear_all();
+        server.faults().set(
             "tokens",
             Fault {
                 truncate: true,
@@ -2601,8 +2579,8 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&reply.body).is_err());
 
         // A delay holds the answer back.
-        server.faults.clear_all();
-        server.faults.set(
+        server.faults().clear_all();
+        server.faults().set(
             &format!("agent:{DOC_AGENT_ID}"),
             Fault {
                 delay: Some(Duration::from_secs(30)),
@@ -2619,7 +2597,7 @@ mod tests {
 
     #[tokio::test]
     async fn mutations_are_recorded_answered_and_change_nothing() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_ID, DOC_CONFIGURATION_ID};
+        use crate::sources::rackspace::sim::fleet::{DOC_AGENT_ID, DOC_CONFIGURATION_ID};
         let server = start(document_sample()).await;
         let before = get(&server, "/user/agents").await.body;
         let token = server.mint_token();
@@ -2873,7 +2851,7 @@ mod tests {
 
     #[tokio::test]
     async fn from_dir_serves_files_verbatim() {
-        use crate::sim::rackspace_fleet::{DOC_AGENT_LIST, DOC_BACKUP_REPORT};
+        use crate::sources::rackspace::sim::fleet::{DOC_AGENT_LIST, DOC_BACKUP_REPORT};
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("agents.json"), DOC_AGENT_LIST).unwrap();
         std::fs::write(dir.path().join("reports.json"), DOC_BACKUP_REPORT).unwrap();
