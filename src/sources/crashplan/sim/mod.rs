@@ -49,7 +49,7 @@ use serde_json::{json, Map, Value};
 
 use crate::sim::{
     apply_body_fault, first_param, json_bytes_response, lock, lying_count, parse_basic_auth,
-    query_params, read_json, read_list, RequestLog, Resp, Running, Taken,
+    query_params, read_json, read_list, swap_served, RequestLog, Resp, Running, Taken,
 };
 pub use crate::sim::{
     basic_auth_header, server_timestamp, Fault, Faults, Simulator, CONTENT_TYPE_JSON,
@@ -309,7 +309,7 @@ impl Simulator for SimServer {
     }
 
     fn set_dataset(&self, dataset: Dataset) {
-        *lock(&self.shared.dataset) = Arc::new(dataset);
+        swap_served(&self.shared.dataset, dataset);
     }
 
     fn running(&self) -> &Running {
