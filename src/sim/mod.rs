@@ -43,6 +43,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Puts `new` in `slot` and frees what was there after the lock is released (freeing a large
+/// data set takes a while): how a server swaps the data it serves.
+pub(crate) fn swap_served<T>(slot: &Mutex<Arc<T>>, new: T) {
+    let old = std::mem::replace(&mut *lock(slot), Arc::new(new));
+    drop(old);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The shape of every simulated server
 // ---------------------------------------------------------------------------------------------

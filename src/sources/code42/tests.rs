@@ -6,24 +6,14 @@ fn computer(json: &str) -> Computer {
     serde_json::from_str(json).unwrap()
 }
 
-/// The document's second computer (the part that matters), verbatim values.
-const BETA: &str = r#"{
-    "computerId": 11, "name": "Beta", "guid": "631663249095393537", "type": "COMPUTER",
-    "status": "Active", "active": true, "blocked": false, "alertState": 0, "alertStates": ["OK"],
-    "userId": 3, "orgId": 2, "lastConnected": "2014-08-07T15:26:14.212-05:00", "osName": "Linux",
-    "osVersion": "3.2.0-4-686-pae", "version": 1375333203614, "productVersion": "3.6.1.4",
-    "backupUsage": [{
-        "targetComputerId": 2, "targetComputerGuid": "647903643760066817",
-        "targetComputerName": "Code42 Server", "targetComputerType": "SERVER",
-        "selectedFiles": 588, "selectedBytes": 798675763, "todoFiles": 588,
-        "todoBytes": 798675763, "archiveBytes": 357, "billableBytes": 357,
-        "sendRateAverage": 92047, "completionRateAverage": 0,
-        "lastBackup": "2014-08-07T15:27:08.191-05:00", "lastCompletedBackup": null,
-        "lastConnected": "2014-08-07T15:29:45.648-05:00", "using": true, "alertState": 0,
-        "alertStates": ["OK"], "percentComplete": 0, "storePointId": 1,
-        "storePointName": "Default", "serverId": 3, "serverName": "Code42 Server"
-    }]
-}"#;
+/// The document's computer list (shared with the simulator).
+const DOC_COMPUTER_LIST: &str = include_str!("fixtures/computer_list.json");
+
+/// The document's second computer, Beta.
+fn beta() -> Computer {
+    let list: serde_json::Value = serde_json::from_str(DOC_COMPUTER_LIST).unwrap();
+    serde_json::from_value(list["data"]["computers"][1].clone()).unwrap()
+}
 
 fn options() -> Options {
     Options {
@@ -35,7 +25,7 @@ fn options() -> Options {
 
 fn document() -> Raw {
     Raw {
-        computers: vec![computer(ALPHA), computer(BETA)],
+        computers: vec![computer(ALPHA), beta()],
         server_time: Some("2014-08-07T15:31:21.466-05:00".into()),
         ..Default::default()
     }
@@ -171,7 +161,7 @@ fn deactivated_devices_are_left_out_unless_asked_for() {
 
 #[test]
 fn alert_states_per_destination_with_the_device_as_fallback() {
-    let mut c = computer(BETA);
+    let mut c = beta();
     c.alert_states = vec!["CriticalConnectionAlert".into()];
     c.backup_usage[0].alert_states = vec!["OK".into(), "WarningBackupAlert".into()];
     let mut second = c.backup_usage[0].clone();

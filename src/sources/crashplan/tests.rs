@@ -11,7 +11,8 @@ fn computer(json: &str) -> Computer {
     serde_json::from_str(json).unwrap()
 }
 
-/// The document's usage (times closed), its computer, and the PRO server as target.
+/// The document's usage (times closed), its computer, and the PRO server as target; the
+/// user, org, mount point and server statistics are the document's (shared with the simulator).
 fn document_raw() -> Raw {
     Raw {
         usages: vec![usage(
@@ -34,37 +35,20 @@ fn document_raw() -> Raw {
                     "alertStates": ["OK"], "userId": 1, "mountPointId": null}"#,
             ),
         ],
-        users: Some(vec![serde_json::from_str(
-            r#"{"id": 69, "status": "Active", "email": "userthree@testorg.org", "firstName": "User",
-                "lastName": "Three", "orgId": 43}"#,
-        )
+        users: Some(vec![serde_json::from_str(include_str!(
+            "fixtures/user_69.json"
+        ))
         .unwrap()]),
-        orgs: Some(vec![serde_json::from_str(
-            r#"{"id": 43, "name": "SubOrg1", "status": "Active", "parentId": 2,
-                "selectedFiles": 5183, "selectedBytes": 88879043, "todoFiles": 0, "todoBytes": 0,
-                "archiveBytes": 78213557, "archiveBytesDelta": 78213557,
-                "archiveBytesDeltaMonth": 78213557, "dailyChange": 0,
-                "quota": {"seats": 10, "bytes": 250}}"#,
-        )
+        orgs: Some(vec![serde_json::from_str(include_str!(
+            "fixtures/org_43.json"
+        ))
         .unwrap()]),
-        mount_points: Some(vec![serde_json::from_str(
-            r#"{"id": 1, "name": "manifest", "status": "ENABLED", "type": "DIR", "volumeLabel": "manifest",
-                "note": null, "bytesPerSecond": null, "bytesTotal": 99424124928,
-                "bytesUsed": 97548881920, "bytesFree": 1875243008, "percentFree": 1.9}"#,
-        )
+        mount_points: Some(vec![serde_json::from_str(include_str!(
+            "fixtures/mount_point_1.json"
+        ))
         .unwrap()]),
         server_stats: Some(
-            serde_json::from_str(
-                r#"{ "currentArchiveBytes": 37724715178678, "previousMonthArchiveBytes": 43128889830903,
-                "orgCount": 1304, "seatCount": 18642, "version": "10.29.2008", "backupSessionCount": 90,
-                "connectedClientCount": 4755, "hostName": "proserver.acme.com", "hostPort": 4242,
-                "hostAddresses": ["10.10.10.4", "69.54.39.68", "69.54.39.67", "69.54.39.66", "69.54.39.76"],
-                "hostMemoryTotal": "7.9 GB", "hostMemoryFree": "44.3 MB", "hostMemoryCached": "3.3 GB",
-                "engineMemoryTotal": "3.6 GB", "engineMemoryFree": "2.1 GB", "cpuUtilization": "29%",
-                "uptime": "1.5 hrs", "uptimeMilliseconds": 1225806954620, "load": "5.14, 4.38, 3.95",
-                "diskTotal": "89.2 GB", "diskFree": "28.8 GB", "diskUtilization": "68%" }"#,
-            )
-            .unwrap(),
+            serde_json::from_str(include_str!("fixtures/server_stats.json")).unwrap(),
         ),
     }
 }

@@ -32,32 +32,15 @@ fn repair_quotes_leading_zero_numbers_and_drops_invalid_escapes() {
     assert!(repair(b"\"abc\\").is_none());
 }
 
-/// The agent list as the document shows it: a number with a leading zero and `\_` escapes.
-const AGENT_LIST: &str = r#"[
-{
-"AgentVersion": "1.05.005848",
-"Architecture": "64-bit",
-"BackupVaultSize": "35.3 MB",
-"BackupContainer": "https://storage101.DC.clouddrive.com/v1/yourAccount/CloudBackup\_v2\_0_yourUUID",
-"CleanupAllowed": true,
-"Datacenter": "DFW",
-"Flavor": "RaxCloudServer",
-"IPAddress": "192.168.1.1",
-"IsDisabled": false,
-"IsEncrypted": true,
-"MachineAgentId": 213563,
-"MachineName": "Web Server2",
-"OperatingSystem": "Windows Server 2012",
-"OperatingSystemVersion": "",
-"PublicKey": {
-"ExponentHex": 09528,
-"ModulusHex": "a5261939156948bb7a58dffe5ff89e65f0498f9175f5a"
-},
-"Status": "Online",
-"TimeOfLastSuccessfulBackup": null,
-"UseServiceNet": true
-},
-{
+/// The document's agent list, verbatim (shared with the simulator): invalid JSON.
+const DOC_AGENT_LIST: &str = include_str!("fixtures/agent_list.json");
+/// The agent details example of the document (shared with the simulator).
+const DETAIL: &str = include_str!("fixtures/agent_details.json");
+/// The backup report example of the document (shared with the simulator).
+const REPORT: &str = include_str!("fixtures/backup_report.json");
+
+/// An agent spelling its booleans and its id as strings.
+const STRING_TYPED_AGENT: &str = r#"{
 "BackupVaultSize": "0 B",
 "IsDisabled": "true",
 "IsEncrypted": "false",
@@ -65,14 +48,22 @@ const AGENT_LIST: &str = r#"[
 "MachineName": "Web Server",
 "Status": "Offline",
 "TimeOfLastSuccessfulBackup": "\/Date(1357817400000)\/"
-},
-{"MachineName": "no id"}
-]"#;
+}"#;
+
+/// The document's first agent (a number with a leading zero and `\_` escapes),
+/// [`STRING_TYPED_AGENT`] and an agent without an id.
+fn agent_list() -> String {
+    let first = crate::sources::rackspace::sim::array_elements(DOC_AGENT_LIST.as_bytes())
+        .and_then(|elements| elements.into_iter().next())
+        .map(|range| &DOC_AGENT_LIST[range])
+        .unwrap();
+    format!("[\n{first},\n{STRING_TYPED_AGENT},\n{{\"MachineName\": \"no id\"}}\n]")
+}
 
 #[test]
 fn the_documents_agent_list_decodes_and_a_bad_item_is_skipped_alone() {
     let mut w = Warnings::default();
-    let agents: Vec<Agent> = decode_items("agents", AGENT_LIST.as_bytes(), &mut w).unwrap();
+    let agents: Vec<Agent> = decode_items("agents", agent_list().as_bytes(), &mut w).unwrap();
     assert_eq!(agents.len(), 2);
     assert_eq!(agents[0].machine_agent_id, "213563");
     assert_eq!(agents[0].is_disabled, Some(Flag::Is(false)));
@@ -127,17 +118,6 @@ fn activity(id: u64, config: u64, state: &str, ms: i64) -> Activity {
     .unwrap()
 }
 
-const DETAIL: &str = r#"{
-"AgentVersion": "1.05.005848", "Architecture": "64-bit", "Flavor": "RaxCloudServer",
-"BackupVaultSize": "35.3 MB", "CleanupAllowed": true, "Datacenter": "DFW",
-"IPAddress": "192.168.1.1", "IsDisabled": false, "IsEncrypted": true,
-"MachineAgentId": 213564, "MachineName": "Web Server",
-"OperatingSystem": "Windows Server 2012", "OperatingSystemVersion": "",
-"PublicKey": {"ModulusHex": "a5261939", "ExponentHex": "09528"},
-"Status": "Online", "TimeOfLastSuccessfulBackup": "\/Date(1357817400000)\/",
-"UseServiceNet": true, "HostServerId" : "87c3b6e1-fb1a-41f9-91e5-313ae35a5a06"
-}"#;
-
 fn config_json(id: u64, name: &str, extra: &str) -> String {
     let mut v = serde_json::json!({
         "BackupConfigurationId": id, "MachineAgentId": 213564, "MachineName": "Web Server",
@@ -152,16 +132,6 @@ fn config_json(id: u64, name: &str, extra: &str) -> String {
     }
     v.to_string()
 }
-
-const REPORT: &str = r#"{
-"BackupId": 92500, "BackupConfigurationId": 101145, "BackupConfigurationName": "Database Server Backup",
-"BackupConfigurationIsDeleted": false, "ComputerName": "Database Server", "MachineAgentId": 95874,
-"State": "CompletedWithErrors", "CanRestore": true,
-"StartTime": "\/Date(1351118760000)\/", "CompletedTime": "\/Date(1351119033000)\/",
-"Duration": "00:04:33", "FilesSearched": "11936", "BytesSearched": "3.7 GB",
-"FilesBackedUp": "6", "BytesBackedUp": "178.1 MB", "NumErrors": 2,
-"Reason": "Success", "Diagnostics": "Completed With Errors", "ErrorList": []
-}"#;
 
 #[test]
 fn an_agent_with_its_configurations_runs_and_report() {

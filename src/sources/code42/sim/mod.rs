@@ -89,7 +89,8 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, json_response, lock,
-    lying_count, parse_basic_auth, query_params, read_list, RequestLog, Resp, Running, Taken,
+    lying_count, parse_basic_auth, query_params, read_list, swap_served, RequestLog, Resp, Running,
+    Taken,
 };
 pub use crate::sim::{
     basic_auth_header, server_timestamp, Fault, Faults, Simulator, CONTENT_TYPE_JSON,
@@ -510,10 +511,7 @@ impl Simulator for SimServer {
 
     /// Renders `dataset` first.
     fn set_dataset(&self, dataset: Dataset) {
-        let served = Arc::new(Served::new(dataset));
-        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
-        // Freeing a large dataset takes a while: not while holding the lock.
-        drop(old);
+        swap_served(&self.shared.served, Served::new(dataset));
     }
 
     fn running(&self) -> &Running {

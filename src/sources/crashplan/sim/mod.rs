@@ -49,7 +49,7 @@ use serde_json::{json, Map, Value};
 
 use crate::sim::{
     apply_body_fault, first_param, json_bytes_response, lock, lying_count, parse_basic_auth,
-    query_params, read_json, read_list, RequestLog, Resp, Running, Taken,
+    query_params, read_json, read_list, swap_served, RequestLog, Resp, Running, Taken,
 };
 pub use crate::sim::{
     basic_auth_header, server_timestamp, Fault, Faults, Simulator, CONTENT_TYPE_JSON,
@@ -309,7 +309,7 @@ impl Simulator for SimServer {
     }
 
     fn set_dataset(&self, dataset: Dataset) {
-        *lock(&self.shared.dataset) = Arc::new(dataset);
+        swap_served(&self.shared.dataset, dataset);
     }
 
     fn running(&self) -> &Running {
@@ -730,28 +730,7 @@ fn error_response(status: StatusCode, message: &str) -> Resp {
 // ---------------------------------------------------------------------------------------------
 
 /// `GET /rest/orgs/43`.
-pub const DOC_ORG_43: &str = r#"{
-  "id": 43,
-  "name": "SubOrg1",
-  "status": "Active",
-  "creationDate": "2008-10-28T10:58:47.632-05:00",
-  "modificationDate": "2008-10-30T16:37:02.083-05:00",
-  "parentId": 2,
-  "registrationKey": "8hj492h4w9pw8498",
-  "masterGuid": null,
-  "selectedFiles": 5183,
-  "selectedBytes": 88879043,
-  "todoFiles": 0,
-  "todoBytes": 0,
-  "archiveBytes": 78213557,
-  "archiveBytesDelta": 78213557,
-  "archiveBytesDeltaMonth": 78213557,
-  "dailyChange": 0,
-  "quota": {
-    "seats": 10,
-    "bytes": 250
-  }
-}"#;
+pub const DOC_ORG_43: &str = include_str!("../fixtures/org_43.json");
 
 /// `GET /rest/orgs` (the document elides the other four of its eight orgs with `...`).
 pub const DOC_ORG_LIST: &str = r#"{
@@ -805,25 +784,7 @@ pub const DOC_ORG_LIST: &str = r#"{
 }"#;
 
 /// `GET /rest/users/69`.
-pub const DOC_USER_69: &str = r#"{
-  "id": 69,
-  "status": "Active",
-  "email": "userthree@testorg.org",
-  "firstName": "User",
-  "lastName": "Three",
-  "orgId": 43,
-  "creationDate": "2008-10-29T14:08:06.141-05:00",
-  "modificationDate": "2008-10-30T16:37:02.645-05:00",
-  "selectedFiles": 5183,
-  "selectedBytes": 88879043,
-  "todoFiles": 0,
-  "todoBytes": 0,
-  "archiveBytes": 78213557,
-  "archiveBytesDelta": 0,
-  "archiveBytesDeltaMonth": 0,
-  "dailyChange": 0,
-  "quota": {"bytes": 150}
-}"#;
+pub const DOC_USER_69: &str = include_str!("../fixtures/user_69.json");
 
 /// `GET /rest/users`.
 pub const DOC_USER_LIST: &str = r#"{
@@ -926,53 +887,10 @@ pub const DOC_USAGE_LIST: &str = r#"{
 }"#;
 
 /// `GET /rest/mountPoints/1`.
-pub const DOC_MOUNT_POINT_1: &str = r#"{
-  "id": 1,
-  "name": "manifest",
-  "status": "ENABLED",
-  "type": "DIR",
-  "volumeLabel": "manifest",
-  "note": null,
-  "bytesPerSecond": null,
-  "creationDate": "2008-10-28T10:51:47.000-05:00",
-  "modificationDate": "2008-10-28T10:51:47.000-05:00",
-  "bytesTotal": 99424124928,
-  "bytesUsed": 97548881920,
-  "bytesFree": 1875243008,
-  "percentFree": 1.9
-}"#;
+pub const DOC_MOUNT_POINT_1: &str = include_str!("../fixtures/mount_point_1.json");
 
 /// `GET /rest/serverStats`.
-pub const DOC_SERVER_STATS: &str = r#"{
-  "currentArchiveBytes": 37724715178678,
-  "previousMonthArchiveBytes": 43128889830903,
-  "orgCount": 1304,
-  "seatCount": 18642,
-  "version": "10.29.2008",
-  "backupSessionCount": 90,
-  "connectedClientCount": 4755,
-  "hostName": "proserver.acme.com",
-  "hostPort": 4242,
-  "hostAddresses": [
-    "10.10.10.4",
-    "69.54.39.68",
-    "69.54.39.67",
-    "69.54.39.66",
-    "69.54.39.76"
-  ],
-  "hostMemoryTotal": "7.9 GB",
-  "hostMemoryFree": "44.3 MB",
-  "hostMemoryCached": "3.3 GB",
-  "engineMemoryTotal": "3.6 GB",
-  "engineMemoryFree": "2.1 GB",
-  "cpuUtilization": "29%",
-  "uptime": "1.5 hrs",
-  "uptimeMilliseconds": 1225806954620,
-  "load": "5.14, 4.38, 3.95",
-  "diskTotal": "89.2 GB",
-  "diskFree": "28.8 GB",
-  "diskUtilization": "68%"
-}"#;
+pub const DOC_SERVER_STATS: &str = include_str!("../fixtures/server_stats.json");
 
 #[cfg(test)]
 mod tests {

@@ -103,7 +103,7 @@ use serde_json::{json, Map, Value};
 
 use crate::sim::{
     apply_body_fault, base64url_encode, first_param, json_bytes_response, lock, query_params,
-    RequestLog, Resp, Running, Taken,
+    swap_served, RequestLog, Resp, Running, Taken,
 };
 pub use crate::sim::{Fault, Faults, Simulator, UNKNOWN_ENDPOINT};
 
@@ -618,10 +618,7 @@ impl Simulator for SimServer {
 
     /// Renders `dataset` first.
     fn set_dataset(&self, dataset: Dataset) {
-        let served = Arc::new(Served::new(dataset));
-        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
-        // Freeing a large data set takes a while: not while holding the lock.
-        drop(old);
+        swap_served(&self.shared.served, Served::new(dataset));
     }
 
     fn running(&self) -> &Running {

@@ -106,29 +106,7 @@ pub const DOC_WEEKLY_CONFIGURATION_ID: i64 = 158486;
 pub const DOC_REPORT_ID: i64 = 92500;
 
 /// The response of "List agent details" (`GET /v1.0/1234/agent/213564`), verbatim.
-pub const DOC_AGENT_DETAILS: &str = r#"{
-"AgentVersion": "1.05.005848",
-"Architecture": "64-bit",
-"Flavor": "RaxCloudServer",
-"BackupVaultSize": "35.3 MB",
-"CleanupAllowed": true,
-"Datacenter": "DFW",
-"IPAddress": "192.168.1.1",
-"IsDisabled": false,
-"IsEncrypted": true,
-"MachineAgentId": 213564,
-"MachineName": "Web Server",
-"OperatingSystem": "Windows Server 2012",
-"OperatingSystemVersion": "",
-"PublicKey": {
-"ModulusHex": "a5261939156948bb7a58dffe5ff89e65f0498f9175f5a 98288810b8975871e99af3b5dd94057b0fc07535f5f97444504fa35169d4 61d0d30cf0192e307727c065168c788771c561a9400fb61975e9e6aa4e23 fe11af69e9412dd23b0cb6684c4c2429bce139e848ab26d0829073351f4a cd36074eafd036a5eb83359d2a698d0",
-"ExponentHex": "09528"
-},
-"Status": "Online",
-"TimeOfLastSuccessfulBackup": "\/Date(1357817400000)\/",
-"UseServiceNet": true,
-"HostServerId" : "87c3b6e1-fb1a-41f9-91e5-313ae35a5a06"
-}"#;
+pub const DOC_AGENT_DETAILS: &str = include_str!("../fixtures/agent_details.json");
 
 /// The response of "List the agent details by host server ID", verbatim: note the unescaped
 /// `/Date(..)/`, the string boolean `"UseServiceNet": "true"` and the `\_` escapes.
@@ -159,54 +137,7 @@ pub const DOC_AGENT_BY_SERVER: &str = r#"{
 
 /// The response of "List all agents for this user" (`GET /v1.0/1234/user/agents`), verbatim:
 /// invalid JSON (`"ExponentHex": 09528`, `\_`).
-pub const DOC_AGENT_LIST: &str = r#"[
-{
-"AgentVersion": "1.05.005848",
-"Architecture": "64-bit",
-"BackupVaultSize": "35.3 MB",
-"BackupContainer": "https://storage101.DC.clouddrive.com/v1/yourAccount/CloudBackup\_v2\_0_yourUUID",
-"CleanupAllowed": true,
-"Datacenter": "DFW",
-"Flavor": "RaxCloudServer",
-"IPAddress": "192.168.1.1",
-"IsDisabled": false,
-"IsEncrypted": true,
-"MachineAgentId": 213563,
-"MachineName": "Web Server2",
-"OperatingSystem": "Windows Server 2012",
-"OperatingSystemVersion": "",
-"PublicKey": {
-"ExponentHex": 09528,
-"ModulusHex": "a5261939156948bb7a58dffe5ff89e65f0498f9175f5a 98288810b8975871e99af3b5dd94057b0fc07535f5f97444504fa35169d4 61d0d30cf0192e307727c065168c788771c561a9400fb61975e9e6aa4e23 fe11af69e9412dd23b0cb6684c4c2429bce139e848ab26d0829073351f4a cd36074eafd036a5eb83359d2a698d0"
-},
-"Status": "Online",
-"TimeOfLastSuccessfulBackup": null,
-"UseServiceNet": true
-},
-{
-"AgentVersion": "1.05.005848",
-"Architecture": "64-bit",
-"BackupVaultSize": "35.3 MB",
-"BackupContainer": "https://storage101.DC.clouddrive.com/v1/yourAccount/CloudBackup\_v2\_0_yourUUID",
-"CleanupAllowed": true,
-"Flavor": "RaxCloudServer",
-"Datacenter": "DFW",
-"IPAddress": "192.168.1.3",
-"IsDisabled": false,
-"IsEncrypted": true,
-"MachineAgentId": 213564,
-"MachineName": "Web Server",
-"OperatingSystem": "Windows Server 2012",
-"OperatingSystemVersion": "",
-"PublicKey": {
-"ExponentHex": 82374,
-"ModulusHex": "a5261939156948bb7a58dffe5ff89e65f0498f9175f5a982888 10b8975871e99af3b5dd94057b0fc07535f5f97444504fa35169d461d0d30cf0 192e307727c065168c788771c561a9400fb61975e9e6aa4e23fe11af69e 9412dd23b0cb6684c4c2429bce139e848ab26d0829073351f4 acd360723324234234234234234234abc2"
-},
-"Status": "Online",
-"TimeOfLastSuccessfulBackup": null,
-"UseServiceNet": true
-}
-]"#;
+pub const DOC_AGENT_LIST: &str = include_str!("../fixtures/agent_list.json");
 
 /// The response of "List all backup configurations for the user", verbatim.
 pub const DOC_USER_CONFIGURATIONS: &str = r#"[
@@ -378,48 +309,7 @@ pub const DOC_AGENT_CONFIGURATIONS: &str = r#"[
 ]"#;
 
 /// The response of "Get a backup report" (`GET /v1.0/1234/backup/report/92500`), verbatim.
-pub const DOC_BACKUP_REPORT: &str = r#"{
-"BackupId": 92500,
-"BackupConfigurationId": 101145,
-"BackupConfigurationName": "Database Server Backup",
-"BackupConfigurationIsDeleted": false,
-"ComputerName": "Database Server",
-"MachineAgentId": 95874,
-"State": "CompletedWithErrors",
-"CanRestore": true,
-"StartTime": "\/Date(1351118760000)\/",
-"CompletedTime": "\/Date(1351119033000)\/",
-"Duration": "00:04:33",
-"FilesSearched": "11936",
-"BytesSearched": "3.7 GB",
-"FilesBackedUp": "6",
-"BytesBackedUp": "178.1 MB",
-"NumErrors": 2,
-"Reason": "Success",
-"Diagnostics": "Completed With Errors",
-"ErrorList": [
-{
-"BackupReportID": 48785,
-"ListIndex": 3210,
-"ErrorType": 101,
-"ErrorDesc": "The agent experienced a problem. (Rax)",
-"ExceptionDesc": "Cannot open file \"C:\\Program Files\\MicrosoftSQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\tempdb.mdf\". The process cannot access the file because it is beingused by another process. .",
-"ExceptionDetails": "1: [WindowsFs.cpp: 157-rax::WindowsFs::Open]Error Code(313): Cannot open file \"C:\\Program Files\\Microsoft SQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\tempdb.mdf\". The process cannot access the file because it is being used by another process. .",
-"ExceptionCode": 313,
-"Path": "C:\\Program Files\\Microsoft SQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\tempdb.mdf"
-},
-{
-"BackupReportID": 48785,
-"ListIndex": 3211,
-"ErrorType": 101,
-"ErrorDesc": "The agent experienced a problem. (Rax)",
-"ExceptionDesc": "Cannot open file \"C:\\Program Files\\MicrosoftSQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\templog.ldf\". The process cannot access the file because it is being used by another process. .",
-"ExceptionDetails": "1: [WindowsFs.cpp: 157-rax::WindowsFs::Open]Error Code(313): Cannot open file \"C:\\Program Files\\Microsoft SQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\templog.ldf\". The process cannot access the file because it is being used by another process. .",
-"ExceptionCode": 313,
-"Path": "C:\\Program Files\\Microsoft SQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\templog.ldf"
-}
-]
-}"#;
+pub const DOC_BACKUP_REPORT: &str = include_str!("../fixtures/backup_report.json");
 
 /// The response of "List all activity for an agent" (agent 232180 in the document), verbatim.
 pub const DOC_AGENT_ACTIVITY: &str = r#"[

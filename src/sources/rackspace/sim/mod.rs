@@ -153,7 +153,8 @@ use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::sim::{
-    apply_body_fault, json_bytes_response, json_response, lock, RequestLog, Resp, Running, Taken,
+    apply_body_fault, json_bytes_response, json_response, lock, swap_served, RequestLog, Resp,
+    Running, Taken,
 };
 pub use crate::sim::{Fault, Faults, Simulator, CONTENT_TYPE_JSON, UNKNOWN_ENDPOINT};
 
@@ -1200,10 +1201,7 @@ impl Simulator for SimServer {
 
     /// Renders `dataset` first.
     fn set_dataset(&self, dataset: Dataset) {
-        let served = Arc::new(Served::new(dataset));
-        let old = std::mem::replace(&mut *lock(&self.shared.served), served);
-        // Freeing a large data set takes a while: not while holding the lock.
-        drop(old);
+        swap_served(&self.shared.served, Served::new(dataset));
     }
 
     fn running(&self) -> &Running {
