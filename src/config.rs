@@ -508,11 +508,14 @@ fn env_provider() -> Env {
     Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
 }
 
+/// What the configuration tests of the core and of every kind share.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use super::{Config, SourceConfig};
+    use crate::settings::Section;
 
-    const MINIMAL: &str = r#"
+    /// A complete source (of the first kind the tests knew), to change or add keys to.
+    pub const MINIMAL: &str = r#"
         [[source]]
         name = "hq"
         kind = "crashplan"
@@ -521,9 +524,22 @@ mod tests {
         password = "s3cret"
     "#;
 
-    fn load(toml: &str) -> Result<Config, String> {
+    /// Loads TOML text, the error as text.
+    pub fn load(toml: &str) -> Result<Config, String> {
         Config::from_toml_str(toml).map_err(|e| e.to_string())
     }
+
+    /// The kind's section of `source`.
+    pub fn section_of<T: Section>(source: &SourceConfig) -> &T {
+        source.section().expect("a section of the expected kind")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::testing::{load, MINIMAL};
 
     #[test]
     fn the_alertmanager_section_is_optional_and_has_defaults() {

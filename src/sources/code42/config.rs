@@ -216,26 +216,13 @@ pub fn totp_secret_bytes(secret: &Secret) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::{load, section_of, MINIMAL};
     use crate::config::Config;
     use std::io::Write;
 
-    /// A complete CrashPlan PRO source, to add another kind's key to.
-    const MINIMAL: &str = r#"
-        [[source]]
-        name = "hq"
-        kind = "crashplan"
-        url = "https://crashplan.example.com:4285"
-        username = "admin"
-        password = "s3cret"
-    "#;
-
-    fn load(toml: &str) -> Result<Config, String> {
-        Config::from_toml_str(toml).map_err(|e| e.to_string())
-    }
-
     /// The section of the first source.
     fn section(c: &Config) -> &Code42Config {
-        c.sources[0].section().expect("a Code42Config")
+        section_of(&c.sources[0])
     }
 
     const CODE42: &str = r#"

@@ -62,25 +62,13 @@ impl CrashPlanConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::{load, section_of, MINIMAL};
     use crate::config::Config;
     use std::io::Write;
 
-    const MINIMAL: &str = r#"
-        [[source]]
-        name = "hq"
-        kind = "crashplan"
-        url = "https://crashplan.example.com:4285"
-        username = "admin"
-        password = "s3cret"
-    "#;
-
-    fn load(toml: &str) -> Result<Config, String> {
-        Config::from_toml_str(toml).map_err(|e| e.to_string())
-    }
-
     /// The section of the first source.
     fn section(c: &Config) -> &CrashPlanConfig {
-        c.sources[0].section().expect("a CrashPlanConfig")
+        section_of(&c.sources[0])
     }
 
     #[test]

@@ -416,15 +416,12 @@ pub fn project_in_path(url: &Url) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::testing::{load, section_of};
     use crate::config::Config;
-
-    fn load(toml: &str) -> Result<Config, String> {
-        Config::from_toml_str(toml).map_err(|e| e.to_string())
-    }
 
     /// The section of the first source.
     fn section(c: &Config) -> &FreezerConfig {
-        c.sources[0].section().expect("a FreezerConfig")
+        section_of(&c.sources[0])
     }
 
     #[test]
