@@ -281,9 +281,7 @@ impl Config {
 }
 
 /// Reads one `[[source]]` table: the common keys here, the rest by the kind's vendor.
-fn read_source(
-    mut raw: serde_json::Map<String, serde_json::Value>,
-) -> Result<SourceConfig, KeyError> {
+fn read_source(raw: serde_json::Map<String, serde_json::Value>) -> Result<SourceConfig, KeyError> {
     let kind = match raw.get("kind") {
         Some(serde_json::Value::String(kind)) => kind.clone(),
         Some(_) => return Err(KeyError::new("kind", "must be text, e.g. \"crashplan\"")),
@@ -304,33 +302,27 @@ fn read_source(
         ));
     };
     let own = vendor.section_keys();
-    let mut section = serde_json::Map::new();
-    for key in raw.keys().cloned().collect::<Vec<_>>() {
-        if common_keys().contains(&key.as_str()) {
-            continue;
-        }
-        if !own.contains(&key.as_str()) {
-            let message = if registry::VENDORS
-                .iter()
-                .any(|v| v.section_keys().contains(&key.as_str()))
-            {
-                format!("does not apply to kind {kind:?}")
-            } else {
-                format!(
-                    "unknown key; kind {kind:?} takes {}",
-                    common_keys()
-                        .iter()
-                        .chain(own)
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            return Err(KeyError::new(key, message));
-        }
-        if let Some(value) = raw.remove(&key) {
-            section.insert(key, value);
-        }
+    let (raw, section): (serde_json::Map<_, _>, serde_json::Map<_, _>) = raw
+        .into_iter()
+        .partition(|(key, _)| common_keys().contains(&key.as_str()));
+    if let Some(key) = section.keys().find(|key| !own.contains(&key.as_str())) {
+        let message = if registry::VENDORS
+            .iter()
+            .any(|v| v.section_keys().contains(&key.as_str()))
+        {
+            format!("does not apply to kind {kind:?}")
+        } else {
+            format!(
+                "unknown key; kind {kind:?} takes {}",
+                common_keys()
+                    .iter()
+                    .chain(own)
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        return Err(KeyError::new(key.as_str(), message));
     }
     let common: CommonKeys = serde_path_to_error::deserialize(serde_json::Value::Object(raw))
         .map_err(|e| crate::settings::serde_key_error(e, "every source", &[]))?;
