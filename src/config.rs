@@ -9,6 +9,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
@@ -16,6 +17,7 @@ use figment::Figment;
 use serde::Deserialize;
 use url::Url;
 
+use crate::exposition::Exposure;
 use crate::settings::{default_stale_threshold, http_url_problem, not_http_with_host};
 pub use crate::settings::{
     read_secret_file, ByteSize, ConfiguredUrl, KeyError, Pattern, Secret, SourceConfig,
@@ -62,6 +64,57 @@ pub struct Config {
     /// makes room for a new one (`--web.max-connections` wins over it).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// `[families]`: opt-in families to write and families to leave out.
+    #[serde(default)]
+    pub families: FamiliesConfig,
+    /// What every source writes, resolved from `families` against the registry.
+    #[serde(skip)]
+    pub exposure: Arc<Exposure>,
+}
+
+/// `[families]`: the default families (what the bundled rules, dashboards and alerting
+/// bridge need), plus the opt-in families `include` matches, less every family `exclude`
+/// matches. Patterns are regular expressions over whole family names, as in
+/// kube-state-metrics' allow and deny lists (`code42_.*`); each must match some family.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamiliesConfig {
+    #[serde(default)]
+    pub include: Vec<Pattern>,
+    #[serde(default)]
+    pub exclude: Vec<Pattern>,
+}
+
+impl FamiliesConfig {
+    /// The exposure the lists make, or the first pattern that matches no family.
+    pub fn exposure(&self) -> Result<Exposure, ConfigError> {
+        let families = registry::families();
+        let matching = |list: &[Pattern], key: &str| -> Result<Vec<&'static str>, ConfigError> {
+            let mut names = Vec::new();
+            for (i, pattern) in list.iter().enumerate() {
+                let before = names.len();
+                names.extend(
+                    families
+                        .iter()
+                        .map(|d| d.name)
+                        .filter(|name| pattern.matches(name)),
+                );
+                if names.len() == before {
+                    return Err(ConfigError(format!(
+                        "key `families.{key}[{i}]`: {:?} matches no metric family \
+                         (a regular expression over whole names, e.g. \"code42_.*\"; \
+                         `backup_exporter check-config` lists them)",
+                        pattern.as_str()
+                    )));
+                }
+            }
+            Ok(names)
+        };
+        Ok(Exposure::new(
+            matching(&self.include, "include")?,
+            matching(&self.exclude, "exclude")?,
+        ))
+    }
 }
 
 /// `[alertmanager]`: the alerting bridge posts the bundled rules' backup alerts to these
@@ -276,6 +329,10 @@ impl Config {
         if let Some(am) = &mut self.alertmanager {
             am.validate()?;
         }
+        self.exposure = Arc::new(self.families.exposure()?);
+        for source in &mut self.sources {
+            source.exposure = self.exposure.clone();
+        }
         Ok(())
     }
 }
@@ -339,6 +396,7 @@ fn read_source(raw: serde_json::Map<String, serde_json::Value>) -> Result<Source
         tls: common.tls,
         stale_threshold: common.stale_threshold,
         stale_overrides: common.stale_overrides,
+        exposure: Arc::default(),
         section,
     })
 }

@@ -7,7 +7,9 @@
 //!
 //! Metric descriptors ([`Desc`]) are declared once, in `crate::metrics`.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::{Arc, LazyLock};
 
 /// The type written on a family's `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,13 +45,85 @@ pub struct Desc {
     pub scope: Scope,
     /// The labels a sample carries after the scope labels, in order (documentation and checks).
     pub labels: &'static [&'static str],
+    /// Written only when the configuration includes it (`[families] include`); the default
+    /// set is what the bundled rules, dashboards and alerting bridge need.
+    pub opt_in: bool,
+}
+
+/// Which families a [`MetricSet`] writes: the default set (every family not marked opt-in),
+/// plus the opt-in families the configuration includes, less those it excludes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exposure {
+    /// Every family, opt-in or not, whatever the lists say (tests of a vendor's mapping).
+    everything: bool,
+    /// Opt-in families turned on.
+    included: HashSet<&'static str>,
+    /// Families turned off; wins over `included`.
+    excluded: HashSet<&'static str>,
+}
+
+static EVERYTHING: LazyLock<Arc<Exposure>> = LazyLock::new(|| {
+    Arc::new(Exposure {
+        everything: true,
+        ..Exposure::default()
+    })
+});
+
+impl Exposure {
+    /// The default set, with the opt-in families of `included` and without those of `excluded`.
+    pub fn new(
+        included: impl IntoIterator<Item = &'static str>,
+        excluded: impl IntoIterator<Item = &'static str>,
+    ) -> Exposure {
+        Exposure {
+            everything: false,
+            included: included.into_iter().collect(),
+            excluded: excluded.into_iter().collect(),
+        }
+    }
+
+    /// Every family, opt-in included (a vendor's mapping tests see all it writes).
+    pub fn everything() -> &'static Arc<Exposure> {
+        &EVERYTHING
+    }
+
+    /// Whether samples of `desc` are written.
+    pub fn writes(&self, desc: &Desc) -> bool {
+        self.everything
+            || (!self.excluded.contains(desc.name)
+                && (!desc.opt_in || self.included.contains(desc.name)))
+    }
+}
+
+/// Whose samples a [`MetricSet`] holds: the configured source's name, and what it exposes.
+/// A bare name (`"hq".into()`) exposes every family.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub source: &'a str,
+    pub exposure: &'a Arc<Exposure>,
+}
+
+impl<'a> From<&'a str> for Origin<'a> {
+    fn from(source: &'a str) -> Origin<'a> {
+        Origin {
+            source,
+            exposure: Exposure::everything(),
+        }
+    }
+}
+
+impl<'a> From<&'a String> for Origin<'a> {
+    fn from(source: &'a String) -> Origin<'a> {
+        Origin::from(source.as_str())
+    }
 }
 
 /// The sample lines of one source, grouped by family.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct MetricSet {
     neutral_prefix: String,
     vendor_prefix: String,
+    exposure: Arc<Exposure>,
     /// Few (one per family written), so found by a scan comparing `Desc` addresses: cheaper
     /// than a map keyed by name when every sample looks its family up.
     families: Vec<Family>,
@@ -58,16 +132,26 @@ pub struct MetricSet {
 #[derive(Debug, Clone)]
 struct Family {
     desc: &'static Desc,
+    /// Whether the exposure writes the family (decided once, when its first sample comes).
+    on: bool,
     body: String,
     samples: usize,
 }
 
+impl Default for MetricSet {
+    fn default() -> MetricSet {
+        MetricSet::new("", "")
+    }
+}
+
 impl MetricSet {
     /// A set whose samples are labelled `system="<system>",source="<source>"` (neutral families)
-    /// or `source="<source>"` (vendor families).
-    pub fn new(system: &str, source: &str) -> Self {
+    /// or `source="<source>"` (vendor families), holding the families `origin`'s exposure
+    /// writes.
+    pub fn new<'a>(system: &str, origin: impl Into<Origin<'a>>) -> Self {
+        let origin = origin.into();
         let mut vendor_prefix = String::from("source=\"");
-        escape_into(&mut vendor_prefix, source);
+        escape_into(&mut vendor_prefix, origin.source);
         vendor_prefix.push('"');
         let mut neutral_prefix = String::from("system=\"");
         escape_into(&mut neutral_prefix, system);
@@ -76,6 +160,7 @@ impl MetricSet {
         MetricSet {
             neutral_prefix,
             vendor_prefix,
+            exposure: origin.exposure.clone(),
             families: Vec::new(),
         }
     }
@@ -102,9 +187,13 @@ impl MetricSet {
         let MetricSet {
             neutral_prefix,
             vendor_prefix,
+            exposure,
             families,
         } = self;
-        let family = family_of(families, desc);
+        let family = family_of(families, exposure, desc);
+        if !family.on {
+            return;
+        }
         let body = &mut family.body;
         body.push_str(desc.name);
         body.push('{');
@@ -127,9 +216,10 @@ impl MetricSet {
             Scope::Vendor => self.vendor_prefix.len(),
         };
         let line = desc.name.len() + prefix + label_bytes + 24;
-        family_of(&mut self.families, desc)
-            .body
-            .reserve(samples * line);
+        let family = family_of(&mut self.families, &self.exposure, desc);
+        if family.on {
+            family.body.reserve(samples * line);
+        }
     }
 
     /// Adds a sample only when the value is known: unknown times and sizes are absent, never 0.
@@ -139,9 +229,12 @@ impl MetricSet {
         }
     }
 
-    /// Adds one 0/1 series per state: every `known` state, then any other state the vendor
-    /// reported. `active` holds the states that are on. The state goes in the family's last
-    /// declared label (`state`, `status`, ...).
+    /// Adds one series of value 1 per state that holds (`active`): the `known` states first,
+    /// in their order, then any other state the vendor reported. States that do not hold get
+    /// no series (a state set written in full costs one series per state for every item, and
+    /// nearly all of them 0); a state that stops holding ends its series, which Prometheus
+    /// marks stale at the next scrape. The state goes in the family's last declared label
+    /// (`state`, `status`, ...).
     pub fn add_states(
         &mut self,
         desc: &'static Desc,
@@ -169,11 +262,15 @@ impl MetricSet {
             write_labels(&mut state_labels.text, &[(state_label, state)]);
             this.add_labels(desc, &state_labels, value);
         };
-        for state in known {
-            series(self, state, f64::from(u8::from(active.contains(state))));
-        }
-        for state in active.iter().filter(|s| !known.contains(s)) {
+        for state in known.iter().filter(|s| active.contains(s)) {
             series(self, state, 1.0);
+        }
+        let mut others: Vec<&str> = Vec::new();
+        for state in active.iter().filter(|s| !known.contains(s)) {
+            if !others.contains(state) {
+                others.push(state);
+                series(self, state, 1.0);
+            }
         }
     }
 
@@ -192,12 +289,17 @@ impl MetricSet {
     }
 }
 
-fn family_of<'a>(families: &'a mut Vec<Family>, desc: &'static Desc) -> &'a mut Family {
+fn family_of<'a>(
+    families: &'a mut Vec<Family>,
+    exposure: &Exposure,
+    desc: &'static Desc,
+) -> &'a mut Family {
     match families.iter().position(|f| std::ptr::eq(f.desc, desc)) {
         Some(i) => &mut families[i],
         None => {
             families.push(Family {
                 desc,
+                on: exposure.writes(desc),
                 body: String::new(),
                 samples: 0,
             });
@@ -344,6 +446,7 @@ mod tests {
         kind: Kind::Gauge,
         scope: Scope::Neutral,
         labels: &["device"],
+        opt_in: false,
     };
     static V: Desc = Desc {
         name: "crashplan_test_total",
@@ -351,6 +454,7 @@ mod tests {
         kind: Kind::Counter,
         scope: Scope::Vendor,
         labels: &["device"],
+        opt_in: false,
     };
     static S: Desc = Desc {
         name: "backup_test_state",
@@ -358,6 +462,7 @@ mod tests {
         kind: Kind::Gauge,
         scope: Scope::Neutral,
         labels: &["device", "state"],
+        opt_in: false,
     };
 
     #[test]
@@ -423,13 +528,13 @@ mod tests {
     }
 
     #[test]
-    fn states_are_one_series_each_with_unknown_states_added() {
+    fn states_that_hold_are_one_series_each_known_ones_first() {
         let mut set = MetricSet::new("crashplan", "hq");
         set.add_states(
             &S,
             &[("device", "d")],
             &["OK", "WARN", "ALERT"],
-            &["ALERT", "Odd"],
+            &["Odd", "ALERT", "Odd"],
         );
         let mut out = String::new();
         assemble(&mut out, &[&set]);
@@ -437,8 +542,6 @@ mod tests {
         assert_eq!(
             samples,
             vec![
-                "backup_test_state{system=\"crashplan\",source=\"hq\",device=\"d\",state=\"OK\"} 0",
-                "backup_test_state{system=\"crashplan\",source=\"hq\",device=\"d\",state=\"WARN\"} 0",
                 "backup_test_state{system=\"crashplan\",source=\"hq\",device=\"d\",state=\"ALERT\"} 1",
                 "backup_test_state{system=\"crashplan\",source=\"hq\",device=\"d\",state=\"Odd\"} 1",
             ]
@@ -451,5 +554,55 @@ mod tests {
         set.add_opt(&G, &[("device", "d")], None);
         assert_eq!(set.samples(), 0);
         assert!(!set.has("backup_test_bytes"));
+    }
+
+    #[test]
+    fn the_exposure_writes_defaults_and_included_opt_ins_less_the_excluded() {
+        static OPT: Desc = Desc {
+            name: "backup_test_files",
+            help: "Opt-in.",
+            kind: Kind::Gauge,
+            scope: Scope::Neutral,
+            labels: &["device"],
+            opt_in: true,
+        };
+        let written = |exposure: &Arc<Exposure>| {
+            let mut set = MetricSet::new(
+                "crashplan",
+                Origin {
+                    source: "hq",
+                    exposure,
+                },
+            );
+            for desc in [&G, &OPT] {
+                set.add(desc, &[("device", "d")], 1.0);
+                set.reserve(desc, 10, 10);
+            }
+            let mut out = String::new();
+            assemble(&mut out, &[&set]);
+            let names: Vec<String> = out
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(|l| l.split('{').next().unwrap_or_default().to_owned())
+                .collect();
+            assert_eq!(set.samples(), names.len());
+            names
+        };
+        let defaults = Arc::new(Exposure::default());
+        assert_eq!(written(&defaults), ["backup_test_bytes"]);
+        let included = Arc::new(Exposure::new(["backup_test_files"], []));
+        assert_eq!(
+            written(&included),
+            ["backup_test_bytes", "backup_test_files"]
+        );
+        let excluded = Arc::new(Exposure::new(
+            ["backup_test_files"],
+            ["backup_test_files", "backup_test_bytes"],
+        ));
+        assert!(written(&excluded).is_empty());
+        assert_eq!(
+            written(Exposure::everything()),
+            ["backup_test_bytes", "backup_test_files"]
+        );
     }
 }

@@ -8,7 +8,9 @@
 //! The exporter's own metrics (`backup_exporter_*`) live in `crate::selfmetrics`.
 
 macro_rules! families {
-    ($($id:ident: $kind:ident $scope:ident $name:literal [$($label:literal),*] $help:literal;)*) => {
+    (@opt_in) => { false };
+    (@opt_in OptIn) => { true };
+    ($($id:ident: $kind:ident $scope:ident $($opt:ident)? $name:literal [$($label:literal),*] $help:literal;)*) => {
         $(
             #[doc = $help]
             pub static $id: $crate::exposition::Desc = $crate::exposition::Desc {
@@ -17,6 +19,7 @@ macro_rules! families {
                 kind: $crate::exposition::Kind::$kind,
                 scope: $crate::exposition::Scope::$scope,
                 labels: &[$($label),*],
+                opt_in: $crate::metrics::families!(@opt_in $($opt)?),
             };
         )*
         /// Every family of the module, in declaration order (the registry lists them).

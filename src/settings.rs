@@ -1,7 +1,7 @@
 //! Settings shared by the core and every vendor: secrets, TLS, sizes, stale thresholds, and a
 //! source's common keys ([`SourceConfig`]) with its kind's own section ([`Section`]).
 //!
-//! This module imports nothing of the project: the loader (`crate::config`) fills these types,
+//! This module imports nothing of the project but the leaf `crate::exposition`: the loader (`crate::config`) fills these types,
 //! the vendors (`crate::sources`) read them.
 
 use std::any::Any;
@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
+
+use crate::exposition::Exposure;
 
 /// A source's keys common to every kind, with its kind's own section.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct SourceConfig {
     pub stale_threshold: Option<StaleThreshold>,
     /// Thresholds for the targets that match, checked in order before `stale_threshold`.
     pub stale_overrides: Vec<StaleOverride>,
+    /// The families the source writes (the top-level `[families]`).
+    pub exposure: Arc<Exposure>,
     /// The kind's own keys, typed by its vendor.
     pub section: Arc<dyn Section>,
 }
@@ -277,6 +281,11 @@ impl Pattern {
 
     pub fn matches(&self, value: &str) -> bool {
         self.regex.is_match(value)
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 }
 

@@ -34,7 +34,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 
 use self::families as m;
-use crate::exposition::{Desc, Labels, MetricSet};
+use crate::exposition::{Desc, Exposure, Labels, MetricSet, Origin};
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, SourceConfig};
 use crate::sources::crashplan::{self, model::MountPoint};
@@ -102,6 +102,8 @@ pub struct Options {
 pub struct Code42 {
     upstream: Upstream,
     source: String,
+    /// The families this source writes.
+    exposure: Arc<Exposure>,
     page_size: usize,
     concurrency: usize,
     resolve_names: bool,
@@ -122,6 +124,7 @@ impl Code42 {
         Ok(Code42 {
             upstream,
             source: cfg.name.clone(),
+            exposure: cfg.exposure.clone(),
             page_size: cfg.page_size,
             concurrency: cfg.concurrency,
             resolve_names: section.resolve_names(),
@@ -134,10 +137,18 @@ impl Code42 {
         })
     }
 
+    /// The source's name and the families it writes, for its [`MetricSet`].
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            source: &self.source,
+            exposure: &self.exposure,
+        }
+    }
+
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         let raw = self.fetch().await?;
         let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-        Ok(map(&raw, &self.source, &self.options, now))
+        Ok(map(&raw, self.origin(), &self.options, now))
     }
 
     async fn fetch(&mut self) -> Result<Raw, UpstreamError> {
@@ -258,7 +269,7 @@ impl Code42 {
 
 /// Maps one refresh's payloads into a snapshot. `now` (Unix seconds) stands in for the
 /// console's time when the answer carries none.
-pub fn map(raw: &Raw, source: &str, options: &Options, now: f64) -> Snapshot {
+pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now: f64) -> Snapshot {
     let mut w = Warnings::default();
     let mut set = MetricSet::new(SYSTEM, source);
     let reference = w

@@ -89,8 +89,8 @@ fn the_document_fleet() {
         )
     };
     assert_eq!(alert(ALPHA_T, "OK"), Some(1.0));
-    assert_eq!(alert(ALPHA_T, "CriticalBackupAlert"), Some(0.0));
-    assert_eq!(alert(BETA_T, "WarningConnectionAlert"), Some(0.0));
+    assert_eq!(alert(ALPHA_T, "CriticalBackupAlert"), None);
+    assert_eq!(alert(BETA_T, "WarningConnectionAlert"), None);
     // Device level: 17 min since Alpha checked in (not connected), 5 min for Beta.
     let alpha = r#"{source="console",device="Alpha",device_id="619174385806213377"}"#;
     let beta = r#"{source="console",device="Beta",device_id="631663249095393537"}"#;
@@ -229,7 +229,7 @@ fn unknown_states_still_get_a_series() {
                 ALPHA_T.replace('}', ",state=\"OK\"}")
             )
         ),
-        Some(0.0)
+        None
     );
 }
 

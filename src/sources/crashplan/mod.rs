@@ -32,7 +32,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use self::families as m;
-use crate::exposition::{Desc, MetricSet};
+use crate::exposition::{Desc, Exposure, MetricSet, Origin};
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, SourceConfig};
 use crate::sources::http::{Auth, Upstream, UpstreamError};
@@ -96,6 +96,8 @@ pub struct Raw {
 pub struct CrashPlan {
     upstream: Upstream,
     source: String,
+    /// The families this source writes.
+    exposure: Arc<Exposure>,
     page_size: usize,
     concurrency: usize,
     include_deactivated: bool,
@@ -120,6 +122,7 @@ impl CrashPlan {
         Ok(CrashPlan {
             upstream: Upstream::new(cfg, metrics)?.with_auth(auth),
             source: cfg.name.clone(),
+            exposure: cfg.exposure.clone(),
             page_size: cfg.page_size,
             concurrency: cfg.concurrency,
             include_deactivated: section.include_deactivated,
@@ -131,9 +134,13 @@ impl CrashPlan {
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         let raw = self.fetch().await?;
         let now = chrono::Utc::now().timestamp() as f64;
+        let origin = Origin {
+            source: &self.source,
+            exposure: &self.exposure,
+        };
         Ok(map(
             &raw,
-            &self.source,
+            origin,
             self.include_deactivated,
             now,
             &mut self.last_success,
@@ -252,9 +259,9 @@ impl CrashPlan {
 
 /// Maps one refresh's payloads into a snapshot. `last_success` carries each target's last
 /// success across refreshes (see the module documentation).
-pub fn map(
+pub fn map<'a>(
     raw: &Raw,
-    source: &str,
+    source: impl Into<Origin<'a>>,
     include_deactivated: bool,
     _now: f64,
     last_success: &mut HashMap<(String, String), f64>,

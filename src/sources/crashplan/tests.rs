@@ -109,7 +109,7 @@ fn the_documents_usage_maps_to_every_neutral_family() {
     for (state, v) in [("OK", 1.0), ("WARN", 0.0), ("ALERT", 0.0)] {
         assert_eq!(
             value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
-            Some(v),
+            (v > 0.0).then_some(v),
             "{state}"
         );
     }
@@ -137,7 +137,7 @@ fn device_level_families() {
                 &l,
                 &format!("crashplan_device_status{{{d},status=\"{status}\"}}")
             ),
-            Some(v)
+            (v > 0.0).then_some(v)
         );
     }
     assert_eq!(
@@ -408,7 +408,7 @@ fn alert_states_combine_pair_and_computer() {
     for (state, v) in [("OK", 0.0), ("WARN", 0.0), ("ALERT", 1.0)] {
         assert_eq!(
             value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
-            Some(v),
+            (v > 0.0).then_some(v),
             "{state}"
         );
     }
@@ -423,7 +423,7 @@ fn alert_states_combine_pair_and_computer() {
     ] {
         assert_eq!(
             value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
-            Some(v),
+            (v > 0.0).then_some(v),
             "{state}"
         );
     }

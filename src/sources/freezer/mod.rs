@@ -38,7 +38,7 @@ use futures_util::future::{try_join_all, BoxFuture};
 use serde::de::DeserializeOwned;
 
 use self::families as m;
-use crate::exposition::{Desc, Labels, MetricSet};
+use crate::exposition::{Desc, Exposure, Labels, MetricSet, Origin};
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, SourceConfig};
 use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
@@ -106,6 +106,8 @@ impl Source for Freezer {
 pub struct Freezer {
     upstream: Upstream,
     source: String,
+    /// The families this source writes.
+    exposure: Arc<Exposure>,
     /// Items per page, and pages requested at once after a full first page.
     paging: (usize, usize),
     projects: Option<Vec<String>>,
@@ -155,6 +157,7 @@ impl Freezer {
         Ok(Freezer {
             upstream: upstream.with_auth(auth),
             source: cfg.name.clone(),
+            exposure: cfg.exposure.clone(),
             paging: (cfg.page_size, cfg.concurrency),
             projects: section.projects.clone(),
             facts,
@@ -163,13 +166,21 @@ impl Freezer {
         })
     }
 
+    /// The source's name and the families it writes, for its [`MetricSet`].
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            source: &self.source,
+            exposure: &self.exposure,
+        }
+    }
+
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         let read = self.read().await;
         if read.is_err() {
             // The server may have been upgraded or replaced: ask again next time.
             self.api = None;
         }
-        Ok(map(read?, &self.source))
+        Ok(map(read?, self.origin()))
     }
 
     fn facts(&self) -> TokenFacts {
@@ -393,7 +404,7 @@ fn default_client_id(project: &str, host: &str) -> String {
 }
 
 /// Maps what a refresh read into the snapshot.
-pub fn map(raw: Raw, source: &str) -> Snapshot {
+pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
     let Raw {
         mut projects,
         mut warnings,

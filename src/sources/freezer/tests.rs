@@ -213,12 +213,12 @@ fn job_families() {
         )
     };
     assert_eq!(result("j-ok", "web1", "success"), Some(1.0));
-    assert_eq!(result("j-ok", "web1", "fail"), Some(0.0));
+    assert_eq!(result("j-ok", "web1", "fail"), None);
     assert_eq!(result("j-fail", "db1", "fail"), Some(1.0));
     assert_eq!(result("j-once", "web1", "aborted"), Some(1.0));
     // Running: no result yet, all 0. Never ran: no series.
     for r in ["success", "fail", "aborted"] {
-        assert_eq!(result("j-run", "db1", r), Some(0.0), "{r}");
+        assert_eq!(result("j-run", "db1", r), None, "{r}");
         assert_eq!(result("j-never", "web1", r), None, "{r}");
     }
     let status = |id: &str, host: &str, s: &str| {
@@ -230,7 +230,7 @@ fn job_families() {
     };
     assert_eq!(status("j-run", "db1", "running"), Some(1.0));
     assert_eq!(status("j-once", "web1", "completed"), Some(1.0));
-    assert_eq!(status("j-never", "web1", "scheduled"), Some(0.0));
+    assert_eq!(status("j-never", "web1", "scheduled"), None);
     let ts = |family: &str, id: &str, host: &str| value(&out, family, &j(id, host));
     assert_eq!(
         ts("freezer_job_last_start_timestamp_seconds", "j-run", "db1"),

@@ -39,7 +39,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 
 use self::families as m;
-use crate::exposition::{Desc, Labels, MetricSet};
+use crate::exposition::{Desc, Exposure, Labels, MetricSet, Origin};
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, SourceConfig};
 use crate::sources::http::{Auth, TokenCache, Upstream, UpstreamError};
@@ -123,6 +123,8 @@ impl Source for Rackspace {
 pub struct Rackspace {
     upstream: Upstream,
     source: String,
+    /// The families this source writes.
+    exposure: Arc<Exposure>,
     concurrency: usize,
     read_reports: bool,
     /// The last details read of each agent, with their Unix time.
@@ -144,6 +146,7 @@ impl Rackspace {
         Ok(Rackspace {
             upstream,
             source: cfg.name.clone(),
+            exposure: cfg.exposure.clone(),
             concurrency: cfg.concurrency,
             read_reports: section.read_reports(),
             known_agents: HashMap::new(),
@@ -151,10 +154,18 @@ impl Rackspace {
         })
     }
 
+    /// The source's name and the families it writes, for its [`MetricSet`].
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            source: &self.source,
+            exposure: &self.exposure,
+        }
+    }
+
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         let mut errors = Vec::new();
         let raw = self.fetch(&mut errors).await?;
-        Ok(map(raw, &self.source).with_errors(errors))
+        Ok(map(raw, self.origin()).with_errors(errors))
     }
 
     /// Reads everything; calls for one item (an agent's details, a report) that fail are put
@@ -463,7 +474,7 @@ pub fn report_candidates(
 }
 
 /// The snapshot of one refresh.
-pub fn map(raw: Raw, source: &str) -> Snapshot {
+pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
     let Raw {
         agents,
         configurations,

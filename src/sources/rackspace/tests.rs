@@ -250,8 +250,8 @@ fn an_agent_with_its_configurations_runs_and_report() {
         )
     };
     assert_eq!(st("CompletedWithErrors"), Some(1.0));
-    assert_eq!(st("Completed"), Some(0.0));
-    assert_eq!(st("Failed"), Some(0.0));
+    assert_eq!(st("Completed"), None);
+    assert_eq!(st("Failed"), None);
     let rep = |family: &str| line(&out, family, &format!("source=\"rax\",{web}"));
     assert_eq!(rep("rackspace_backup_last_errors"), Some(2.0));
     assert_eq!(rep("rackspace_backup_last_duration_seconds"), Some(273.0));
@@ -437,7 +437,7 @@ fn without_activity_the_configurations_backup_state_is_the_last_state() {
     assert_eq!(st("Unknown", "InProgress"), None);
     assert!(!out.contains("Not Available"), "{out}");
     assert_eq!(st("Queued", "Missed"), Some(1.0));
-    assert_eq!(st("Queued", "Queued"), Some(0.0));
+    assert_eq!(st("Queued", "Queued"), None);
 }
 
 #[test]
