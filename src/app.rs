@@ -26,6 +26,34 @@ pub fn init_logging(format: LogFormat, level: &str) {
     };
 }
 
+/// What `check-config` says of the families: how many are written, and the series a device
+/// costs for each configured kind (see `registry::series_per_device`).
+pub fn families_summary(config: &Config) -> String {
+    let all = registry::families();
+    let on = all.iter().filter(|d| config.exposure.writes(d)).count();
+    let mut kinds: Vec<&'static str> = config.sources.iter().map(|s| s.kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let per_kind: Vec<String> = kinds
+        .iter()
+        .filter_map(|k| registry::find(k))
+        .map(|v| {
+            format!(
+                "{} about {:.1}",
+                v.kind(),
+                registry::series_per_device(v, &config.exposure, registry::TARGETS_PER_DEVICE)
+            )
+        })
+        .collect();
+    format!(
+        "families: {on} of {} written ([families] include and exclude; docs/metrics.md marks the opt-in ones); \
+         series per device ({} destinations per device, fleet-wide families apart): {}",
+        all.len(),
+        registry::TARGETS_PER_DEVICE,
+        per_kind.join(", ")
+    )
+}
+
 /// Refreshes every source once, concurrently. Returns the exposition and whether every
 /// source succeeded.
 pub async fn once(config: &Config) -> Result<(String, bool), String> {

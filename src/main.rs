@@ -138,6 +138,7 @@ fn main() -> ExitCode {
                                 ))
                                 .collect::<String>()
                         );
+                        println!("{}", app::families_summary(&config));
                         let web = backup_exporter::web::WebOptions::from_config(&config)?;
                         match web.config.path() {
                             Some(path) => println!(

@@ -39,19 +39,19 @@ families! {
     LAST_ACTIVITY: Gauge Neutral "backup_last_activity_timestamp_seconds"
         ["device", "device_id", "target"]
         "Unix time of the last backup activity of the device to the target, completed or not. Absent when there was none.";
-    LAST_CONNECTED: Gauge Neutral "backup_last_connected_timestamp_seconds"
+    LAST_CONNECTED: Gauge Neutral OptIn "backup_last_connected_timestamp_seconds"
         ["device", "device_id", "target"]
         "Unix time the device last connected to the target. Absent when it never connected.";
     SELECTED_BYTES: Gauge Neutral "backup_selected_bytes"
         ["device", "device_id", "target"]
         "Bytes selected for backup on the device for the target.";
-    SELECTED_FILES: Gauge Neutral "backup_selected_files"
+    SELECTED_FILES: Gauge Neutral OptIn "backup_selected_files"
         ["device", "device_id", "target"]
         "Files selected for backup on the device for the target.";
     TODO_BYTES: Gauge Neutral "backup_todo_bytes"
         ["device", "device_id", "target"]
         "Bytes still to be backed up from the device to the target.";
-    TODO_FILES: Gauge Neutral "backup_todo_files"
+    TODO_FILES: Gauge Neutral OptIn "backup_todo_files"
         ["device", "device_id", "target"]
         "Files still to be backed up from the device to the target.";
     ARCHIVE_BYTES: Gauge Neutral "backup_archive_bytes"
@@ -71,7 +71,7 @@ families! {
         "Age of the last successful backup past which the target counts as stale (exporter config: stale_threshold, stale_override). Absent for targets not expected to back up (paused, disabled, inactive, deactivated) and overrides set to off.";
     FIRST_SEEN: Gauge Neutral "backup_first_seen_timestamp_seconds"
         ["device", "device_id", "target"]
-        "Unix time since which the device's backup to the target is known: the vendor's creation time where the API gives one, else when this exporter process first read it.";
+        "Unix time since which the device's backup to the target is known: the vendor's creation time where the API gives one, else when this exporter process first read it. Written only while no completed backup of the target is known.";
     DEVICE_CONNECTED: Gauge Neutral "backup_device_connected"
         ["device", "device_id"]
         "1 when the device (backup agent) is connected to its backup service now, 0 when not. Absent where the system does not say.";

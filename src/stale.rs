@@ -138,7 +138,11 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstS
         // time turns unreadable keeps a first-seen time.
         let read_first = seen.touch(&t.device_id, &t.target, now);
         let first_seen = t.first_seen.unwrap_or(read_first);
-        metrics.add_labels(&m::FIRST_SEEN, &l, first_seen);
+        // Needed only while no completed backup is known (BackupNeverCompleted); once one is,
+        // the last success says more, and a series per target is saved.
+        if t.last_success.is_none() {
+            metrics.add_labels(&m::FIRST_SEEN, &l, first_seen);
+        }
         let threshold = policy.threshold(t);
         if let Some(threshold) = threshold {
             metrics.add_labels(&m::STALE_THRESHOLD, &l, threshold);
@@ -282,7 +286,9 @@ threshold = "off"
         created.first_seen = Some(50.0);
         let mut paused = target("ci01", "cloud");
         paused.paused = true;
-        let targets = vec![created, paused, target("new01", "cloud")];
+        let mut done = target("ok01", "cloud");
+        done.last_success = Some(900.0);
+        let targets = vec![created, paused, target("new01", "cloud"), done];
         let mut snapshot = Snapshot::new(
             Vec::new(),
             targets,
@@ -312,6 +318,17 @@ threshold = "off"
             assert!(out.contains(&line), "{line} missing from\n{out}");
         }
         assert!(!out.contains(&format!("backup_stale_threshold_seconds{{{}}}", l("ci01"))));
-        assert_eq!(seen.len(), 3);
+        // A target with a known success gets a threshold but no first-seen series (the
+        // bridge still gets the time).
+        assert!(out.contains(&format!(
+            "backup_stale_threshold_seconds{{{}}} 259200\n",
+            l("ok01")
+        )));
+        assert!(!out.contains(&format!(
+            "backup_first_seen_timestamp_seconds{{{}}}",
+            l("ok01")
+        )));
+        assert_eq!(snapshot.targets[3].first_seen, Some(1000.0));
+        assert_eq!(seen.len(), 4);
     }
 }

@@ -17,7 +17,7 @@ use backup_exporter::sources::code42::sim::fleet as code42_fleet;
 use backup_exporter::sources::code42::sim::{
     ApiClient, ConsoleConfig, Dataset, Fault, LocalAccount, SimServer,
 };
-use common::{assert_golden, samples};
+use common::{assert_golden, samples, EVERY_FAMILY};
 
 const USER: &str = "ops@example.com";
 const PASSWORD: &str = "correct horse battery staple";
@@ -82,6 +82,7 @@ fn config(url: &str, extra: &str) -> Config {
 fn config_as(url: &str, auth_lines: &str) -> Config {
     Config::from_toml_str(&format!(
         r#"
+        {EVERY_FAMILY}
         [[source]]
         name = "console"
         kind = "code42"
@@ -176,7 +177,7 @@ async fn document_sample_matches_the_golden_exposition() {
             "backup_alert_state",
             &format!("{BETA},state=\"CriticalBackupAlert\"")
         ),
-        Some(0.0)
+        None
     );
     assert_eq!(
         s[r#"backup_exporter_source_up{source="console",system="code42"}"#],

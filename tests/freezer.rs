@@ -20,7 +20,7 @@ use backup_exporter::sources::freezer::sim::{
     DEV_PROJECT_ID, PROD_PROJECT_ID, PROD_PROJECT_NAME, READER_USER_NAME,
 };
 use backup_exporter::sources::Source;
-use common::{assert_golden, samples};
+use common::{assert_golden, samples, EVERY_FAMILY};
 
 /// The deployment's "now": fixed, so the golden file is stable.
 const NOW: i64 = 1_795_000_000;
@@ -34,7 +34,7 @@ async fn server(config: SimConfig) -> SimServer {
 /// A freezer source `fz`; `auth` lines (and any other keys) go into the source table.
 fn config(auth: &str) -> Config {
     Config::from_toml_str(&format!(
-        "[[source]]\nname = \"fz\"\nkind = \"freezer\"\ntimeout = \"2s\"\n{}{auth}\n",
+        "{EVERY_FAMILY}[[source]]\nname = \"fz\"\nkind = \"freezer\"\ntimeout = \"2s\"\n{}{auth}\n",
         if auth.contains("page_size") {
             ""
         } else {

@@ -15,7 +15,7 @@ use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sources::Source;
 use common::freezer_real::{seed, Facts, FreezerApi, JobFacts, PROJECT_A, PROJECT_B};
-use common::samples;
+use common::{samples, EVERY_FAMILY};
 
 const SOURCE: &str = "openstack";
 /// The default stale threshold (3 days): every scheduled job of the fleet runs at most daily,
@@ -71,6 +71,7 @@ fn config(url: &str, projects: &[&str], page_size: usize, concurrency: usize) ->
     let projects: Vec<String> = projects.iter().map(|p| format!("\"{p}\"")).collect();
     Config::from_toml_str(&format!(
         r#"
+        {EVERY_FAMILY}
         [[source]]
         name = "{SOURCE}"
         kind = "freezer"
@@ -280,11 +281,14 @@ fn expected(facts: &Facts, projects: &[&str]) -> BTreeMap<&'static str, BTreeMap
         };
         let status = j.status.as_deref().unwrap_or("");
         for s in JOB_STATUSES {
-            put(
-                "freezer_job_status",
-                key("freezer_job_status", &with(("status", s))),
-                f64::from(u8::from(status == *s)),
-            );
+            // State sets write only the state that holds.
+            if status == *s {
+                put(
+                    "freezer_job_status",
+                    key("freezer_job_status", &with(("status", s))),
+                    1.0,
+                );
+            }
         }
         let ran = match j.result.as_deref() {
             None => false,
@@ -294,11 +298,14 @@ fn expected(facts: &Facts, projects: &[&str]) -> BTreeMap<&'static str, BTreeMap
         if ran {
             let result = j.result.as_deref().unwrap_or("");
             for r in RESULTS {
-                put(
-                    "freezer_job_last_result",
-                    key("freezer_job_last_result", &with(("result", r))),
-                    f64::from(u8::from(result == *r)),
-                );
+                // State sets write only the state that holds.
+                if result == *r {
+                    put(
+                        "freezer_job_last_result",
+                        key("freezer_job_last_result", &with(("result", r))),
+                        1.0,
+                    );
+                }
             }
         }
         for (family, t) in [
@@ -370,21 +377,27 @@ fn expected(facts: &Facts, projects: &[&str]) -> BTreeMap<&'static str, BTreeMap
         for st in SESSION_STATUSES {
             let mut l = base.to_vec();
             l.push(("status", st));
-            put(
-                "freezer_session_status",
-                key("freezer_session_status", &l),
-                f64::from(u8::from(s.status == *st)),
-            );
+            // State sets write only the state that holds.
+            if s.status == *st {
+                put(
+                    "freezer_session_status",
+                    key("freezer_session_status", &l),
+                    1.0,
+                );
+            }
         }
         if let Some(result) = s.result.as_deref().filter(|r| !r.is_empty()) {
             for r in RESULTS {
                 let mut l = base.to_vec();
                 l.push(("result", r));
-                put(
-                    "freezer_session_last_result",
-                    key("freezer_session_last_result", &l),
-                    f64::from(u8::from(result == *r)),
-                );
+                // State sets write only the state that holds.
+                if result == *r {
+                    put(
+                        "freezer_session_last_result",
+                        key("freezer_session_last_result", &l),
+                        1.0,
+                    );
+                }
             }
         }
         for (family, t) in [
@@ -699,11 +712,13 @@ async fn every_value_matches_the_seeded_fleet() {
         });
     }
 
-    // First seen: one per target (its value is the exporter's or the vendor's time).
+    // First seen: one per target without a known success (its value is the exporter's or the
+    // vendor's time).
     let first_seen = family(&got, NEUTRAL_FAMILIES[5]);
     let want_targets: BTreeSet<String> = facts
         .targets
         .iter()
+        .filter(|t| t.last_success.is_none())
         .map(|t| neutral(NEUTRAL_FAMILIES[5], &t.device, &t.device_id, &t.target))
         .collect();
     let have_targets: BTreeSet<String> = first_seen.keys().cloned().collect();

@@ -35,6 +35,24 @@ fn documented_metrics(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// docs/metrics.md marks a family *(opt-in)* exactly when the registry does.
+#[test]
+fn opt_in_families_are_marked_as_such() {
+    let doc = read("docs/metrics.md");
+    for d in backup_exporter::sources::registry::families() {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", d.name)))
+            .unwrap_or_else(|| panic!("{} has no row", d.name));
+        assert_eq!(
+            row.contains("*(opt-in)*"),
+            d.opt_in,
+            "docs/metrics.md: the row of {} must say *(opt-in)* when, and only when, the family is",
+            d.name
+        );
+    }
+}
+
 #[test]
 fn every_metric_family_is_documented() {
     let doc = read("docs/metrics.md");

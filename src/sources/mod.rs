@@ -215,6 +215,9 @@ pub trait Vendor: Sync {
     fn kind(&self) -> &'static str;
     /// Its own metric families (the neutral ones are `crate::metrics`).
     fn families(&self) -> &'static [&'static Desc];
+    /// The vendor-neutral families it fills (for the series estimate; its mapping tests
+    /// check it writes no other).
+    fn neutral_families(&self) -> &'static [&'static Desc];
     /// The keys of its section (beyond the keys every kind takes).
     fn section_keys(&self) -> &'static [&'static str];
     /// The keys of its section whose values are secrets (never shown in an error).
@@ -259,6 +262,8 @@ pub trait VendorSpec: Sync {
     const SECRET_KEYS: &'static [&'static str];
     /// See [`Vendor::families`].
     fn families() -> &'static [&'static Desc];
+    /// See [`Vendor::neutral_families`].
+    const NEUTRAL_FAMILIES: &'static [&'static Desc];
     /// The section's rules beyond its keys' types (required and refused keys, ranges, secret
     /// files read).
     fn check(section: &mut Self::Section) -> Result<(), KeyError>;
@@ -280,6 +285,9 @@ impl<V: VendorSpec> Vendor for V {
     }
     fn families(&self) -> &'static [&'static Desc] {
         V::families()
+    }
+    fn neutral_families(&self) -> &'static [&'static Desc] {
+        V::NEUTRAL_FAMILIES
     }
     fn section_keys(&self) -> &'static [&'static str] {
         serde_aux::serde_introspection::serde_introspect::<V::Section>()

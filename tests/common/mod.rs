@@ -40,11 +40,16 @@ pub async fn sim(dataset: Dataset, admin: bool) -> SimServer {
     .expect("simulated server starts")
 }
 
+/// Top-level TOML turning every family on, opt-in ones included: the vendors' integration
+/// tests check everything a vendor writes (tests/series_budget.rs checks the default set).
+pub const EVERY_FAMILY: &str = "[families]\ninclude = [\".*\"]\n";
+
 /// A configuration with one CrashPlan source `hq` reading `url`; `extra` lines are appended to
 /// the source table.
 pub fn config(url: &str, password: &str, extra: &str) -> Config {
     Config::from_toml_str(&format!(
         r#"
+        {EVERY_FAMILY}
         [[source]]
         name = "hq"
         kind = "crashplan"

@@ -16,25 +16,25 @@ pub const CODE42_ALERT_STATES: &[&str] = &[
 
 families! {
     // ---- Code42 console: devices, destinations, servers, orgs ----
-    C42_DEVICE_CONNECTED: Gauge Vendor "code42_device_connected"
+    C42_DEVICE_CONNECTED: Gauge Vendor OptIn "code42_device_connected"
         ["device", "device_id"]
         "1 when the device checked in with the console within connected_within (default 15m) of the console's own time (lastConnected against the response timestamp).";
-    C42_DEVICE_LAST_CONNECTED: Gauge Vendor "code42_device_last_connected_timestamp_seconds"
+    C42_DEVICE_LAST_CONNECTED: Gauge Vendor OptIn "code42_device_last_connected_timestamp_seconds"
         ["device", "device_id"]
         "Unix time the device last checked in with the console (computer lastConnected).";
-    C42_DEVICE_BLOCKED: Gauge Vendor "code42_device_blocked"
+    C42_DEVICE_BLOCKED: Gauge Vendor OptIn "code42_device_blocked"
         ["device", "device_id"]
         "1 when the device is blocked (it may not back up), 0 otherwise.";
     C42_DEVICE_ALERT_STATE: Gauge Vendor "code42_device_alert_state"
         ["device", "device_id", "state"]
         "Device-wide alert state (computer alertStates): 1 for each state that holds, 0 for each known state that does not.";
-    C42_BACKUP_BILLABLE: Gauge Vendor "code42_backup_billable_bytes"
+    C42_BACKUP_BILLABLE: Gauge Vendor OptIn "code42_backup_billable_bytes"
         ["device", "device_id", "target"]
         "Bytes of the device's archive at the destination that count against licensing (billableBytes).";
-    C42_BACKUP_SEND_RATE: Gauge Vendor "code42_backup_send_rate_bytes_per_second"
+    C42_BACKUP_SEND_RATE: Gauge Vendor OptIn "code42_backup_send_rate_bytes_per_second"
         ["device", "device_id", "target"]
         "Average rate at which the device sends backup data to the destination (sendRateAverage).";
-    C42_BACKUP_IN_USE: Gauge Vendor "code42_backup_in_use"
+    C42_BACKUP_IN_USE: Gauge Vendor OptIn "code42_backup_in_use"
         ["device", "device_id", "target"]
         "1 while the device backs up to the destination (using), 0 when it no longer does.";
     C42_SERVER_INFO: Gauge Vendor "code42_server_info"

@@ -53,6 +53,23 @@ impl VendorSpec for Code42Console {
     type Section = Code42Config;
     const KIND: &'static str = SYSTEM;
     const SECRET_KEYS: &'static [&'static str] = config::SECRET_KEYS;
+    const NEUTRAL_FAMILIES: &'static [&'static Desc] = &[
+        &crate::metrics::DEVICE_INFO,
+        &crate::metrics::DEVICE_CONNECTED,
+        &crate::metrics::DEVICE_LAST_CONNECTED,
+        &crate::metrics::LAST_SUCCESS,
+        &crate::metrics::LAST_ACTIVITY,
+        &crate::metrics::LAST_CONNECTED,
+        &crate::metrics::SELECTED_BYTES,
+        &crate::metrics::SELECTED_FILES,
+        &crate::metrics::TODO_BYTES,
+        &crate::metrics::TODO_FILES,
+        &crate::metrics::ARCHIVE_BYTES,
+        &crate::metrics::COMPLETION_RATIO,
+        &crate::metrics::ALERT_STATE,
+        &crate::metrics::STALE_THRESHOLD,
+        &crate::metrics::FIRST_SEEN,
+    ];
     fn families() -> &'static [&'static Desc] {
         families::ALL
     }

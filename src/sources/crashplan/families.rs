@@ -11,19 +11,19 @@ pub const CRASHPLAN_DEVICE_STATUSES: &[&str] = &["Active", "Deactivated", "Block
 
 families! {
     // ---- CrashPlan PRO: devices and usages ----
-    CP_DEVICE_CONNECTED: Gauge Vendor "crashplan_device_connected"
+    CP_DEVICE_CONNECTED: Gauge Vendor OptIn "crashplan_device_connected"
         ["device", "device_id"]
         "1 when the computer is connected to the CrashPlan PRO server now (sourceConnectedToServer).";
-    CP_DEVICE_LAST_CONNECTED: Gauge Vendor "crashplan_device_last_connected_to_server_timestamp_seconds"
+    CP_DEVICE_LAST_CONNECTED: Gauge Vendor OptIn "crashplan_device_last_connected_to_server_timestamp_seconds"
         ["device", "device_id"]
         "Unix time the computer last checked in with the CrashPlan PRO server (sourceLastConnectedToServer).";
-    CP_DEVICE_STATUS: Gauge Vendor "crashplan_device_status"
+    CP_DEVICE_STATUS: Gauge Vendor OptIn "crashplan_device_status"
         ["device", "device_id", "status"]
         "Computer status flags reported by the server (sourceStatus, e.g. \"Blocked,Active\"): 1 for each flag that is set.";
     CP_COMPUTER_ALERT_STATE: Gauge Vendor "crashplan_computer_alert_state"
         ["device", "device_id", "state"]
         "Computer-level alert state (computers alertStates: OK, WARN past the warning threshold, ALERT past the alert threshold).";
-    CP_TARGET_IN_USE: Gauge Vendor "crashplan_target_in_use"
+    CP_TARGET_IN_USE: Gauge Vendor OptIn "crashplan_target_in_use"
         ["device", "device_id", "target"]
         "1 while the device backs up to the target; 0 when an archive hold is in effect and no backups occur (isUsing).";
 

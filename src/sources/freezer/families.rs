@@ -24,7 +24,7 @@ pub const FREEZER_SESSION_STATUSES: &[&str] = &["active", "running", "completed"
 
 families! {
     // ---- OpenStack Freezer: jobs, backups per host, clients, sessions ----
-    FZ_JOB_INFO: Gauge Vendor "freezer_job_info"
+    FZ_JOB_INFO: Gauge Vendor OptIn "freezer_job_info"
         ["project_id", "job_id", "device", "device_id", "client_id", "description", "session_id", "schedule", "actions", "backup_name"]
         "Descriptive labels of a Freezer job (device: its client's hostname; device_id and client_id: its client_id; schedule: the interval as written, cron, once or none; actions: its action kinds in order; backup_name: the names its backup actions write); value always 1.";
     FZ_JOB_STATUS: Gauge Vendor "freezer_job_status"
@@ -33,22 +33,22 @@ families! {
     FZ_JOB_LAST_RESULT: Gauge Vendor "freezer_job_last_result"
         ["project_id", "job_id", "device", "device_id", "result"]
         "Result of the job's last run (job_schedule.result): 1 for the one that holds, 0 for the others; all 0 while a run has no result yet. Absent for a job that never ran.";
-    FZ_JOB_LAST_START: Gauge Vendor "freezer_job_last_start_timestamp_seconds"
+    FZ_JOB_LAST_START: Gauge Vendor OptIn "freezer_job_last_start_timestamp_seconds"
         ["project_id", "job_id", "device", "device_id"]
         "Unix time the job's last run started (job_schedule.time_started). Absent when it never ran.";
-    FZ_JOB_LAST_END: Gauge Vendor "freezer_job_last_end_timestamp_seconds"
+    FZ_JOB_LAST_END: Gauge Vendor OptIn "freezer_job_last_end_timestamp_seconds"
         ["project_id", "job_id", "device", "device_id"]
         "Unix time the job's last run ended (job_schedule.time_ended). Absent when it never ended (never ran, or running).";
-    FZ_JOB_CREATED: Gauge Vendor "freezer_job_created_timestamp_seconds"
+    FZ_JOB_CREATED: Gauge Vendor OptIn "freezer_job_created_timestamp_seconds"
         ["project_id", "job_id", "device", "device_id"]
         "Unix time the job was created (job_schedule.time_created).";
     FZ_JOB_LAST_SUCCESS: Gauge Vendor "freezer_job_last_success_timestamp_seconds"
         ["project_id", "job_id", "device", "device_id"]
         "Unix time of the job's last success: its last run's end when that run succeeded, else the newest available backup carrying the job's job_id. Absent when neither is known.";
-    FZ_BACKUPS: Gauge Vendor "freezer_backups"
+    FZ_BACKUPS: Gauge Vendor OptIn "freezer_backups"
         ["project_id", "device", "device_id", "status"]
         "Backup records of the host by status (available, creating, error, deleting, deleted always present).";
-    FZ_BACKUP_NEWEST: Gauge Vendor "freezer_backup_newest_timestamp_seconds"
+    FZ_BACKUP_NEWEST: Gauge Vendor OptIn "freezer_backup_newest_timestamp_seconds"
         ["project_id", "device", "device_id", "status"]
         "Unix time (backup_metadata.time_stamp) of the host's newest backup record of the status. Absent for statuses the host has none of.";
     FZ_BACKUP_COMPRESSED: Gauge Vendor "freezer_backup_compressed_bytes"
@@ -60,7 +60,7 @@ families! {
     FZ_CLIENTS: Gauge Vendor "freezer_clients"
         ["project_id"]
         "Clients (freezer-scheduler registrations) of the project.";
-    FZ_CLIENT_INFO: Gauge Vendor "freezer_client_info"
+    FZ_CLIENT_INFO: Gauge Vendor OptIn "freezer_client_info"
         ["project_id", "device", "device_id", "uuid", "description", "is_central"]
         "Descriptive labels of a registered client (device: its hostname; device_id: its client_id); value always 1.";
     FZ_SESSION_INFO: Gauge Vendor "freezer_session_info"

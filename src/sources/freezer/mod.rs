@@ -77,6 +77,15 @@ impl VendorSpec for OpenStackFreezer {
     type Section = FreezerConfig;
     const KIND: &'static str = SYSTEM;
     const SECRET_KEYS: &'static [&'static str] = config::SECRET_KEYS;
+    const NEUTRAL_FAMILIES: &'static [&'static Desc] = &[
+        &crate::metrics::DEVICE_INFO,
+        &crate::metrics::LAST_SUCCESS,
+        &crate::metrics::LAST_ACTIVITY,
+        &crate::metrics::ARCHIVE_BYTES,
+        &crate::metrics::LAST_RUN_FAILED,
+        &crate::metrics::STALE_THRESHOLD,
+        &crate::metrics::FIRST_SEEN,
+    ];
     fn families() -> &'static [&'static Desc] {
         families::ALL
     }
