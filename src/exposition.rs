@@ -11,6 +11,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock};
 
+use crate::shard::{self, Shard};
+
 /// The type written on a family's `# TYPE` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -51,7 +53,8 @@ pub struct Desc {
 }
 
 /// Which families a [`MetricSet`] writes: the default set (every family not marked opt-in),
-/// plus the opt-in families the configuration includes, less those it excludes.
+/// plus the opt-in families the configuration includes, less those it excludes; and of them,
+/// which series: this exporter's shard's (`crate::shard`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exposure {
     /// Every family, opt-in or not, whatever the lists say (tests of a vendor's mapping).
@@ -60,6 +63,8 @@ pub struct Exposure {
     included: HashSet<&'static str>,
     /// Families turned off; wins over `included`.
     excluded: HashSet<&'static str>,
+    /// The devices written: the shard's; the families without a `device_id`, on shard 0 only.
+    shard: Shard,
 }
 
 static EVERYTHING: LazyLock<Arc<Exposure>> = LazyLock::new(|| {
@@ -79,12 +84,23 @@ impl Exposure {
             everything: false,
             included: included.into_iter().collect(),
             excluded: excluded.into_iter().collect(),
+            shard: Shard::ONE,
         }
     }
 
     /// Every family, opt-in included (a vendor's mapping tests see all it writes).
     pub fn everything() -> &'static Arc<Exposure> {
         &EVERYTHING
+    }
+
+    /// The exposure, writing only the series of `shard`.
+    pub fn sharded(self, shard: Shard) -> Exposure {
+        Exposure { shard, ..self }
+    }
+
+    /// The shard whose series are written.
+    pub fn shard(&self) -> Shard {
+        self.shard
     }
 
     /// Whether samples of `desc` are written.
@@ -124,6 +140,8 @@ pub struct MetricSet {
     neutral_prefix: String,
     vendor_prefix: String,
     exposure: Arc<Exposure>,
+    /// The source's half of its devices' shard keys (`crate::shard`).
+    source_hash: u64,
     /// Few (one per family written), so found by a scan comparing `Desc` addresses: cheaper
     /// than a map keyed by name when every sample looks its family up.
     families: Vec<Family>,
@@ -132,8 +150,12 @@ pub struct MetricSet {
 #[derive(Debug, Clone)]
 struct Family {
     desc: &'static Desc,
-    /// Whether the exposure writes the family (decided once, when its first sample comes).
+    /// Whether the exposure writes the family (decided once, when its first sample comes):
+    /// on a shard but the first, only the families with a `device_id` label.
     on: bool,
+    /// Whether each sample's `device_id` decides if it is written (sharded, and the family has
+    /// the label).
+    sharded: bool,
     body: String,
     samples: usize,
 }
@@ -161,6 +183,7 @@ impl MetricSet {
             neutral_prefix,
             vendor_prefix,
             exposure: origin.exposure.clone(),
+            source_hash: shard::source_hash(origin.source),
             families: Vec::new(),
         }
     }
@@ -174,25 +197,56 @@ impl MetricSet {
             desc.name,
             desc.labels
         );
-        self.sample(desc, value, |body| write_labels(body, labels));
+        let device = || {
+            labels
+                .iter()
+                .find(|(name, _)| *name == shard::DEVICE_ID)
+                .map(|(_, id)| shard::device_hash(id))
+        };
+        self.sample(desc, value, device, |body| write_labels(body, labels));
     }
 
     /// Adds one sample with labels escaped beforehand (many families of one device share them).
     pub fn add_labels(&mut self, desc: &'static Desc, labels: &Labels, value: f64) {
         labels.check(desc);
-        self.sample(desc, value, |body| body.push_str(&labels.text));
+        self.sample(
+            desc,
+            value,
+            || labels.device_hash,
+            |body| body.push_str(&labels.text),
+        );
     }
 
-    fn sample(&mut self, desc: &'static Desc, value: f64, labels: impl FnOnce(&mut String)) {
+    /// Writes one sample, when the exposure writes its family and, sharded, its device (the
+    /// hash of its raw `device_id`, asked only then; a sample without one counts as
+    /// fleet-wide).
+    fn sample(
+        &mut self,
+        desc: &'static Desc,
+        value: f64,
+        device: impl FnOnce() -> Option<u64>,
+        labels: impl FnOnce(&mut String),
+    ) {
         let MetricSet {
             neutral_prefix,
             vendor_prefix,
             exposure,
+            source_hash,
             families,
         } = self;
         let family = family_of(families, exposure, desc);
         if !family.on {
             return;
+        }
+        if family.sharded {
+            let shard = exposure.shard;
+            let owned = match device() {
+                Some(device) => shard.owns(*source_hash, device),
+                None => shard.writes_fleet_wide(),
+            };
+            if !owned {
+                return;
+            }
         }
         let body = &mut family.body;
         body.push_str(desc.name);
@@ -218,6 +272,11 @@ impl MetricSet {
         let line = desc.name.len() + prefix + label_bytes + 24;
         let family = family_of(&mut self.families, &self.exposure, desc);
         if family.on {
+            let samples = if family.sharded {
+                samples.div_ceil(self.exposure.shard.total() as usize)
+            } else {
+                samples
+            };
             family.body.reserve(samples * line);
         }
     }
@@ -297,9 +356,12 @@ fn family_of<'a>(
     match families.iter().position(|f| std::ptr::eq(f.desc, desc)) {
         Some(i) => &mut families[i],
         None => {
+            let per_device = desc.labels.contains(&shard::DEVICE_ID);
+            let shard = exposure.shard;
             families.push(Family {
                 desc,
-                on: exposure.writes(desc),
+                on: exposure.writes(desc) && (per_device || shard.writes_fleet_wide()),
+                sharded: per_device && shard.is_sharded(),
                 body: String::new(),
                 samples: 0,
             });
@@ -312,6 +374,8 @@ fn family_of<'a>(
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     text: String,
+    /// The hash of the raw `device_id` value, for the shard (`crate::shard::device_hash`).
+    device_hash: Option<u64>,
     #[cfg(debug_assertions)]
     names: Vec<String>,
 }
@@ -328,6 +392,9 @@ impl Labels {
     /// Appends a label. For [`MetricSet::add_states_labels`], the state label comes last.
     pub fn push(&mut self, name: &str, value: &str) {
         write_labels(&mut self.text, &[(name, value)]);
+        if name == shard::DEVICE_ID {
+            self.device_hash = Some(shard::device_hash(value));
+        }
         #[cfg(debug_assertions)]
         self.names.push(name.to_owned());
     }
@@ -554,6 +621,95 @@ mod tests {
         set.add_opt(&G, &[("device", "d")], None);
         assert_eq!(set.samples(), 0);
         assert!(!set.has("backup_test_bytes"));
+    }
+
+    /// The sample lines `exposure` writes of a small fleet: per-device families by pairs, by
+    /// escaped labels and as state sets, a fleet-wide family, and a device family sample
+    /// without its `device_id`.
+    fn fleet_lines(exposure: &Arc<Exposure>) -> Vec<String> {
+        static FLEET: Desc = Desc {
+            name: "crashplan_test_orgs",
+            help: "Fleet-wide.",
+            kind: Kind::Gauge,
+            scope: Scope::Vendor,
+            labels: &["org"],
+            opt_in: false,
+        };
+        static PER_DEVICE: Desc = Desc {
+            name: "backup_test_targets",
+            help: "Per device.",
+            kind: Kind::Gauge,
+            scope: Scope::Neutral,
+            labels: &["device", "device_id", "target"],
+            opt_in: false,
+        };
+        static STATES: Desc = Desc {
+            name: "backup_test_device_state",
+            help: "Per device, states.",
+            kind: Kind::Gauge,
+            scope: Scope::Neutral,
+            labels: &["device", "device_id", "state"],
+            opt_in: false,
+        };
+        let mut set = MetricSet::new(
+            "crashplan",
+            Origin {
+                source: "hq",
+                exposure,
+            },
+        );
+        set.reserve(&PER_DEVICE, 40, 30);
+        for i in 0..40 {
+            let id = format!("id-{i}\"q");
+            set.add(&PER_DEVICE, &[("device", "d"), ("device_id", &id)], 1.0);
+            let labels = Labels::new(&[("device", "d"), ("device_id", &id), ("target", "t")]);
+            set.add_labels(&PER_DEVICE, &labels, 2.0);
+            let states = [("device", "d"), ("device_id", id.as_str())];
+            set.add_states(&STATES, &states, &["OK"], &["OK", "Odd"]);
+        }
+        set.add(&PER_DEVICE, &[("device", "no-id")], 3.0);
+        set.add(&FLEET, &[("org", "o")], 4.0);
+        let mut out = String::new();
+        assemble(&mut out, &[&set]);
+        let lines: Vec<String> = out
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(set.samples(), lines.len());
+        lines
+    }
+
+    #[test]
+    fn shards_partition_the_devices_and_shard_0_writes_the_fleet_wide_families() {
+        let all = fleet_lines(&Arc::new(Exposure::default()));
+        assert_eq!(all.len(), 40 * 4 + 2);
+        for total in 1..=3 {
+            let mut union: Vec<String> = Vec::new();
+            for index in 0..total {
+                let shard = Shard::new(index, total).unwrap();
+                let lines = fleet_lines(&Arc::new(Exposure::default().sharded(shard)));
+                let fleet_wide = lines
+                    .iter()
+                    .filter(|l| l.contains("org=") || l.contains("no-id"))
+                    .count();
+                assert_eq!(fleet_wide, if index == 0 { 2 } else { 0 }, "{shard}");
+                // A device's series, written by pairs or by escaped labels, stay together.
+                for i in 0..40 {
+                    let label = format!("device_id=\"id-{i}\\\"q\"");
+                    let n = lines.iter().filter(|l| l.contains(&label)).count();
+                    assert!(n == 0 || n == 4, "{shard}: {label}: {n}");
+                }
+                if total > 1 {
+                    assert!(lines.len() < all.len() * 3 / 4, "{shard}: {}", lines.len());
+                }
+                union.extend(lines);
+            }
+            let mut sorted_all = all.clone();
+            sorted_all.sort();
+            union.sort();
+            assert_eq!(union, sorted_all, "{total} shard(s)");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod response;
 pub mod selfmetrics;
 pub mod server;
 pub mod settings;
+pub mod shard;
 pub mod sim;
 pub mod sources;
 pub mod stale;
