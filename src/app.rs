@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{Config, Flags, LogFormat};
 use crate::refresh::{Exporter, Outcome};
 use crate::sources::{registry, Demo};
 
@@ -113,6 +113,24 @@ async fn serve_until(
     served.map_err(|e| e.to_string())
 }
 
+/// The shard, as `check-config` shows it (`shard 1 of 3: ...`), or that there is only one.
+pub fn sharding_summary(config: &Config) -> String {
+    let shard = config.sharding;
+    if !shard.is_sharded() {
+        return "off (one shard: every device)".into();
+    }
+    let auto = match &config.shard_pod {
+        Some((pod, from)) => format!(", \"auto\": the ordinal of {pod} ({from})"),
+        None => String::new(),
+    };
+    let fleet_wide = if shard.writes_fleet_wide() {
+        ", and the fleet-wide families"
+    } else {
+        ""
+    };
+    format!("{shard}{auto}: the devices whose hash falls to it{fleet_wide}")
+}
+
 /// Starts every vendor's simulated server with its demo fleet (registry order) and returns
 /// them with the `[[source]]` tables that read them (refreshed every 30s, 10s timeout).
 pub async fn start_demo_servers() -> Result<(Vec<Box<dyn Demo>>, String), String> {
@@ -146,6 +164,7 @@ pub async fn demo(
     listen: SocketAddr,
     format: LogFormat,
     alertmanager: Option<url::Url>,
+    flags: &Flags,
 ) -> Result<(), String> {
     let shutdown = shutdown_signal();
     let (servers, sources) = start_demo_servers().await?;
@@ -161,7 +180,8 @@ pub async fn demo(
             "\n[alertmanager]\nurls = [\"{url}\"]\nresend_interval = \"30s\"\n"
         ));
     }
-    let config = Config::from_toml_str(&toml).map_err(|e| format!("demo configuration: {e}"));
+    let config =
+        Config::from_toml_str_with(&toml, flags).map_err(|e| format!("demo configuration: {e}"));
     let result = match config {
         Ok(mut config) => {
             // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.

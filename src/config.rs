@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::exposition::Exposure;
@@ -23,6 +23,7 @@ pub use crate::settings::{
     read_secret_file, ByteSize, ConfiguredUrl, KeyError, Pattern, Secret, SourceConfig,
     StaleOverride, StaleThreshold, TlsConfig,
 };
+use crate::shard::{self, PodName, Shard};
 use crate::sources::registry;
 
 /// Default listen address: port 9871, the exporter's own (README).
@@ -67,9 +68,113 @@ pub struct Config {
     /// `[families]`: opt-in families to write and families to leave out.
     #[serde(default)]
     pub families: FamiliesConfig,
-    /// What every source writes, resolved from `families` against the registry.
+    /// What every source writes, resolved from `families` against the registry and from the
+    /// shard.
     #[serde(skip)]
     pub exposure: Arc<Exposure>,
+    /// This exporter's shard: its ordinal (0, the default, to `total_shards` - 1), or `"auto"`,
+    /// a StatefulSet pod's ordinal (`--shard` wins over it).
+    #[serde(default)]
+    pub shard: ShardSetting,
+    /// How many exporters share the devices, each writing its shard's (default 1: no
+    /// sharding; `--total-shards` wins over it).
+    #[serde(default)]
+    pub total_shards: Option<u32>,
+    /// The shard, resolved from `shard` and `total_shards`.
+    #[serde(skip)]
+    pub sharding: Shard,
+    /// With `shard = "auto"`: the pod name the ordinal was read from, and where it was read
+    /// (`POD_NAME` or the hostname).
+    #[serde(skip)]
+    pub shard_pod: Option<PodName>,
+}
+
+/// The `shard` key: an ordinal, or `"auto"`: the trailing `-<n>` of the pod's name, as a
+/// StatefulSet names its pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSetting {
+    Ordinal(u32),
+    Auto,
+}
+
+impl Default for ShardSetting {
+    fn default() -> ShardSetting {
+        ShardSetting::Ordinal(0)
+    }
+}
+
+impl fmt::Display for ShardSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShardSetting::Ordinal(n) => write!(f, "{n}"),
+            ShardSetting::Auto => f.write_str("\"auto\""),
+        }
+    }
+}
+
+const SHARD_EXPECTED: &str = "a shard ordinal (0, 1, ...) or \"auto\"";
+
+impl std::str::FromStr for ShardSetting {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ShardSetting, String> {
+        match text.trim() {
+            "auto" => Ok(ShardSetting::Auto),
+            n => n
+                .parse()
+                .map(ShardSetting::Ordinal)
+                .map_err(|_| format!("{text:?} is not {SHARD_EXPECTED}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ShardSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ShardSetting, D::Error> {
+        use serde::de::{Error, Unexpected, Visitor};
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ShardSetting;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(SHARD_EXPECTED)
+            }
+            fn visit_u64<E: Error>(self, n: u64) -> Result<ShardSetting, E> {
+                u32::try_from(n)
+                    .map(ShardSetting::Ordinal)
+                    .map_err(|_| E::invalid_value(Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: Error>(self, n: i64) -> Result<ShardSetting, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::invalid_value(Unexpected::Signed(n), &self))
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_str<E: Error>(self, text: &str) -> Result<ShardSetting, E> {
+                text.parse()
+                    .map_err(|_| E::invalid_value(Unexpected::Str(text), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for ShardSetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ShardSetting::Ordinal(n) => s.serialize_u32(*n),
+            ShardSetting::Auto => s.serialize_str("auto"),
+        }
+    }
+}
+
+/// Values given as command-line flags: they win over the file and the environment, and go
+/// through the same checks.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Flags {
+    /// `--shard`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardSetting>,
+    /// `--total-shards`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_shards: Option<u32>,
 }
 
 /// `[families]`: the default families (what the bundled rules, dashboards and alerting
@@ -240,6 +345,11 @@ impl ConfigError {
 impl Config {
     /// Loads and validates: defaults, then the TOML file (if any), then the environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with(path, &Flags::default())
+    }
+
+    /// [`Config::load`], then the command-line flags over all.
+    pub fn load_with(path: Option<&Path>, flags: &Flags) -> Result<Config, ConfigError> {
         let mut figment = Figment::new();
         if let Some(path) = path {
             // `Toml::file` would search parent folders and treat a missing file as empty.
@@ -251,17 +361,25 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(env_provider());
+        figment = figment
+            .merge(env_provider())
+            .merge(Serialized::defaults(flags));
         Self::from_figment(figment)
     }
 
     /// Loads and validates a configuration given as TOML text (demo, tests), with the same
     /// environment overrides as [`Config::load`].
     pub fn from_toml_str(toml: &str) -> Result<Config, ConfigError> {
+        Self::from_toml_str_with(toml, &Flags::default())
+    }
+
+    /// [`Config::from_toml_str`], then the command-line flags over all.
+    pub fn from_toml_str_with(toml: &str, flags: &Flags) -> Result<Config, ConfigError> {
         Self::from_figment(
             Figment::new()
                 .merge(Toml::string(toml))
-                .merge(env_provider()),
+                .merge(env_provider())
+                .merge(Serialized::defaults(flags)),
         )
     }
 
@@ -329,11 +447,70 @@ impl Config {
         if let Some(am) = &mut self.alertmanager {
             am.validate()?;
         }
-        self.exposure = Arc::new(self.families.exposure()?);
+        let (sharding, pod) = resolve_shard(self.shard, self.total_shards, shard::pod_name)?;
+        self.sharding = sharding;
+        self.shard_pod = pod;
+        self.exposure = Arc::new(self.families.exposure()?.sharded(sharding));
         for source in &mut self.sources {
             source.exposure = self.exposure.clone();
         }
         Ok(())
+    }
+}
+
+/// The shard of `shard` and `total_shards`; for `"auto"`, the ordinal of the pod `pod_name`
+/// tells (with the name, and where it was read).
+fn resolve_shard(
+    setting: ShardSetting,
+    total: Option<u32>,
+    pod_name: impl FnOnce() -> Option<PodName>,
+) -> Result<(Shard, Option<PodName>), ConfigError> {
+    let given = total.is_some();
+    let total = total.unwrap_or(1);
+    if total == 0 {
+        return Err(ConfigError(
+            "key `total_shards`: must be at least 1 (1, the default, is no sharding)".into(),
+        ));
+    }
+    let below = |ordinal: u32, what: String| {
+        Shard::new(ordinal, total).ok_or_else(|| {
+            ConfigError(format!(
+                "key `shard`: {what} is not below `total_shards` ({total}{}): the shards are \
+                 numbered 0 to {}",
+                if given { "" } else { ", the default" },
+                total - 1
+            ))
+        })
+    };
+    match setting {
+        ShardSetting::Ordinal(n) => Ok((below(n, n.to_string())?, None)),
+        ShardSetting::Auto => {
+            if !given {
+                return Err(ConfigError(
+                    "key `shard`: \"auto\" needs `total_shards` (the StatefulSet's replicas)"
+                        .into(),
+                ));
+            }
+            let Some((name, from)) = pod_name() else {
+                return Err(ConfigError(
+                    "key `shard`: \"auto\" reads the ordinal from the pod's name, but neither \
+                     POD_NAME nor the hostname is set"
+                        .into(),
+                ));
+            };
+            let Some(ordinal) = shard::ordinal_of(&name) else {
+                return Err(ConfigError(format!(
+                    "key `shard`: \"auto\" reads the ordinal from the trailing `-<n>` of the \
+                     pod's name, as a StatefulSet names its pods; {name:?} ({from}) has none: \
+                     set POD_NAME from the downward API (metadata.name), or give the ordinal"
+                )));
+            };
+            let shard = below(
+                ordinal,
+                format!("\"auto\": the ordinal {ordinal} of {name:?} ({from})"),
+            )?;
+            Ok((shard, Some((name, from))))
+        }
     }
 }
 
@@ -733,6 +910,124 @@ mod tests {
             assert_eq!(c.log_format, LogFormat::Json);
             Ok(())
         });
+    }
+
+    #[test]
+    fn one_shard_by_default() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(c.sharding, Shard::ONE);
+        assert_eq!(c.exposure.shard(), Shard::ONE);
+        assert_eq!(c.sources[0].exposure.shard(), Shard::ONE);
+        assert!(c.shard_pod.is_none());
+    }
+
+    #[test]
+    fn the_shard_and_the_total_come_from_the_file_and_reach_every_source() {
+        let c = load(&format!("shard = 2\ntotal_shards = 3\n{MINIMAL}")).unwrap();
+        let want = Shard::new(2, 3).unwrap();
+        assert_eq!(c.sharding, want);
+        assert_eq!(c.sources[0].exposure.shard(), want);
+        let c = load(&format!("total_shards = 3\n{MINIMAL}")).unwrap();
+        assert_eq!(c.sharding, Shard::new(0, 3).unwrap());
+    }
+
+    #[test]
+    fn bad_shard_settings_name_their_key() {
+        for (top, words) in [
+            ("total_shards = 0", "key `total_shards`: must be at least 1"),
+            (
+                "shard = 3\ntotal_shards = 3",
+                "key `shard`: 3 is not below `total_shards` (3)",
+            ),
+            (
+                "shard = 1",
+                "key `shard`: 1 is not below `total_shards` (1, the default)",
+            ),
+            (
+                "shard = \"auto\"",
+                "key `shard`: \"auto\" needs `total_shards`",
+            ),
+            ("shard = -1\ntotal_shards = 2", "default.shard"),
+            ("shard = \"first\"\ntotal_shards = 2", "default.shard"),
+            ("total_shards = -2", "default.total_shards"),
+        ] {
+            let e = load(&format!("{top}\n{MINIMAL}")).unwrap_err();
+            assert!(e.contains(words), "{top:?}: {e}");
+        }
+        let e = load(&format!("shard = \"first\"\ntotal_shards = 2\n{MINIMAL}")).unwrap_err();
+        assert!(e.contains("a shard ordinal (0, 1, ...) or \"auto\""), "{e}");
+    }
+
+    #[test]
+    fn auto_takes_the_ordinal_of_the_pod_name() {
+        let pod = |name: &str| Some((name.to_owned(), "POD_NAME"));
+        let resolve = |total: u32, name: Option<PodName>| {
+            resolve_shard(ShardSetting::Auto, Some(total), || name).map_err(|e| e.to_string())
+        };
+        let (shard, from) = resolve(3, pod("backup-exporter-2")).unwrap();
+        assert_eq!(shard, Shard::new(2, 3).unwrap());
+        assert_eq!(from, pod("backup-exporter-2"));
+        let e = resolve(3, pod("backup-exporter-3")).unwrap_err();
+        assert!(
+            e.contains("key `shard`: \"auto\": the ordinal 3 of \"backup-exporter-3\" (POD_NAME) is not below `total_shards` (3)"),
+            "{e}"
+        );
+        let e = resolve(3, pod("backup-exporter-7d9f8b-x2kq4")).unwrap_err();
+        assert!(
+            e.contains("key `shard`: \"auto\"")
+                && e.contains("\"backup-exporter-7d9f8b-x2kq4\" (POD_NAME) has none"),
+            "{e}"
+        );
+        let e = resolve(3, None).unwrap_err();
+        assert!(
+            e.contains("key `shard`") && e.contains("neither POD_NAME nor the hostname"),
+            "{e}"
+        );
+    }
+
+    /// The environment's part is tested by running the binary (tests/cli.rs): a variable set
+    /// here would reach the other tests of this process that load a configuration.
+    #[test]
+    fn the_flags_win_over_the_file() {
+        let toml = format!("shard = 0\ntotal_shards = 2\n{MINIMAL}");
+        let with = |shard, total_shards| {
+            Config::from_toml_str_with(
+                &toml,
+                &Flags {
+                    shard,
+                    total_shards,
+                },
+            )
+            .map(|c| c.sharding)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(with(None, None), Ok(Shard::new(0, 2).unwrap()));
+        assert_eq!(
+            with(Some(ShardSetting::Ordinal(1)), None),
+            Ok(Shard::new(1, 2).unwrap())
+        );
+        assert_eq!(with(None, Some(5)), Ok(Shard::new(0, 5).unwrap()));
+        assert_eq!(
+            with(Some(ShardSetting::Ordinal(4)), Some(5)),
+            Ok(Shard::new(4, 5).unwrap())
+        );
+        let e = with(Some(ShardSetting::Ordinal(2)), None).unwrap_err();
+        assert!(
+            e.contains("key `shard`: 2 is not below `total_shards` (2)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_shard_flag_reads_an_ordinal_or_auto() {
+        assert_eq!("2".parse(), Ok(ShardSetting::Ordinal(2)));
+        assert_eq!("auto".parse(), Ok(ShardSetting::Auto));
+        assert!("-1".parse::<ShardSetting>().is_err());
+        assert!("Auto"
+            .parse::<ShardSetting>()
+            .unwrap_err()
+            .contains("\"auto\""));
+        assert_eq!(ShardSetting::Auto.to_string(), "\"auto\"");
     }
 
     #[test]

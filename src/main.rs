@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use backup_exporter::app;
-use backup_exporter::config::{Config, LogFormat};
+use backup_exporter::config::{Config, Flags, LogFormat, ShardSetting};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc: a refresh builds and frees hundreds of thousands of small strings (payload
@@ -41,8 +41,25 @@ struct Cli {
     /// Log format, overriding the configuration.
     #[arg(long, global = true, value_enum)]
     log_format: Option<CliLogFormat>,
+    /// This exporter's shard, 0 to --total-shards - 1, or `auto`: the ordinal of a StatefulSet
+    /// pod (the trailing -<n> of POD_NAME, else of the hostname); overrides the `shard` key.
+    #[arg(long, global = true, value_name = "N|auto", value_parser = parse_shard)]
+    shard: Option<ShardSetting>,
+    /// How many exporters share the devices, each writing its shard's; overrides the
+    /// `total_shards` key.
+    #[arg(
+        long = "total-shards",
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    total_shards: Option<u32>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+fn parse_shard(text: &str) -> Result<ShardSetting, String> {
+    text.parse()
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -94,6 +111,10 @@ fn main() -> ExitCode {
         CliLogFormat::Human => LogFormat::Human,
         CliLogFormat::Json => LogFormat::Json,
     });
+    let flags = Flags {
+        shard: cli.shard,
+        total_shards: cli.total_shards,
+    };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Run) {
             Command::Demo {
@@ -101,12 +122,13 @@ fn main() -> ExitCode {
                 alertmanager,
             } => {
                 app::init_logging(cli_format.unwrap_or_default(), "info");
-                app::demo(listen, cli_format.unwrap_or_default(), alertmanager)
+                app::demo(listen, cli_format.unwrap_or_default(), alertmanager, &flags)
                     .await
                     .map(|()| true)
             }
             command => {
-                let mut config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+                let mut config =
+                    Config::load_with(cli.config.as_deref(), &flags).map_err(|e| e.to_string())?;
                 // check-config, once and run refuse the same files.
                 config.check_runnable().map_err(|e| e.to_string())?;
                 if let Some(path) = cli.web_config_file {
@@ -151,6 +173,7 @@ fn main() -> ExitCode {
                             }
                         }
                         println!("max connections: {}", config.max_connections);
+                        println!("sharding: {}", app::sharding_summary(&config));
                         match &config.alertmanager {
                             Some(am) => println!(
                                 "alerting bridge: on, to {} every {} (keep firing for {})",

@@ -25,6 +25,7 @@ use crate::alerting::rules::Page;
 use crate::alerting::state::Alert;
 use crate::refresh::{CachedPage, Exporter, SourceState};
 use crate::response::{text, Body};
+use crate::shard::Shard;
 use crate::sources::{BackupTarget, Device};
 use crate::time::from_unix;
 
@@ -92,6 +93,8 @@ pub struct StatusView {
     pub alerts: Vec<Alert>,
     /// The Alertmanager URLs the bridge sends to (`None`: no bridge).
     pub alertmanagers: Option<Vec<String>>,
+    /// Whose devices the page shows (one shard: every device).
+    pub shard: Shard,
     pub now: SystemTime,
 }
 
@@ -123,9 +126,27 @@ impl StatusView {
                     .collect()
             }),
             alertmanagers: exporter.alertmanagers(),
+            shard: exporter.shard,
             now: SystemTime::now(),
         }
     }
+}
+
+/// What a sharded exporter shows (nothing when there is one shard).
+fn shard_line(shard: Shard) -> String {
+    if !shard.is_sharded() {
+        return String::new();
+    }
+    format!(
+        "<p>This exporter is {shard}: its devices, targets and alerts are those whose \
+         <code>device_id</code> hash falls to it{}; the other shards' are on the other \
+         replicas.</p>\n",
+        if shard.writes_fleet_wide() {
+            ", and it writes the fleet-wide families (stores, orgs, servers)"
+        } else {
+            ""
+        }
+    )
 }
 
 fn html_response(body: Body) -> Response<Body> {
@@ -405,9 +426,10 @@ pub fn status_page(mut view: StatusView) -> String {
          <h1>backup_exporter {}</h1>\n\
          <p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/ready\">/ready</a></p>\n\
          <p>As of {}: this page changes when a refresh ends or the alerts change.</p>\n\
-         {}{}</body></html>\n",
+         {}{}{}</body></html>\n",
         env!("CARGO_PKG_VERSION"),
         at(Some(view.now)),
+        shard_line(view.shard),
         sources_section(&view.sources),
         alerts_section(&view, &mut alerts),
     )
@@ -442,6 +464,17 @@ pub fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
         _ => None,
     };
     let Some((device, targets)) = found else {
+        let shard = exporter.shard;
+        if !shard.owns_device(&source, &device_id) {
+            let owner = shard.of_device(&source, &device_id).index();
+            return text(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "that device is not this exporter's ({shard}): a device with that id \
+                     would be on shard {owner}\n"
+                ),
+            );
+        }
         return text(
             StatusCode::NOT_FOUND,
             "that source has no device with that id in its last good refresh\n",
@@ -613,6 +646,7 @@ mod tests {
             sources,
             alerts,
             alertmanagers: None,
+            shard: Shard::ONE,
             now: SystemTime::now(),
         }
     }
@@ -797,6 +831,41 @@ mod tests {
         assert_eq!(count(1000), "1 000");
         assert_eq!(count(19_900), "19 900");
         assert_eq!(count(1_234_567), "1 234 567");
+    }
+
+    #[test]
+    fn a_sharded_exporter_says_which_shard_it_is() {
+        let mut v = view(vec![source("hq", true)], Vec::new());
+        assert!(!status_page(view(Vec::new(), Vec::new())).contains("shard"));
+        v.shard = Shard::new(1, 3).unwrap();
+        let page = status_page(v);
+        assert!(page.contains("This exporter is shard 1 of 3"), "{page}");
+        assert!(!page.contains("fleet-wide"), "{page}");
+        let mut v = view(Vec::new(), Vec::new());
+        v.shard = Shard::new(0, 3).unwrap();
+        assert!(status_page(v).contains("shard 0 of 3"));
+    }
+
+    #[tokio::test]
+    async fn the_device_page_tells_the_shard_of_a_device_it_does_not_hold() {
+        let config = crate::config::Config::from_toml_str(
+            "shard = 1\ntotal_shards = 3\n[[source]]\nname = \"hq\"\nkind = \"crashplan\"\n\
+             url = \"http://127.0.0.1:9\"\nusername = \"u\"\npassword = \"p\"\n",
+        )
+        .unwrap();
+        let exporter = Exporter::new(&config).unwrap().0;
+        // Pinned in crate::shard: shard 0 of 3.
+        let r = device_page(&exporter, "source=hq&device_id=343195742699662015");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let body = http_body_util::BodyExt::collect(r.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("not this exporter's (shard 1 of 3)") && body.contains("on shard 0"),
+            "{body}"
+        );
     }
 
     fn exporter() -> Arc<Exporter> {

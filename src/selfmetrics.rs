@@ -3,7 +3,9 @@
 //! They change only when a refresh runs, so they are encoded together with the data families
 //! whenever the exposition is re-rendered (see `crate::refresh`), never per scrape.
 
-use prometheus::{Encoder, GaugeVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 use crate::upstream::UpstreamError;
 
@@ -19,6 +21,9 @@ pub struct SelfMetrics {
     pub value_errors: IntCounterVec,
     pub item_errors: IntCounterVec,
     pub stale_items: IntGaugeVec,
+    /// This exporter's shard (`crate::shard`): 0 of 1 unless sharded.
+    pub shard_ordinal: IntGauge,
+    pub total_shards: IntGauge,
     /// The alerting bridge's, when `[alertmanager]` is configured.
     pub alerting: Option<AlertingMetrics>,
 }
@@ -138,6 +143,17 @@ impl SelfMetrics {
             &["version", "revision", "rustc"],
         )
         .unwrap();
+        let shard_ordinal = IntGauge::with_opts(opts(
+            "backup_exporter_shard_ordinal",
+            "This exporter's shard, 0 to backup_exporter_total_shards - 1: it writes the devices whose hash falls to it (shard 0 also the fleet-wide families).",
+        ))
+        .unwrap();
+        let total_shards = IntGauge::with_opts(opts(
+            "backup_exporter_total_shards",
+            "How many exporters share the devices of the sources (1: not sharded).",
+        ))
+        .unwrap();
+        total_shards.set(1);
         build_info
             .with_label_values(&[
                 env!("CARGO_PKG_VERSION"),
@@ -156,6 +172,8 @@ impl SelfMetrics {
             Box::new(value_errors.clone()),
             Box::new(item_errors.clone()),
             Box::new(stale_items.clone()),
+            Box::new(shard_ordinal.clone()),
+            Box::new(total_shards.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("self-metric names are unique");
@@ -185,6 +203,8 @@ impl SelfMetrics {
             value_errors,
             item_errors,
             stale_items,
+            shard_ordinal,
+            total_shards,
             alerting: None,
         }
     }
@@ -265,6 +285,14 @@ mod tests {
         ));
         assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 0"));
         assert!(text.contains("backup_exporter_build_info{revision="));
+        assert!(
+            text.contains("\nbackup_exporter_shard_ordinal 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nbackup_exporter_total_shards 1\n"),
+            "{text}"
+        );
         assert!(!text.contains("backup_exporter_last_refresh_success_timestamp_seconds{"));
     }
 }

@@ -74,6 +74,16 @@ impl Shard {
     pub fn owns_device(self, source_name: &str, device_id: &str) -> bool {
         self.owns(source_hash(source_name), device_hash(device_id))
     }
+
+    /// The shard, of as many as this one's, that the device `device_id` of `source_name` is.
+    pub fn of_device(self, source_name: &str, device_id: &str) -> Shard {
+        let total = self.total.max(1);
+        let key = key(source_hash(source_name), device_hash(device_id));
+        Shard {
+            index: (key % u64::from(total)) as u32,
+            total,
+        }
+    }
 }
 
 impl fmt::Display for Shard {
@@ -109,10 +119,13 @@ pub fn ordinal_of(pod_name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// A pod's name, and where it was read (`POD_NAME`, the hostname).
+pub type PodName = (String, &'static str);
+
 /// Where the pod's name is read for `shard = "auto"`: `POD_NAME` (the downward API's
 /// `metadata.name`), else the hostname (a StatefulSet pod's hostname is its name; only its
 /// first DNS label counts). With the name, where it came from.
-pub fn pod_name() -> Option<(String, &'static str)> {
+pub fn pod_name() -> Option<PodName> {
     let pod = std::env::var("POD_NAME").ok().map(|n| n.trim().to_owned());
     if let Some(name) = pod.filter(|n| !n.is_empty()) {
         return Some((name, "POD_NAME"));
@@ -205,6 +218,8 @@ mod tests {
         assert!(s.is_sharded() && !s.writes_fleet_wide());
         assert!(!Shard::default().is_sharded() && Shard::ONE.writes_fleet_wide());
         assert!(Shard::ONE.owns(1, 2));
+        assert_eq!(s.of_device("hq", "a1b2c3"), Shard::new(1, 3).unwrap());
+        assert_eq!(Shard::ONE.of_device("hq", "a1b2c3"), Shard::ONE);
     }
 
     #[test]

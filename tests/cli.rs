@@ -104,6 +104,75 @@ fn environment_overrides_the_file_from_the_command_line() {
         .contains("listen"));
 }
 
+#[test]
+fn the_shard_comes_from_the_environment_and_the_flags_win() {
+    let f = config_file(&source_toml("https://x.example", "password = \"p\""));
+    let check = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = bin();
+        c.arg("check-config")
+            .arg("--config")
+            .arg(f.path())
+            .args(args);
+        for var in [
+            "BACKUP_EXPORTER_SHARD",
+            "BACKUP_EXPORTER_TOTAL_SHARDS",
+            "POD_NAME",
+        ] {
+            c.env_remove(var);
+        }
+        let out = c.envs(env.iter().copied()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, stdout, _) = check(&[], &[]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("sharding: off (one shard"), "{stdout}");
+
+    let auto = [
+        ("BACKUP_EXPORTER_SHARD", "auto"),
+        ("BACKUP_EXPORTER_TOTAL_SHARDS", "3"),
+        ("POD_NAME", "backup-exporter-2"),
+    ];
+    let (code, stdout, stderr) = check(&[], &auto);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(
+            "sharding: shard 2 of 3, \"auto\": the ordinal of backup-exporter-2 (POD_NAME)"
+        ),
+        "{stdout}"
+    );
+    let (_, stdout, _) = check(&["--shard", "0"], &auto);
+    assert!(
+        stdout.contains("sharding: shard 0 of 3: ") && stdout.contains("fleet-wide"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = check(&["--total-shards", "5", "--shard=4"], &auto);
+    assert!(stdout.contains("sharding: shard 4 of 5:"), "{stdout}");
+
+    let (code, _, stderr) = check(&["--shard", "3"], &auto);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("key `shard`: 3 is not below `total_shards` (3)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = check(&[], &[auto[0], auto[1], ("POD_NAME", "backup-exporter")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("key `shard`: \"auto\"") && stderr.contains("has none"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = check(&["--total-shards", "0"], &[]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--total-shards"), "{stderr}");
+    let (code, _, stderr) = check(&["--shard", "last"], &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("--shard") && stderr.contains("\"auto\""),
+        "{stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn once_prints_the_exposition_and_its_exit_code_tells_failure() {
     let server = sim(Dataset::document_examples(), true).await;

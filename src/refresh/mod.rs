@@ -31,6 +31,7 @@ use crate::alerting::state::Tracker;
 use crate::alerting::Bridge;
 use crate::config::Config;
 use crate::selfmetrics::SelfMetrics;
+use crate::shard::Shard;
 use crate::sources::{registry, Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
 pub use crate::time::{from_unix, unix};
@@ -44,6 +45,10 @@ pub use state::{DeviceIndex, SourceEntry, SourceState};
 pub struct Exporter {
     pub sources: Vec<SourceEntry>,
     pub metrics: Arc<SelfMetrics>,
+    /// Whose devices this exporter holds: of each snapshot, only the shard's devices and
+    /// targets are kept (and its stores on shard 0), so the alerts and the pages are the
+    /// shard's, as the exposition is.
+    pub shard: Shard,
     /// The exposition as served.
     exposition: Exposition,
     /// The alerting bridge, when `[alertmanager]` is configured.
@@ -86,6 +91,10 @@ impl Exporter {
             metrics = metrics.with_alerting(&crate::alerting::alertmanager_names(am), &names);
             bridge = Some(Arc::new(Bridge::new(am, config.listen)?));
         }
+        metrics
+            .shard_ordinal
+            .set(i64::from(config.sharding.index()));
+        metrics.total_shards.set(i64::from(config.sharding.total()));
         let metrics = Arc::new(metrics);
         let mut sources = Vec::new();
         let mut entries = Vec::new();
@@ -108,6 +117,7 @@ impl Exporter {
         let exporter = Arc::new(Exporter {
             sources: entries,
             metrics,
+            shard: config.sharding,
             exposition: Exposition::default(),
             alerts: Mutex::new(Tracker::new(
                 config
@@ -159,6 +169,7 @@ impl Exporter {
             st.last_duration = Some(elapsed);
             match result {
                 Ok(mut snapshot) => {
+                    snapshot.keep_shard(&entry.name, self.shard);
                     stale::annotate(
                         &mut snapshot,
                         &entry.stale,

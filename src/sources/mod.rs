@@ -21,6 +21,7 @@ use crate::exposition::{Desc, Labels, MetricSet};
 use crate::metrics as m;
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, Section, SourceConfig};
+use crate::shard::{self, Shard};
 use http::UpstreamError;
 use values::Warnings;
 
@@ -129,6 +130,22 @@ impl Snapshot {
     pub fn with_errors(mut self, errors: Vec<UpstreamError>) -> Snapshot {
         self.errors = errors;
         self
+    }
+
+    /// Keeps the devices and targets of `shard` (by their `device_id`, as the exposition
+    /// does) and, on shard 0 only, the stores (fleet-wide). The metrics were written for the
+    /// shard already, by the source's exposure.
+    pub fn keep_shard(&mut self, source: &str, shard: Shard) {
+        if !shard.is_sharded() {
+            return;
+        }
+        let source = shard::source_hash(source);
+        let owns = |device_id: &str| shard.owns(source, shard::device_hash(device_id));
+        self.devices.retain(|d| owns(&d.id));
+        self.targets.retain(|t| owns(&t.device_id));
+        if !shard.writes_fleet_wide() {
+            self.stores.clear();
+        }
     }
 }
 
@@ -391,6 +408,62 @@ mod tests {
         assert!(out.contains("state=\"WARN\"} 1\n"));
         assert!(!out.contains("backup_last_success_timestamp_seconds{"));
         assert!(!out.contains("backup_selected_bytes{"));
+    }
+
+    #[test]
+    fn a_shard_keeps_its_devices_and_targets_and_shard_0_the_stores() {
+        let snapshot = || {
+            let ids: Vec<String> = (0..30).map(|i| format!("id-{i}")).collect();
+            Snapshot::new(
+                ids.iter()
+                    .map(|id| Device {
+                        name: format!("d-{id}"),
+                        id: id.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ids.iter()
+                    .flat_map(|id| {
+                        ["a", "b"].map(|target| BackupTarget {
+                            device: format!("d-{id}"),
+                            device_id: id.clone(),
+                            target: target.into(),
+                            ..Default::default()
+                        })
+                    })
+                    .collect(),
+                MetricSet::default(),
+                Warnings::default(),
+            )
+            .with_stores(vec![Store::default()])
+        };
+        let mut one = snapshot();
+        one.keep_shard("hq", Shard::ONE);
+        assert_eq!(
+            (one.devices.len(), one.targets.len(), one.stores.len()),
+            (30, 60, 1)
+        );
+        let (mut devices, mut targets, mut stores) = (Vec::new(), Vec::new(), 0);
+        for i in 0..3 {
+            let shard = Shard::new(i, 3).unwrap();
+            let mut s = snapshot();
+            s.keep_shard("hq", shard);
+            assert!(s.devices.len() < 20, "{shard}: {}", s.devices.len());
+            for t in &s.targets {
+                assert!(s.devices.iter().any(|d| d.id == t.device_id), "{shard}");
+                assert!(shard.owns_device("hq", &t.device_id));
+            }
+            stores += s.stores.len();
+            assert_eq!(s.stores.is_empty(), i != 0);
+            devices.extend(s.devices);
+            targets.extend(s.targets);
+        }
+        assert_eq!(stores, 1);
+        devices.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut all = snapshot().devices;
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        assert_eq!(devices, all);
+        assert_eq!(targets.len(), 60);
     }
 
     #[test]
