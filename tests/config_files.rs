@@ -11,6 +11,8 @@
 //! - `# no-key: <why>`: the error names no key (a TOML syntax error);
 //! - `# source: <index> "<name>"`: the error names the source and the key together, as
 //!   `source[<index>] (name "<name>"): key `<key>``.
+//! - `# env: <NAME>=<value>` (one or more, in any file): the file is loaded with these
+//!   environment variables set (`POD_NAME`, for `shard = "auto"`).
 //!
 //! The rule's group is the start of its name: `top-`, `alertmanager-`, or a source rule
 //! (`source-`, `crashplan-`, `code42-`, `rackspace-`, `freezer-`), whose error must name the
@@ -18,8 +20,9 @@
 //!
 //! `valid-<name>.toml` must load and be runnable: `# expect-sources: N`, and optionally one
 //! `# expect-summary:` line per source, in order, as `check-config` prints it
-//! (`<name> (<kind>, <base url>), <stale summary>`); an `# absent:` text must not show in the
-//! loaded configuration's `Debug` (secrets are redacted).
+//! (`<name> (<kind>, <base url>), <stale summary>`), and `# expect-shard: shard <i> of <n>`;
+//! an `# absent:` text must not show in the loaded configuration's `Debug` (secrets are
+//! redacted).
 //!
 //! Paths in the files (secret files, CA files) are relative to the crate root, where cargo
 //! runs integration tests.
@@ -44,6 +47,8 @@ const HEADERS: &[&str] = &[
     "source",
     "expect-sources",
     "expect-summary",
+    "expect-shard",
+    "env",
 ];
 
 /// The leading comment lines `# name: value`, by name.
@@ -92,7 +97,7 @@ fn check_invalid(
     if expects.is_empty() {
         problems.push("no `# expect:` header".into());
     }
-    for stray in ["expect-sources", "expect-summary"] {
+    for stray in ["expect-sources", "expect-summary", "expect-shard"] {
         if h.contains_key(stray) {
             problems.push(format!("`# {stray}:` belongs in a valid-*.toml file"));
         }
@@ -224,6 +229,11 @@ fn check_valid(
             ));
         }
     }
+    if let [shard] = all(h, "expect-shard") {
+        if config.sharding.to_string() != *shard {
+            return Err(format!("{}, expected {shard}", config.sharding));
+        }
+    }
     let debug = format!("{config:?}");
     for a in all(h, "absent") {
         if debug.contains(a.as_str()) {
@@ -235,10 +245,12 @@ fn check_valid(
 
 #[test]
 fn every_rule_has_a_file_and_each_file_behaves_as_its_headers_say() {
-    // The loader merges BACKUP_EXPORTER_* over the file: none may leak in from the caller.
-    // This is the only test in this binary, so no other thread reads the environment.
+    // The loader merges BACKUP_EXPORTER_* over the file, and `shard = "auto"` reads POD_NAME:
+    // none may leak in from the caller. This is the only test in this binary, so no other
+    // thread reads the environment.
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with(ENV_PREFIX) {
+        let key_text = key.to_string_lossy();
+        if key_text.starts_with(ENV_PREFIX) || key_text == "POD_NAME" {
             std::env::remove_var(&key);
         }
     }
@@ -277,7 +289,23 @@ fn every_rule_has_a_file_and_each_file_behaves_as_its_headers_say() {
                 continue;
             }
         };
+        let mut env = Vec::new();
+        for pair in all(&h, "env") {
+            match pair.split_once('=') {
+                Some((name, value)) => env.push((name, value)),
+                None => failures.push(format!(
+                    "{}: `# env: {pair}` is not NAME=value",
+                    path.display()
+                )),
+            }
+        }
+        for (name, value) in &env {
+            std::env::set_var(name, value);
+        }
         let result = Config::load(Some(path)).map_err(|e| e.to_string());
+        for (name, _) in &env {
+            std::env::remove_var(name);
+        }
         let outcome = if name.starts_with("invalid-") {
             invalid += 1;
             let result =
