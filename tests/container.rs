@@ -1153,6 +1153,7 @@ fn the_compose_example_mounts_what_exists_and_its_configs_pass_promtool_and_amto
         &dir.join("compose.real.yaml"),
         &repo("examples/kubernetes/deployment.yaml"),
         &repo("examples/kubernetes/sidecar.yaml"),
+        &repo("examples/kubernetes/statefulset.yaml"),
     ]);
 }
 
@@ -1352,14 +1353,32 @@ fn the_kubernetes_examples_agree_with_the_image_and_their_configs_pass_check_con
             container.mount(&path, &format!("{PASSWORD}\n"), true);
         }
         container.mount(image.config_path(), &container.rewrite(&config), false);
-        // The pod's environment, with the pod IP a loopback address.
-        let env: Vec<(String, String)> = p
+        // The pod's environment, with the pod IP a loopback address, and the pod's name (from
+        // the downward API) that of the StatefulSet's pod 1.
+        let mut env: Vec<(String, String)> = p
             .windows(2)
             .filter(|w| {
                 w[0].0 == "name" && w[0].1.starts_with("BACKUP_EXPORTER_") && w[1].0 == "value"
             })
             .map(|w| (w[0].1.clone(), w[1].1.replace("$(POD_IP)", "127.0.0.1")))
             .collect();
+        let pod_name = p
+            .windows(4)
+            .find(|w| w[0].0 == "name" && w[3] == ("fieldPath".into(), "metadata.name".into()))
+            .map(|w| w[0].1.clone());
+        let statefulset = text
+            .split("\n---\n")
+            .find(|d| d.contains("\nkind: StatefulSet\n"))
+            .and_then(|d| pairs(d).into_iter().find(|(k, _)| k == "name"))
+            .map(|(_, v)| v);
+        let pod = pod_name.map(|var| {
+            let set = statefulset.clone().unwrap_or_else(|| {
+                panic!("{name}: {var} is the pod's name, of which StatefulSet?")
+            });
+            let pod = format!("{set}-1");
+            env.push((var, pod.clone()));
+            pod
+        });
         if let Some((_, listen)) = env.iter().find(|(k, _)| k == "BACKUP_EXPORTER_LISTEN") {
             let listen: SocketAddr = listen.parse().unwrap();
             assert_eq!(listen.port(), image.expose, "{name}");
@@ -1371,7 +1390,16 @@ fn the_kubernetes_examples_agree_with_the_image_and_their_configs_pass_check_con
             "{name}: check-config:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK: 1 source(s)"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("configuration OK: 1 source(s)"));
+        // A sharded example takes its shard from the pod's name.
+        if config.contains("shard = \"auto\"") {
+            let pod = pod.unwrap_or_else(|| panic!("{name}: shard = \"auto\" without POD_NAME"));
+            assert!(
+                stdout.contains("sharding: shard 1 of ") && stdout.contains(&pod),
+                "{name}: {stdout}"
+            );
+        }
     }
     for kind in ["ConfigMap", "Deployment", "Service", "StatefulSet"] {
         assert!(kinds.iter().any(|k| k == kind), "{kind}: {kinds:?}");
