@@ -27,7 +27,7 @@ use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::fleet::large_console;
-use backup_exporter::sources::code42::sim::{ConsoleConfig, LocalAccount, SimServer};
+use backup_exporter::sources::code42::sim::SimServer;
 use futures_util::StreamExt;
 
 const PAGE_SIZE: usize = 500;
@@ -39,14 +39,8 @@ static ALLOCATOR: support::Counting = support::Counting;
 #[tokio::main]
 async fn main() {
     backup_exporter::tls::install_crypto_provider();
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let n = env("BENCH_DEVICES", 20_000);
-    let targets = env("BENCH_TARGETS", 2);
+    let n = support::env("BENCH_DEVICES", 20_000);
+    let targets = support::env("BENCH_TARGETS", 2);
     let t = Instant::now();
     let dataset = large_console(n, targets, chrono::Utc::now());
     let counts = [
@@ -59,27 +53,17 @@ async fn main() {
         ("/api/StorePoint?", dataset.store_points.len()),
         ("/api/Server?", dataset.servers.len()),
     ];
-    let server = SimServer::start(
-        dataset,
-        ConsoleConfig {
-            accounts: vec![LocalAccount {
-                username: "bench".into(),
-                password: "bench-password".into(),
-                totp_secret: None,
-                admin: true,
-            }],
-            ..ConsoleConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = SimServer::start(dataset, support::code42::console_config())
+        .await
+        .unwrap();
     println!(
         "console: {n} devices x {targets} destinations, built and served in {:.0} ms",
         ms(t.elapsed())
     );
     let url = server.url();
     let config = Config::from_toml_str(&format!(
-        "[[source]]\nname = \"bench\"\nkind = \"code42\"\nurl = \"{url}\"\nusername = \"bench\"\npassword = \"bench-password\"\npage_size = {PAGE_SIZE}\nconcurrency = {CONCURRENCY}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n"
+        "{}page_size = {PAGE_SIZE}\nconcurrency = {CONCURRENCY}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n",
+        support::code42::source(&server)
     ))
     .unwrap();
 
@@ -91,22 +75,7 @@ async fn main() {
         }
     }
     let client = reqwest::Client::new();
-    let token: serde_json::Value = serde_json::from_slice(
-        &client
-            .get(format!("{url}/api/v3/auth/jwt?useBody=true"))
-            .basic_auth("bench", Some("bench-password"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let bearer = format!(
-        "Bearer {}",
-        token["data"]["v3_user_token"].as_str().unwrap()
-    );
+    let bearer = support::code42::bearer(&client, &server).await;
     let fetch = |u: String| {
         let c = client.clone();
         let b = bearer.clone();

@@ -66,14 +66,8 @@ use std::time::{Duration, Instant};
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sim::Simulator;
-use backup_exporter::sources::freezer::keystone::Keystone;
-use backup_exporter::sources::freezer::sim::fleet::{
-    large_deployment, large_project_id, LARGE_HOSTS_PER_PROJECT,
-};
-use backup_exporter::sources::freezer::sim::{
-    SimConfig, SimServer, ADMIN_USER_NAME, AUTH_TOKEN_HEADER, DEMO_ADMIN_PASSWORD,
-    SUBJECT_TOKEN_HEADER,
-};
+use backup_exporter::sources::freezer::sim::fleet::large_deployment;
+use backup_exporter::sources::freezer::sim::{SimConfig, SimServer, AUTH_TOKEN_HEADER};
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -182,25 +176,10 @@ struct Download {
     warm_bytes: usize,
 }
 
-/// `POST /v3/auth/tokens` with the exporter's body: the token and the body's size.
+/// `POST /v3/auth/tokens` with the exporter's body under a permit: the token and the body's size.
 async fn sign_in(client: &reqwest::Client, permits: &Semaphore, plan: &Plan) -> (String, usize) {
     let _permit = permits.acquire().await.unwrap();
-    let response = client
-        .post(&plan.tokens_url)
-        .header("accept", "application/json")
-        .header("content-type", "application/json")
-        .body(plan.auth_body.clone())
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    let token = response.headers()[SUBJECT_TOKEN_HEADER]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body = response.bytes().await.unwrap();
-    (token, body.len())
+    support::freezer::token(client, &plan.tokens_url, &plan.auth_body).await
 }
 
 /// One GET with the token under a permit, keeping only the body's size. `ok`: the status the
@@ -315,12 +294,10 @@ async fn plan(
     cfg: &Config,
     projects: &[String],
 ) -> Plan {
-    let keystone =
-        Keystone::from_config(cfg.sources[0].section().unwrap(), Arc::default()).unwrap();
     let freezer = server.freezer_url();
     let mut plan = Plan {
         tokens_url: format!("{}/auth/tokens", server.identity_url()),
-        auth_body: keystone.body().to_string(),
+        auth_body: support::freezer::auth_body(cfg),
         versions_url: format!("{freezer}/"),
         lists: Vec::new(),
         page_size: cfg.sources[0].page_size,
@@ -359,15 +336,9 @@ async fn plan(
 
 /// One freezer source `bench` at `server` reading `projects`, `concurrency` calls at a time.
 fn config(server: &SimServer, projects: &[String], page_size: usize, concurrency: usize) -> Config {
-    let list = projects
-        .iter()
-        .map(|p| format!("\"{p}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
     Config::from_toml_str(&format!(
-        "[[source]]\nname = \"bench\"\nkind = \"freezer\"\nidentity_url = \"{}\"\nusername = \"{ADMIN_USER_NAME}\"\npassword = \"{DEMO_ADMIN_PASSWORD}\"\nproject_id = \"{}\"\nprojects = [{list}]\npage_size = {page_size}\nconcurrency = {concurrency}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n",
-        server.identity_url(),
-        projects[0],
+        "{}page_size = {page_size}\nconcurrency = {concurrency}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n",
+        support::freezer::source(server, projects)
     ))
     .unwrap()
 }
@@ -519,12 +490,7 @@ async fn round(ctx: &Ctx<'_>, times: &mut Times) -> ((usize, usize), Round) {
 async fn main() {
     let bench_started = Instant::now();
     backup_exporter::tls::install_crypto_provider();
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
+    let env = support::env;
     let n_hosts = env("BENCH_HOSTS", 2000).max(1);
     let n_backups = env("BENCH_BACKUPS", 30);
     let page_size = env("BENCH_PAGE_SIZE", 500).max(1);
@@ -535,9 +501,7 @@ async fn main() {
 
     let t = Instant::now();
     let dataset = large_deployment(chrono::Utc::now().timestamp(), n_hosts, n_backups);
-    let projects: Vec<String> = (0..n_hosts.div_ceil(LARGE_HOSTS_PER_PROJECT))
-        .map(large_project_id)
-        .collect();
+    let projects = support::freezer::projects(n_hosts);
     let server = SimServer::start(dataset, SimConfig::default())
         .await
         .unwrap();

@@ -27,7 +27,7 @@ use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::fleet::large_console;
-use backup_exporter::sources::code42::sim::{ConsoleConfig, LocalAccount, SimServer};
+use backup_exporter::sources::code42::sim::SimServer;
 
 #[global_allocator]
 static ALLOCATOR: support::Counting = support::Counting;
@@ -93,15 +93,9 @@ fn summarize(mut v: Vec<Duration>) -> Probed {
 
 fn main() {
     backup_exporter::tls::install_crypto_provider();
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let n = env("BENCH_DEVICES", 20_000);
-    let targets = env("BENCH_TARGETS", 2);
-    let clients = env("BENCH_CLIENTS", 20);
+    let n = support::env("BENCH_DEVICES", 20_000);
+    let targets = support::env("BENCH_TARGETS", 2);
+    let clients = support::env("BENCH_CLIENTS", 20);
 
     let sim_rt = runtime("sim", Some(1));
     let server_rt = runtime("exporter", None);
@@ -110,22 +104,14 @@ fn main() {
     let server = sim_rt.block_on(async {
         SimServer::start(
             large_console(n, targets, chrono::Utc::now()),
-            ConsoleConfig {
-                accounts: vec![LocalAccount {
-                    username: "bench".into(),
-                    password: "bench-password".into(),
-                    totp_secret: None,
-                    admin: true,
-                }],
-                ..ConsoleConfig::default()
-            },
+            support::code42::console_config(),
         )
         .await
         .unwrap()
     });
     let config = Config::from_toml_str(&format!(
-        "[[source]]\nname = \"bench\"\nkind = \"code42\"\nurl = \"{}\"\nusername = \"bench\"\npassword = \"bench-password\"\npage_size = 500\ntimeout = \"120s\"\nrefresh_interval = \"1h\"\n",
-        server.url()
+        "{}page_size = 500\ntimeout = \"120s\"\nrefresh_interval = \"1h\"\n",
+        support::code42::source(&server)
     ))
     .unwrap();
 

@@ -41,6 +41,7 @@
 
 mod support;
 
+use support::rackspace::sign_in;
 use support::{best, ms, resident_peak_mb, set_latency, Times};
 
 use std::sync::Arc;
@@ -56,7 +57,6 @@ use backup_exporter::sources::rackspace::sim::{AccountConfig, SimServer, AUTH_TO
 use backup_exporter::sources::values::Warnings;
 use backup_exporter::sources::Source;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
 
 /// The simulator endpoints a refresh calls, in the order of a refresh.
 const ENDPOINTS: &[&str] = &[
@@ -85,30 +85,6 @@ struct Download {
     warm: Duration,
     cold_bytes: usize,
     warm_bytes: usize,
-}
-
-/// `POST /v2.0/tokens` with the account's API key: the token and the body's size.
-async fn sign_in(client: &reqwest::Client, tokens_url: &str) -> (String, usize) {
-    let a = AccountConfig::default();
-    let body = client
-        .post(tokens_url)
-        .header("content-type", "application/json")
-        .body(
-            json!({"auth": {"RAX-KSKEY:apiKeyCredentials":
-                {"username": a.username, "apiKey": a.api_key}}})
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let value: Value = serde_json::from_slice(&body).unwrap();
-    let token = value["access"]["token"]["id"].as_str().unwrap().to_owned();
-    (token, body.len())
 }
 
 /// One GET with the token, keeping only the body's size.
@@ -220,13 +196,9 @@ async fn plan(client: &reqwest::Client, server: &SimServer) -> Plan {
 
 /// One rackspace source `bench` at `server`, `concurrency` calls at a time.
 fn config(server: &SimServer, concurrency: usize) -> Config {
-    let a = AccountConfig::default();
     Config::from_toml_str(&format!(
-        "[[source]]\nname = \"bench\"\nkind = \"rackspace\"\nidentity_url = \"{}\"\nusername = \"{}\"\napi_key = \"{}\"\nregion = \"{}\"\nconcurrency = {concurrency}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n",
-        server.url(),
-        a.username,
-        a.api_key,
-        a.default_region,
+        "{}concurrency = {concurrency}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n",
+        support::rackspace::source(server)
     ))
     .unwrap()
 }
@@ -276,12 +248,7 @@ fn counts(server: &SimServer) -> Vec<usize> {
 async fn main() {
     let bench_started = Instant::now();
     backup_exporter::tls::install_crypto_provider();
-    let env = |k: &str, d: usize| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
+    let env = support::env;
     let n_agents = env("BENCH_AGENTS", 500);
     let n_configs = env("BENCH_CONFIGS", 2);
     let latency = Duration::from_millis(env("BENCH_LATENCY", 20) as u64);

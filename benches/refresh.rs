@@ -11,6 +11,10 @@
 //!
 //! Each figure is the best (refresh, download) or the mean (scrapes) of several runs.
 
+mod support;
+
+use support::crashplan::large_fleet;
+
 use std::time::{Duration, Instant};
 
 /// The exporter's allocator, as in the binary.
@@ -20,54 +24,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sim::Simulator;
-use backup_exporter::sources::crashplan::sim::fleet::demo_fleet;
-use backup_exporter::sources::crashplan::sim::{Dataset, Fault, SimConfig, SimServer};
-use serde_json::{json, Value};
+use backup_exporter::sources::crashplan::sim::{Dataset, Fault, SimServer};
+use serde_json::Value;
 
 const PAGE_SIZE: usize = 500;
-
-/// The demo fleet's clients replicated to `n` computers, each with one usage.
-fn large_fleet(n: usize) -> Dataset {
-    let base = demo_fleet(chrono::Utc::now());
-    let template_usage = base
-        .usages
-        .iter()
-        .find(|u| u["targetId"] == json!(1) && u["lastActivity"].is_string())
-        .cloned()
-        .expect("a healthy usage in the demo fleet");
-    let template_computer = base
-        .computers
-        .iter()
-        .find(|c| c["id"] == template_usage["sourceId"])
-        .cloned()
-        .expect("its computer");
-    let mut computers: Vec<Value> = base
-        .computers
-        .iter()
-        .filter(|c| c["id"] == json!(1) || c["id"] == json!(2))
-        .cloned()
-        .collect();
-    let mut usages = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = 1000 + i as u64;
-        let guid = 700_000_000_000_000_000u64 + i as u64 * 7919;
-        let mut c = template_computer.clone();
-        c["id"] = json!(id);
-        c["guid"] = json!(guid);
-        c["name"] = json!(format!("host-{i:05}.bench.example"));
-        computers.push(c);
-        let mut u = template_usage.clone();
-        u["sourceId"] = json!(id);
-        u["sourceGuid"] = json!(guid);
-        u["selectedBytes"] = json!(10_000_000_000u64 + i as u64);
-        usages.push(u);
-    }
-    Dataset {
-        computers,
-        usages,
-        ..base
-    }
-}
 
 /// Fetches the pages and details a refresh reads, keeping only the bytes. Page counts and
 /// ids come from the data set, so nothing is parsed here.
@@ -130,19 +90,14 @@ fn best<T>(runs: &mut [(Duration, T)]) -> Duration {
 #[tokio::main]
 async fn main() {
     backup_exporter::tls::install_crypto_provider();
-    let n: usize = std::env::var("BENCH_DEVICES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let sim_cfg = SimConfig {
-        username: "bench".into(),
-        password: "bench-password".into(),
-        admin: true,
-    };
-    let server = SimServer::start(large_fleet(n), sim_cfg).await.unwrap();
+    let n = support::env("BENCH_DEVICES", 20_000);
+    let server = SimServer::start(large_fleet(n), support::crashplan::sim_config())
+        .await
+        .unwrap();
     let url = server.url();
     let config = Config::from_toml_str(&format!(
-        "[[source]]\nname = \"bench\"\nkind = \"crashplan\"\nurl = \"{url}\"\nusername = \"bench\"\npassword = \"bench-password\"\npage_size = {PAGE_SIZE}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n"
+        "{}page_size = {PAGE_SIZE}\ntimeout = \"60s\"\nrefresh_interval = \"1h\"\n",
+        support::crashplan::source(&server)
     ))
     .unwrap();
 
@@ -154,7 +109,13 @@ async fn main() {
     let mut refreshes = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let (requests, bytes) = download(&client, &url, ("bench", "bench-password"), &data).await;
+        let (requests, bytes) = download(
+            &client,
+            &url,
+            (support::crashplan::USERNAME, support::crashplan::PASSWORD),
+            &data,
+        )
+        .await;
         downloads.push((t.elapsed(), (requests, bytes)));
         let t = Instant::now();
         let outcome = exporter.refresh(0, &mut sources[0]).await;

@@ -11,7 +11,9 @@
 # same way: 20 ms per request, cold and warm refresh against download, CPU-only times, peak
 # heap and /metrics size, and the warm refresh at concurrency 1, 4 and 8 (about 30 s), then the
 # status page under load: /healthz latency (p50, p99) and the refresh time of the exporter
-# serving the 20 000-device Code42 console, alone and while 20 clients fetch / (BENCH_CLIENTS).
+# serving the 20 000-device Code42 console, alone and while 20 clients fetch / (BENCH_CLIENTS),
+# then the sizing table (scripts/sizing.sh): per vendor, series, /metrics bytes, RSS of the
+# exporter binary in `run` mode, and its refresh against downloading the same requests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench refresh
@@ -19,3 +21,4 @@ cargo bench --locked --bench code42
 cargo bench --locked --bench rackspace
 cargo bench --locked --bench freezer
 cargo bench --locked --bench pages
+cargo bench --locked --bench sizing

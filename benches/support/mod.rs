@@ -5,6 +5,18 @@
 //!
 //! A benchmark installs the allocator itself:
 //! `#[global_allocator] static ALLOCATOR: support::Counting = support::Counting;`
+//!
+//! Per vendor, the simulated server as the benchmarks set it up (accounts, large fleets, the
+//! `[[source]]` table that reads it, signing in to it): [`crashplan`], [`code42`], [`rackspace`],
+//! [`freezer`].
+
+// Every benchmark uses a part of this module, none all of it.
+#![allow(dead_code)]
+
+pub mod code42;
+pub mod crashplan;
+pub mod freezer;
+pub mod rackspace;
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,7 +61,6 @@ unsafe impl GlobalAlloc for Counting {
 }
 
 /// Starts a peak measurement: the live bytes now (the peak is reset to them).
-#[allow(dead_code)] // not every benchmark measures the heap
 pub fn heap_mark() -> usize {
     let live = LIVE.load(Ordering::Relaxed);
     PEAK.store(live, Ordering::Relaxed);
@@ -57,7 +68,6 @@ pub fn heap_mark() -> usize {
 }
 
 /// The most heap held since `heap_mark` returned `mark`, beyond `mark`.
-#[allow(dead_code)]
 pub fn heap_peak_since(mark: usize) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(mark)
 }
@@ -74,6 +84,14 @@ pub fn resident_peak_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The knob `key` (`BENCH_DEVICES`, ...): its value, or `default` when unset or not a number.
+pub fn env(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The fastest of some runs.
 pub fn best(runs: &[Duration]) -> Duration {
     runs.iter().copied().min().expect("at least one run")
@@ -84,14 +102,12 @@ pub fn ms(d: Duration) -> f64 {
 }
 
 /// `a / b`.
-#[allow(dead_code)] // not every benchmark compares two times
 pub fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
 }
 
 /// Holds every answer of a simulator back by `latency` (a delay-only fault on `"*"`, which
 /// still serves the normal body); zero removes it.
-#[allow(dead_code)] // not every benchmark adds latency
 pub fn set_latency(faults: &Faults, latency: Duration) {
     if latency.is_zero() {
         faults.clear_all();
@@ -107,7 +123,6 @@ pub fn set_latency(faults: &Faults, latency: Duration) {
 }
 
 /// Best-of times of one latency setting: downloads and refreshes, cold and warm.
-#[allow(dead_code)] // not every benchmark downloads the pages itself
 #[derive(Default)]
 pub struct Times {
     pub download_cold: Vec<Duration>,
@@ -116,7 +131,6 @@ pub struct Times {
     pub warm: Vec<Duration>,
 }
 
-#[allow(dead_code)]
 impl Times {
     /// Prints the best times, their ratios and the latency floors (cold, warm).
     pub fn print(&self, label: &str, floor: Option<(Duration, Duration)>) {

@@ -32,11 +32,13 @@
 //! | `FIN-LT-0188` | `"active": false`, `"status": "Deactivated"`, last seen and last completed 64 days ago, usages `"using": false` (owner Alan Price, deactivated) |
 //! | `dwhitfield-iphone` | a mobile device: `osName` `ios`, empty `backupUsage` |
 //!
-//! # The large console ([`large_console`])
+//! # The large console ([`large_console`], [`large_console_pairs`])
 //!
-//! `devices` computers, each backing up to the first `targets_per_device` destinations, in 10
-//! orgs with one user per two devices; about 3 % stale (warning), 1 % stale (critical), 1 %
-//! never completed, 2 % in progress, 1 % connection alert, 0.5 % blocked and 2 % deactivated.
+//! `devices` computers, each backing up to the first `targets_per_device` destinations (or, with
+//! [`large_console_pairs`], a given number of device–destination pairs: every device to the
+//! first destination, some also to a second), in 10 orgs with one user per two devices; about
+//! 3 % stale (warning), 1 % stale (critical), 1 % never completed, 2 % in progress, 1 %
+//! connection alert, 0.5 % blocked and 2 % deactivated.
 //! Same shapes as the demo; deterministic (each device has its own seed). 20 000 × 2 builds
 //! in about 0.3 s on two cores (a release build; most of it is allocating the ~250 MB of
 //! `serde_json` values), on up to four threads.
@@ -937,8 +939,43 @@ fn large_device(
 /// first ones of `targets_per_device.max(1)` store points, one per server), for the benchmark.
 /// Deterministic; times relative to `now`.
 pub fn large_console(devices: usize, targets_per_device: usize, now: DateTime<Utc>) -> Dataset {
+    let target_indexes: Vec<usize> = (0..targets_per_device).collect();
+    build_large_console(
+        devices,
+        targets_per_device.max(1),
+        |_| target_indexes.as_slice(),
+        now,
+    )
+}
+
+/// A console of `devices` computers with `pairs` device–destination pairs in all: every device
+/// backs up to the first destination, and `pairs - devices` of them, spread evenly, also to a
+/// second (`pairs` is held to `devices..=2 * devices`). Device `i` has the second destination
+/// when `(i * extra) % devices < extra`, `extra = pairs - devices`: device 0 first, and with
+/// `extra = ceil(devices / 3)` (20 000 devices, 26 667 pairs) exactly the devices whose index
+/// is a multiple of 3. With `pairs == devices` this is `large_console(devices, 1, now)`.
+/// Deterministic; times relative to `now`.
+pub fn large_console_pairs(devices: usize, pairs: usize, now: DateTime<Utc>) -> Dataset {
+    let extra = pairs.clamp(devices, 2 * devices) - devices;
+    let targets_of = |i: usize| -> &'static [usize] {
+        if (i as u128 * extra as u128) % (devices as u128) < extra as u128 {
+            &[0, 1]
+        } else {
+            &[0]
+        }
+    };
+    build_large_console(devices, if extra > 0 { 2 } else { 1 }, targets_of, now)
+}
+
+/// The large console: `devices` computers, device `i` backing up to the destinations
+/// `targets_of(i)` (indexes below `destinations`), one store point and server per destination.
+fn build_large_console<'a>(
+    devices: usize,
+    destinations: usize,
+    targets_of: impl Fn(usize) -> &'a [usize] + Sync,
+    now: DateTime<Utc>,
+) -> Dataset {
     let shapes = Shapes::new();
-    let destinations = targets_per_device.max(1);
     let targets: Vec<Target> = (0..destinations)
         .map(|i| {
             let i64i = i as i64;
@@ -961,7 +998,6 @@ pub fn large_console(devices: usize, targets_per_device: usize, now: DateTime<Ut
             }
         })
         .collect();
-    let target_indexes: Vec<usize> = (0..targets_per_device).collect();
     let user_count = devices.div_ceil(2).max(1);
 
     // Devices in chunks, one thread each when there are many (most of the time goes into
@@ -983,7 +1019,7 @@ pub fn large_console(devices: usize, targets_per_device: usize, now: DateTime<Ut
                     user_count,
                     &shapes,
                     &targets,
-                    &target_indexes,
+                    targets_of(i),
                     &mut totals,
                     &mut clock,
                 )
@@ -1402,6 +1438,53 @@ mod tests {
             .iter()
             .all(|c| c["backupUsage"].as_array().unwrap().len() == 3));
         assert!(large_console(0, 0, now()).computers.is_empty());
+    }
+
+    #[test]
+    fn large_console_pairs_gives_every_third_device_a_second_destination() {
+        let usages = |d: &Dataset| -> Vec<usize> {
+            d.computers
+                .iter()
+                .map(|c| c["backupUsage"].as_array().unwrap().len())
+                .collect()
+        };
+        // 2 000 devices and 2 667 pairs, as 20 000 and 26 667: the multiples of 3 have two.
+        let d = large_console_pairs(2_000, 2_667, now());
+        let per_device = usages(&d);
+        assert_eq!(per_device.iter().sum::<usize>(), 2_667);
+        for (i, n) in per_device.iter().enumerate() {
+            assert_eq!(*n, if i % 3 == 0 { 2 } else { 1 }, "device {i}");
+        }
+        assert_eq!(d.store_points.len(), 2);
+        assert_eq!(d.servers.len(), 2);
+        for (k, sp) in d.store_points.iter().enumerate() {
+            let using = d
+                .computers
+                .iter()
+                .filter_map(|c| c["backupUsage"].as_array().unwrap().get(k))
+                .filter(|u| u["using"] == json!(true))
+                .count();
+            assert_eq!(sp["computerCount"], json!(using));
+        }
+        assert_eq!(
+            large_console_pairs(2_000, 2_667, now()).computers,
+            d.computers
+        );
+        // Any count spreads evenly and exactly; out of range it is held to 1 or 2 per device.
+        let d = large_console_pairs(10, 14, now());
+        assert_eq!(usages(&d), [2, 1, 1, 2, 1, 2, 1, 1, 2, 1]);
+        assert_eq!(
+            large_console_pairs(50, 50, now()).computers,
+            large_console(50, 1, now()).computers
+        );
+        assert_eq!(
+            large_console_pairs(50, 0, now()).computers,
+            large_console(50, 1, now()).computers
+        );
+        assert!(usages(&large_console_pairs(7, 100, now()))
+            .iter()
+            .all(|n| *n == 2));
+        assert!(large_console_pairs(0, 0, now()).computers.is_empty());
     }
 
     #[tokio::test]
