@@ -13,6 +13,10 @@
 //! - peak memory: the most heap the refresh held beyond what was live before it (a counting
 //!   allocator wraps the system one), and the process's peak resident size (simulator
 //!   included).
+//! - memory between refreshes: the heap the exporter holds (beyond the simulator's data), the
+//!   process's resident size, and what the main holders take (each measured as the heap a copy
+//!   of it takes): the snapshot's metric set, devices and targets, the device index, the
+//!   first-seen times.
 //! - the `/metrics` size, plain and gzip, and its series count.
 //!
 //! Each time is the best of five interleaved runs.
@@ -94,6 +98,8 @@ async fn main() {
         }
     };
 
+    // What the exporter holds is measured from here (the simulator's data is live already).
+    let base = support::heap_live();
     let (exporter, mut sources) = Exporter::new(&config).unwrap();
     let mut sequential = Vec::new();
     let mut concurrent = Vec::new();
@@ -122,12 +128,19 @@ async fn main() {
         assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
         peak_heap = peak_heap.max(support::heap_peak_since(before));
     }
+    let held = support::heap_live().saturating_sub(base);
+    let resident_between = support::resident_mb();
+    let holders = holders(&exporter);
     let mut collects = Vec::new();
     let mut renders = Vec::new();
+    let (mut collect_peak, mut collect_kept) = (0, 0);
     for _ in 0..3 {
+        let before = support::heap_mark();
         let t = Instant::now();
         let snapshot = sources[0].collect().await.unwrap();
         collects.push(t.elapsed());
+        collect_peak = collect_peak.max(support::heap_peak_since(before));
+        collect_kept = support::heap_live().saturating_sub(before);
         drop(snapshot);
         let t = Instant::now();
         exporter.render();
@@ -197,5 +210,51 @@ async fn main() {
         peak_heap as f64 / 1e6,
         resident_peak_mb()
     );
+    println!(
+        "reading the source alone (fetch, parse, map): peak heap {:.1} MB beyond the live data, {:.1} MB of it the snapshot it returns",
+        collect_peak as f64 / 1e6,
+        collect_kept as f64 / 1e6
+    );
+    println!(
+        "between refreshes: heap held by the exporter {:.1} MB; process resident size (simulator included) {:.0} MB",
+        held as f64 / 1e6,
+        resident_between
+    );
+    let named: usize = holders.iter().map(|(_, b)| b).sum();
+    for (what, b) in holders {
+        println!("  {what:<44} {:8.1} MB", b as f64 / 1e6);
+    }
+    println!(
+        "  {:<44} {:8.1} MB",
+        "the rest (exposition as served, clients, ...)",
+        held.saturating_sub(named) as f64 / 1e6
+    );
     server.shutdown().await;
+}
+
+/// What the source's last good snapshot and the state kept beside it hold on the heap, each
+/// measured as the heap a copy (or a rebuild) of it takes.
+fn holders(exporter: &Exporter) -> Vec<(&'static str, usize)> {
+    let snapshot = exporter.sources[0]
+        .state()
+        .snapshot
+        .expect("a good snapshot");
+    let (metrics, _copy) = support::heap_of(|| snapshot.metrics.clone());
+    let (devices, _copy) = support::heap_of(|| snapshot.devices.clone());
+    let (targets, _copy) = support::heap_of(|| snapshot.targets.clone());
+    let (index, _copy) = support::heap_of(|| backup_exporter::refresh::DeviceIndex::new(&snapshot));
+    let (first_seen, _copy) = support::heap_of(|| {
+        let mut seen = backup_exporter::stale::FirstSeen::default();
+        for t in &snapshot.targets {
+            seen.touch(&t.device_id, &t.target, 0.0);
+        }
+        seen
+    });
+    vec![
+        ("snapshot: metric set", metrics),
+        ("snapshot: devices", devices),
+        ("snapshot: targets", targets),
+        ("device index (device page)", index),
+        ("first-seen times", first_seen),
+    ]
 }

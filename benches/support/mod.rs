@@ -72,13 +72,34 @@ pub fn heap_peak_since(mark: usize) -> usize {
     PEAK.load(Ordering::Relaxed).saturating_sub(mark)
 }
 
+/// The heap bytes live now.
+pub fn heap_live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// The heap bytes `f` leaves allocated (what the value it builds holds), and that value.
+pub fn heap_of<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let before = heap_live();
+    let value = f();
+    (heap_live().saturating_sub(before), value)
+}
+
 /// The process's peak resident size (VmHWM), in MiB.
 pub fn resident_peak_mb() -> f64 {
+    proc_status_mb("VmHWM:")
+}
+
+/// The process's resident size now (VmRSS), in MiB.
+pub fn resident_mb() -> f64 {
+    proc_status_mb("VmRSS:")
+}
+
+fn proc_status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
