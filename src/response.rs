@@ -9,13 +9,16 @@ use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
-/// A response body: a few chunks of bytes already in memory (`/metrics` hands out the data
-/// part and the self-metrics part of the exposition without copying them together), or bytes
-/// still to come (`/` while its page is being rendered off the async workers).
+/// A response body: chunks of bytes already in memory (the gzip `/metrics` hands out the
+/// pieces of the exposition without copying them together), chunks of a known total length
+/// made as the body is read (the plain `/metrics`, inflated a chunk at a time), or bytes still
+/// to come (`/` while its page is being rendered off the async workers).
 #[derive(Default)]
 pub struct Body {
     chunks: std::collections::VecDeque<Bytes>,
     remaining: u64,
+    /// Made as the body is read, before `chunks`; `remaining` counts them.
+    made: Option<Box<dyn Iterator<Item = Bytes> + Send>>,
     later: Option<Pin<Box<dyn Future<Output = Bytes> + Send>>>,
 }
 
@@ -23,6 +26,7 @@ impl std::fmt::Debug for Body {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Body")
             .field("remaining", &self.remaining)
+            .field("made", &self.made.is_some())
             .field("later", &self.later.is_some())
             .finish()
     }
@@ -40,7 +44,19 @@ impl Body {
         Body {
             chunks,
             remaining,
+            made: None,
             later: None,
+        }
+    }
+
+    /// The chunks `made` gives as the body is read, `len` bytes in all (sent with that
+    /// `Content-Length`; chunks beyond it are cut, and a body that ends short ends the
+    /// connection).
+    pub fn made(len: u64, made: impl Iterator<Item = Bytes> + Send + 'static) -> Body {
+        Body {
+            remaining: len,
+            made: Some(Box::new(made)),
+            ..Body::default()
         }
     }
 
@@ -75,14 +91,24 @@ impl hyper::body::Body for Body {
                 return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes))));
             }
         }
+        if let Some(made) = &mut this.made {
+            match made.next() {
+                Some(mut c) if this.remaining > 0 => {
+                    c.truncate(usize::try_from(this.remaining).unwrap_or(usize::MAX));
+                    this.remaining -= c.len() as u64;
+                    return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(c))));
+                }
+                _ => this.made = None,
+            }
+        }
         std::task::Poll::Ready(this.chunks.pop_front().map(|c| {
-            this.remaining -= c.len() as u64;
+            this.remaining = this.remaining.saturating_sub(c.len() as u64);
             Ok(hyper::body::Frame::data(c))
         }))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.later.is_none() && self.chunks.is_empty()
+        self.later.is_none() && self.made.is_none() && self.chunks.is_empty()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
@@ -112,4 +138,26 @@ pub fn text(status: StatusCode, body: &str) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use hyper::body::Body as _;
+
+    #[tokio::test]
+    async fn a_made_body_has_its_length_and_gives_no_more() {
+        let made = || {
+            ["ab", "cde", "fgh"]
+                .into_iter()
+                .map(|s| Bytes::from_static(s.as_bytes()))
+        };
+        let body = Body::made(8, made());
+        assert_eq!(body.size_hint().exact(), Some(8));
+        assert_eq!(&body.collect().await.unwrap().to_bytes()[..], b"abcdefgh");
+        // Chunks beyond the announced length are cut.
+        let body = Body::made(4, made());
+        assert_eq!(&body.collect().await.unwrap().to_bytes()[..], b"abcd");
+    }
 }
