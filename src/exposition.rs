@@ -1,15 +1,30 @@
 //! Prometheus text exposition (format 0.0.4) for the data families.
 //!
 //! Data families are rebuilt from each source's snapshot once per refresh (never per scrape):
-//! a [`MetricSet`] holds, per family, the sample lines of one source. The server concatenates
-//! the sets of every source under one `# HELP`/`# TYPE` header per family, so a family shared by
-//! several sources (every vendor-neutral `backup_*` family) stays contiguous, as the format wants.
+//! a [`MetricSet`] holds, per family, the sample lines of one source, compressed as they are
+//! written. [`assemble_deflate`] concatenates the sets of every source under one
+//! `# HELP`/`# TYPE` header per family, so a family shared by several sources (every
+//! vendor-neutral `backup_*` family) stays contiguous, as the format wants.
+//!
+//! Only compressed bytes are kept: a family's lines gather in a small text buffer, and each
+//! time it passes [`PIECE_BYTES`] the buffer is compressed as one raw deflate piece, flushed
+//! to a byte boundary and not final (a sync flush), so any run of pieces is one valid deflate
+//! stream. Each piece is compressed on its own (the set's one encoder is reset before each):
+//! the pieces of different families and sources can then be put in any order, and the set
+//! needs one encoder, not one per family (which measured 9 MB more for 25 families, and 2 to 4
+//! times slower, against 0.2 % smaller output at 64 KB pieces). The CRC-32 and length of
+//! the text travel with the pieces, so the gzip stream of the whole exposition is put together
+//! from them without inflating or compressing anything again; [`MetricSet::seal`] compresses
+//! the last partial pieces once a source's snapshot is complete.
 //!
 //! Metric descriptors ([`Desc`]) are declared once, in `crate::metrics`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use bytes::Bytes;
+use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress};
 
 use crate::shard::{self, Shard};
 
@@ -134,8 +149,8 @@ impl<'a> From<&'a String> for Origin<'a> {
     }
 }
 
-/// The sample lines of one source, grouped by family.
-#[derive(Debug, Clone)]
+/// The sample lines of one source, grouped by family, compressed as they are written.
+#[derive(Debug)]
 pub struct MetricSet {
     neutral_prefix: String,
     vendor_prefix: String,
@@ -145,7 +160,16 @@ pub struct MetricSet {
     /// Few (one per family written), so found by a scan comparing `Desc` addresses: cheaper
     /// than a map keyed by name when every sample looks its family up.
     families: Vec<Family>,
+    /// Compresses every piece of the set (reset before each): made at the first piece,
+    /// dropped when the set is sealed.
+    encoder: Option<Box<Compress>>,
 }
+
+/// How much text a family gathers before it is compressed as one piece. Smaller pieces
+/// compress worse, as each starts with an empty window (5 % larger output at 16 KB, 0.2 % at
+/// 64 KB, than an encoder per family keeping its window); larger ones hold more text per
+/// family while the set is written.
+pub const PIECE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 struct Family {
@@ -156,8 +180,26 @@ struct Family {
     /// Whether each sample's `device_id` decides if it is written (sharded, and the family has
     /// the label).
     sharded: bool,
+    /// Sample lines not compressed yet (less than [`PIECE_BYTES`]).
     body: String,
+    /// The lines compressed so far.
+    deflated: Pieces,
     samples: usize,
+}
+
+impl Clone for MetricSet {
+    /// The samples and their compressed pieces; the copy makes its own encoder when it needs
+    /// one.
+    fn clone(&self) -> MetricSet {
+        MetricSet {
+            neutral_prefix: self.neutral_prefix.clone(),
+            vendor_prefix: self.vendor_prefix.clone(),
+            exposure: self.exposure.clone(),
+            source_hash: self.source_hash,
+            families: self.families.clone(),
+            encoder: None,
+        }
+    }
 }
 
 impl Default for MetricSet {
@@ -185,6 +227,7 @@ impl MetricSet {
             exposure: origin.exposure.clone(),
             source_hash: shard::source_hash(origin.source),
             families: Vec::new(),
+            encoder: None,
         }
     }
 
@@ -233,6 +276,7 @@ impl MetricSet {
             exposure,
             source_hash,
             families,
+            encoder,
         } = self;
         let family = family_of(families, exposure, desc);
         if !family.on {
@@ -260,10 +304,14 @@ impl MetricSet {
         write_value(body, value);
         body.push('\n');
         family.samples += 1;
+        if family.body.len() >= PIECE_BYTES {
+            family.compress(encoder);
+        }
     }
 
-    /// Reserves room for `samples` more samples of `desc` whose labels (after the scope labels)
-    /// take about `label_bytes`: a family written for every target grows once, not by doubling.
+    /// Says that about `samples` more samples of `desc` follow, whose labels (after the scope
+    /// labels) take about `label_bytes`: the family's text buffer grows once to what it will
+    /// hold before its first piece is compressed, not by doubling.
     pub fn reserve(&mut self, desc: &'static Desc, samples: usize, label_bytes: usize) {
         let prefix = match desc.scope {
             Scope::Neutral => self.neutral_prefix.len(),
@@ -277,8 +325,26 @@ impl MetricSet {
             } else {
                 samples
             };
-            family.body.reserve(samples * line);
+            let want = samples.saturating_mul(line).min(PIECE_BYTES + line);
+            family.body.reserve(want.saturating_sub(family.body.len()));
         }
+    }
+
+    /// Compresses what every family has not compressed yet and lets go of the text buffers and
+    /// the encoder: the set then holds compressed pieces only. Samples may still be added
+    /// after (they start new pieces), at the cost of another seal.
+    pub fn seal(&mut self) {
+        let MetricSet {
+            families, encoder, ..
+        } = self;
+        for family in families.iter_mut() {
+            if !family.body.is_empty() {
+                family.compress(encoder);
+            }
+            family.body = String::new();
+            family.deflated.seal();
+        }
+        *encoder = None;
     }
 
     /// Adds a sample only when the value is known: unknown times and sizes are absent, never 0.
@@ -363,11 +429,206 @@ fn family_of<'a>(
                 on: exposure.writes(desc) && (per_device || shard.writes_fleet_wide()),
                 sharded: per_device && shard.is_sharded(),
                 body: String::new(),
+                deflated: Pieces::default(),
                 samples: 0,
             });
             families.last_mut().expect("just pushed")
         }
     }
+}
+
+impl Family {
+    /// Compresses the text buffer as one more piece.
+    fn compress(&mut self, encoder: &mut Option<Box<Compress>>) {
+        let encoder = encoder.get_or_insert_with(|| Box::new(new_encoder()));
+        self.deflated.push(encoder, self.body.as_bytes());
+        self.body.clear();
+    }
+}
+
+fn new_encoder() -> Compress {
+    // Raw deflate: the gzip header and trailer are written around the assembled pieces.
+    Compress::new(Compression::fast(), false)
+}
+
+/// Raw deflate pieces of some text, one after the other, each ending on a byte boundary and
+/// none final; with the CRC-32 and length of the text.
+#[derive(Debug, Default)]
+struct Pieces {
+    /// Sealed pieces, handed to the response bodies as they are.
+    sealed: Bytes,
+    /// Pieces compressed since the last seal (grows as pieces come).
+    open: Vec<u8>,
+    crc: Crc,
+    len: u64,
+}
+
+impl Clone for Pieces {
+    fn clone(&self) -> Pieces {
+        Pieces {
+            sealed: self.sealed.clone(),
+            open: self.open.clone(),
+            crc: copy_crc(&self.crc),
+            len: self.len,
+        }
+    }
+}
+
+/// A copy of `crc` (`flate2::Crc` is not `Clone`): combined into the CRC of nothing.
+fn copy_crc(crc: &Crc) -> Crc {
+    let mut copy = Crc::new();
+    copy.combine(crc);
+    copy
+}
+
+impl Pieces {
+    fn push(&mut self, encoder: &mut Compress, text: &[u8]) {
+        self.crc.update(text);
+        self.len += text.len() as u64;
+        deflate_piece(encoder, text, &mut self.open);
+    }
+
+    /// Moves the open pieces into `sealed`, of exactly their size.
+    fn seal(&mut self) {
+        if self.open.is_empty() {
+            self.open = Vec::new();
+            return;
+        }
+        let open = std::mem::take(&mut self.open);
+        self.sealed = if self.sealed.is_empty() {
+            let mut open = open;
+            open.shrink_to_fit();
+            Bytes::from(open)
+        } else {
+            let mut all = Vec::with_capacity(self.sealed.len() + open.len());
+            all.extend_from_slice(&self.sealed);
+            all.extend_from_slice(&open);
+            Bytes::from(all)
+        };
+    }
+
+    /// The pieces as chunks: the sealed ones shared, the open ones copied.
+    fn chunks(&self) -> impl Iterator<Item = Bytes> + '_ {
+        [self.sealed.clone(), Bytes::copy_from_slice(&self.open)]
+            .into_iter()
+            .filter(|c| !c.is_empty())
+    }
+}
+
+/// Appends `text` to `out` as one raw deflate piece that stands alone (the encoder is reset
+/// first, so it refers to nothing before it), flushed to a byte boundary and not final (a
+/// sync flush: it ends with an empty stored block), so more pieces may follow it.
+fn deflate_piece(encoder: &mut Compress, text: &[u8], out: &mut Vec<u8>) {
+    encoder.reset();
+    loop {
+        // Text of the exposition compresses 5 to 10 times; the flush adds a few bytes.
+        out.reserve(text.len() / 4 + 64);
+        let done = usize::try_from(encoder.total_in()).unwrap_or(usize::MAX);
+        let rest = text.get(done..).unwrap_or_default();
+        encoder
+            .compress_vec(rest, out, FlushCompress::Sync)
+            .expect("deflate in memory");
+        // The flush is complete once all the text went in and room was left over.
+        if encoder.total_in() as usize >= text.len() && out.len() < out.capacity() {
+            return;
+        }
+    }
+}
+
+/// The data families of every source as one raw deflate stream in pieces (see
+/// [`assemble_deflate`]).
+#[derive(Debug, Default)]
+pub struct Deflated {
+    /// Raw deflate pieces in order: each ends on a byte boundary and none is final, so their
+    /// concatenation is one deflate stream that more blocks may follow.
+    pub pieces: Vec<Bytes>,
+    /// CRC-32 of the text (and its length modulo 2^32, as the gzip trailer wants it).
+    pub crc: Crc,
+    /// The text's length.
+    pub len: u64,
+}
+
+impl Deflated {
+    /// The compressed size.
+    pub fn compressed_len(&self) -> usize {
+        self.pieces.iter().map(Bytes::len).sum()
+    }
+
+    /// The text, inflated in chunks of at most `chunk` bytes (a body served without keeping a
+    /// plain copy).
+    pub fn inflate(&self, chunk: usize) -> Inflate {
+        Inflate::new(self.pieces.clone(), chunk)
+    }
+}
+
+/// A compressed piece with the CRC and length of its text.
+type Piece = (Bytes, Crc, u64);
+
+/// The compressed `# HELP`/`# TYPE` header of each family, made the first time it is
+/// assembled, by `Desc` address.
+static HEADERS: LazyLock<Mutex<HashMap<usize, Piece>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Assembles every family of every set as raw deflate: one header per family, families
+/// sorted by name, each family's samples in set order. Sealed sets are only concatenated:
+/// their pieces are shared, not copied, and nothing is inflated or compressed again (text a
+/// set has not sealed yet is compressed here, into the result only).
+pub fn assemble_deflate(sets: &[&MetricSet]) -> Deflated {
+    let mut names: Vec<&'static str> = sets
+        .iter()
+        .flat_map(|s| s.families.iter())
+        .filter(|f| f.samples > 0)
+        .map(|f| f.desc.name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = Deflated::default();
+    let mut encoder: Option<Compress> = None;
+    let mut headers = HEADERS.lock().unwrap_or_else(|e| e.into_inner());
+    for name in names {
+        let mut header = false;
+        for set in sets {
+            let Some(family) = set.family(name).filter(|f| f.samples > 0) else {
+                continue;
+            };
+            if !header {
+                let (piece, crc, len) = headers
+                    .entry(std::ptr::from_ref(family.desc) as usize)
+                    .or_insert_with(|| {
+                        let mut text = String::new();
+                        write_header(&mut text, family.desc);
+                        let mut piece = Vec::new();
+                        deflate_piece(
+                            encoder.get_or_insert_with(new_encoder),
+                            text.as_bytes(),
+                            &mut piece,
+                        );
+                        let mut crc = Crc::new();
+                        crc.update(text.as_bytes());
+                        (Bytes::from(piece), crc, text.len() as u64)
+                    });
+                out.pieces.push(piece.clone());
+                out.crc.combine(crc);
+                out.len += *len;
+                header = true;
+            }
+            let pieces = &family.deflated;
+            out.pieces.extend(pieces.chunks());
+            out.crc.combine(&pieces.crc);
+            out.len += pieces.len;
+            if !family.body.is_empty() {
+                let mut rest = Pieces::default();
+                rest.push(
+                    encoder.get_or_insert_with(new_encoder),
+                    family.body.as_bytes(),
+                );
+                out.pieces.extend(rest.chunks());
+                out.crc.combine(&rest.crc);
+                out.len += rest.len;
+            }
+        }
+    }
+    out
 }
 
 /// Label pairs escaped once, written on many samples.
@@ -429,28 +690,88 @@ fn labels_follow(labels: &[(&str, &str)], declared: &[&str]) -> bool {
     labels.iter().all(|(k, _)| rest.any(|d| d == k))
 }
 
-/// Writes every family of every set: one header per family name, families sorted by name,
-/// each family's samples in set order.
+/// Appends the text of every family of every set to `out`, as [`assemble_deflate`] puts them
+/// together (inflated again: for tests and callers that read the text).
 pub fn assemble(out: &mut String, sets: &[&MetricSet]) {
-    let mut names: Vec<&'static str> = sets
-        .iter()
-        .flat_map(|s| s.families.iter())
-        .filter(|f| f.samples > 0)
-        .map(|f| f.desc.name)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        let mut header = false;
-        for set in sets {
-            if let Some(family) = set.family(name).filter(|f| f.samples > 0) {
-                if !header {
-                    write_header(out, family.desc);
-                    header = true;
+    let deflated = assemble_deflate(sets);
+    let mut text = Vec::with_capacity(usize::try_from(deflated.len).unwrap_or(0));
+    for chunk in deflated.inflate(1 << 16) {
+        text.extend_from_slice(&chunk);
+    }
+    out.push_str(&String::from_utf8_lossy(&text));
+}
+
+/// Inflates a raw deflate stream given in pieces, in chunks of at most a given size: the
+/// plain exposition served from the compressed one without a plain copy. A stream that does
+/// not inflate ends early (it cannot happen to pieces of [`assemble_deflate`]).
+pub struct Inflate {
+    pieces: std::vec::IntoIter<Bytes>,
+    /// The piece being read, and how much of it went in.
+    piece: Bytes,
+    read: usize,
+    decoder: Box<Decompress>,
+    chunk: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for Inflate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflate")
+            .field("pieces_left", &self.pieces.len())
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Inflate {
+    fn new(pieces: Vec<Bytes>, chunk: usize) -> Inflate {
+        Inflate {
+            pieces: pieces.into_iter(),
+            piece: Bytes::new(),
+            read: 0,
+            decoder: Box::new(Decompress::new(false)),
+            chunk: chunk.max(1),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Inflate {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.chunk);
+        while out.len() < self.chunk {
+            if self.read == self.piece.len() {
+                if let Some(piece) = self.pieces.next() {
+                    self.piece = piece;
+                    self.read = 0;
+                    continue;
                 }
-                out.push_str(&family.body);
+                // Every piece went in: the decoder may still hold text back, fed nothing.
+            }
+            let (total_in, written) = (self.decoder.total_in(), out.len());
+            let input = self.piece.get(self.read..).unwrap_or_default();
+            let status = self
+                .decoder
+                .decompress_vec(input, &mut out, FlushDecompress::None);
+            let consumed = (self.decoder.total_in() - total_in) as usize;
+            self.read = (self.read + consumed).min(self.piece.len());
+            match status {
+                // A final block: nothing follows it.
+                Ok(flate2::Status::StreamEnd) | Err(_) => self.done = true,
+                // No progress: the pieces are all in and out, or they are not deflate.
+                Ok(_) if consumed == 0 && out.len() == written => self.done = true,
+                Ok(_) => {}
+            }
+            if self.done {
+                break;
             }
         }
+        (!out.is_empty()).then(|| Bytes::from(out))
     }
 }
 
@@ -710,6 +1031,116 @@ mod tests {
             union.sort();
             assert_eq!(union, sorted_all, "{total} shard(s)");
         }
+    }
+
+    /// The text the sets should assemble into, written line by line.
+    fn expected(sources: &[&str], n: u32) -> String {
+        let mut want = String::from(
+            "# HELP backup_test_bytes Test family.\\nSecond line with \\\\ backslash.\n\
+             # TYPE backup_test_bytes gauge\n",
+        );
+        for source in sources {
+            for i in 0..n {
+                want.push_str(&format!(
+                    "backup_test_bytes{{system=\"crashplan\",source=\"{source}\",device=\"device-{i}\"}} {i}\n"
+                ));
+            }
+        }
+        want.push_str(
+            "# HELP crashplan_test_total Vendor test.\n# TYPE crashplan_test_total counter\n",
+        );
+        for source in sources {
+            for i in 0..n {
+                want.push_str(&format!(
+                    "crashplan_test_total{{source=\"{source}\",device=\"device-{i}\"}} {}\n",
+                    f64::from(i) / 4.0
+                ));
+            }
+        }
+        want
+    }
+
+    fn written(source: &str, n: u32) -> MetricSet {
+        let mut set = MetricSet::new("crashplan", source);
+        set.reserve(&G, n as usize, 20);
+        for i in 0..n {
+            let device = format!("device-{i}");
+            set.add(&V, &[("device", &device)], f64::from(i) / 4.0);
+            set.add(&G, &[("device", &device)], f64::from(i));
+        }
+        set
+    }
+
+    #[test]
+    fn pieces_make_the_same_text_sealed_or_not() {
+        // Several pieces per family.
+        let n = 6000;
+        let (mut a, mut b) = (written("a", n), written("b", n));
+        assert!(a.families[0].deflated.open.len() > 1000);
+        let want = expected(&["a", "b"], n);
+        let text = |a: &MetricSet, b: &MetricSet| {
+            let mut out = String::new();
+            assemble(&mut out, &[a, b]);
+            out
+        };
+        assert_eq!(text(&a, &b), want);
+        a.seal();
+        assert_eq!(text(&a, &b), want);
+        b.seal();
+        assert_eq!(text(&a, &b), want);
+        assert_eq!(text(&a.clone(), &b.clone()), want);
+        assert_eq!(a.samples(), 2 * n as usize);
+        assert!(a.has("backup_test_bytes"));
+        // Only compressed bytes stay.
+        for f in &a.families {
+            assert_eq!(f.body.capacity(), 0);
+            assert_eq!(f.deflated.open.capacity(), 0);
+        }
+        assert!(a.encoder.is_none());
+        let deflated = assemble_deflate(&[&a, &b]);
+        assert_eq!(deflated.len, want.len() as u64);
+        assert_eq!(deflated.crc.amount(), want.len() as u32);
+        let mut crc = Crc::new();
+        crc.update(want.as_bytes());
+        assert_eq!(deflated.crc.sum(), crc.sum());
+        assert!(deflated.compressed_len() < want.len() / 4);
+        // A sealed set's pieces are handed out as they are, not compressed again.
+        let again = assemble_deflate(&[&a, &b]);
+        assert!(deflated
+            .pieces
+            .iter()
+            .zip(&again.pieces)
+            .all(|(x, y)| x.as_ptr() == y.as_ptr()));
+        // Samples added after a seal start new pieces.
+        a.add(&G, &[("device", "late")], 7.0);
+        assert!(text(&a, &b).contains(
+            "backup_test_bytes{system=\"crashplan\",source=\"a\",device=\"late\"} 7\nbackup_test_bytes{system=\"crashplan\",source=\"b\",device=\"device-0\"} 0\n"
+        ));
+        a.seal();
+        assert!(text(&a, &b).contains("device=\"late\"} 7\n"));
+    }
+
+    #[test]
+    fn the_text_is_inflated_in_chunks_and_bad_pieces_end_it_early() {
+        let n = 3000;
+        let set = written("a", n);
+        let deflated = assemble_deflate(&[&set]);
+        let chunks: Vec<Bytes> = deflated.inflate(1000).collect();
+        assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= 1000));
+        assert_eq!(chunks.concat(), expected(&["a"], n).into_bytes());
+        // Not deflate: nothing, or less, comes out; nothing panics.
+        for bad in [
+            vec![Bytes::from_static(b"\xff\xff\xff\xff")],
+            vec![
+                deflated.pieces[0].clone(),
+                Bytes::from_static(b"\x07garbage"),
+            ],
+            vec![Bytes::from(vec![0u8; 3])],
+        ] {
+            let out: Vec<Bytes> = Inflate::new(bad, 64).collect();
+            assert!(out.concat().len() < 200);
+        }
+        assert_eq!(Deflated::default().inflate(64).count(), 0);
     }
 
     #[test]

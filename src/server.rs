@@ -1,7 +1,7 @@
-//! HTTP endpoints: `/metrics` (pre-rendered bytes, gzip when accepted), `/healthz`, `/ready`;
-//! `/` and `/device` are the pages of [`crate::pages`]. Nothing here calls upstream. Every
-//! response carries `X-Content-Type-Options: nosniff`, and no error response repeats any part
-//! of the request.
+//! HTTP endpoints: `/metrics` (bytes prepared once per refresh: gzip when accepted, else
+//! inflated as they are sent), `/healthz`, `/ready`; `/` and `/device` are the pages of
+//! [`crate::pages`]. Nothing here calls upstream. Every response carries
+//! `X-Content-Type-Options: nosniff`, and no error response repeats any part of the request.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -94,12 +94,14 @@ pub fn route(
 
 fn metrics(exporter: &Exporter, gzip: bool) -> Response<Body> {
     let rendered = exporter.rendered();
-    let chunks = if gzip {
-        rendered.gzip_chunks()
+    // The plain text is the gzip stream inflated a chunk at a time as it is sent: no plain
+    // copy is kept.
+    let body = if gzip {
+        Body::chunks(rendered.gzip_chunks())
     } else {
-        rendered.text_chunks()
+        Body::made(rendered.text_len(), rendered.text_chunks())
     };
-    let mut r = Response::new(Body::chunks(chunks));
+    let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

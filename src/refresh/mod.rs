@@ -4,13 +4,14 @@
 //! Each source has one task: refresh, publish, sleep (interval with jitter; shorter,
 //! growing delays after a failure). A refresh that fails keeps the last good snapshot, sets
 //! `backup_exporter_source_up` to 0 and records why. After every refresh the whole exposition
-//! (all sources' data families and the self-metrics) is rendered into bytes, plain and gzip,
-//! and swapped in atomically: `/metrics` only hands those bytes out.
+//! (all sources' data families and the self-metrics) is put together into one gzip stream,
+//! and swapped in atomically: `/metrics` hands those bytes out, or inflates them as it sends
+//! them to a client that does not take gzip.
 //!
 //! - this module: the [`Exporter`], one refresh and what it records;
 //! - `schedule`: the tasks and the wait between refreshes;
 //! - `state`: what is known of each source, and the index of its snapshot's devices;
-//! - `render`: the exposition, plain and gzip;
+//! - `render`: the exposition, as gzip, and its plain text inflated from it;
 //! - `page_cache`: the status page as last rendered (rendered by `crate::pages`).
 
 mod page_cache;
@@ -176,6 +177,8 @@ impl Exporter {
                         &mut entry.first_seen.lock().expect("first-seen lock"),
                         unix(now),
                     );
+                    // Complete now: only its compressed pieces stay for the exposition.
+                    snapshot.metrics.seal();
                     let warnings = &snapshot.warnings;
                     if warnings.count > 0 {
                         m.value_errors

@@ -1,6 +1,8 @@
-//! The exposition as served: every source's data families rendered once per refresh, the
-//! self-metrics rendered again whenever they change, plain and gzip. The gzip stream is made
-//! of two parts spliced together, so the data is not compressed again for the self-metrics.
+//! The exposition as served: every source's data families put together once per refresh, the
+//! self-metrics rendered again whenever they change. Only the gzip stream is kept: made of the
+//! sources' compressed pieces (shared with their metric sets, not copied), then the
+//! self-metrics as its last deflate blocks and the trailer. The plain exposition is that
+//! stream inflated while it is sent.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,12 +13,15 @@ use crate::exposition;
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::Snapshot;
 
-/// The exposition as served, plain and gzip, each in two parts: the sources' data families,
-/// rendered once per refresh, and the self-metrics, rendered again whenever they change (the
-/// alerting bridge counts sends between refreshes) without touching the first part.
+/// How much text a plain `/metrics` body inflates at a time.
+const PLAIN_CHUNK_BYTES: usize = 64 * 1024;
+
+/// The exposition as served, in two parts: the sources' data families, put together once per
+/// refresh, and the self-metrics, rendered again whenever they change (the alerting bridge
+/// counts sends between refreshes) without touching the first part.
 #[derive(Debug)]
 pub struct Rendered {
-    data: Arc<DataPart>,
+    data: Arc<exposition::Deflated>,
     /// The self-metrics.
     tail: Bytes,
     /// The end of the gzip stream: the self-metrics as its last deflate blocks, and the gzip
@@ -24,43 +29,50 @@ pub struct Rendered {
     gzip_tail: Bytes,
 }
 
-/// The data families, plain and as the start of a gzip stream.
-#[derive(Debug, Default)]
-struct DataPart {
-    text: Bytes,
-    /// gzip header and the data's deflate blocks, flushed to a byte boundary, not final.
-    gzip_head: Bytes,
-    crc: flate2::Crc,
-}
-
 impl Rendered {
-    /// The plain exposition, as the chunks of the response body.
-    pub fn text_chunks(&self) -> [Bytes; 2] {
-        [self.data.text.clone(), self.tail.clone()]
+    /// The plain exposition's length.
+    pub fn text_len(&self) -> u64 {
+        self.data.len + self.tail.len() as u64
     }
 
-    /// The gzip exposition, as the chunks of the response body.
-    pub fn gzip_chunks(&self) -> [Bytes; 2] {
-        [self.data.gzip_head.clone(), self.gzip_tail.clone()]
+    /// The plain exposition, as the chunks of the response body: the data part inflated a
+    /// chunk at a time as the body is read ([`Rendered::text_len`] bytes in all), then the
+    /// self-metrics.
+    pub fn text_chunks(&self) -> impl Iterator<Item = Bytes> + Send + 'static {
+        self.data
+            .inflate(PLAIN_CHUNK_BYTES)
+            .chain(std::iter::once(self.tail.clone()))
+            .filter(|c| !c.is_empty())
     }
 
-    /// The plain exposition in one piece (a copy: for `once`, tests and benchmarks).
+    /// The gzip exposition, as the chunks of the response body: the header, the sources'
+    /// pieces, the self-metrics and the trailer.
+    pub fn gzip_chunks(&self) -> Vec<Bytes> {
+        let mut chunks = Vec::with_capacity(self.data.pieces.len() + 2);
+        chunks.push(Bytes::from_static(&GZIP_HEADER));
+        chunks.extend(self.data.pieces.iter().cloned());
+        chunks.push(self.gzip_tail.clone());
+        chunks
+    }
+
+    /// The plain exposition in one piece (inflated: for `once`, tests and benchmarks).
     pub fn text(&self) -> Bytes {
-        concat(&self.text_chunks())
+        let mut out = Vec::with_capacity(usize::try_from(self.text_len()).unwrap_or(0));
+        for c in self.text_chunks() {
+            out.extend_from_slice(&c);
+        }
+        out.into()
     }
 
     /// The gzip exposition in one piece (a copy).
     pub fn gzip(&self) -> Bytes {
-        concat(&self.gzip_chunks())
+        let chunks = self.gzip_chunks();
+        let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+        for c in &chunks {
+            out.extend_from_slice(c);
+        }
+        out.into()
     }
-}
-
-fn concat(chunks: &[Bytes]) -> Bytes {
-    let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
-    for c in chunks {
-        out.extend_from_slice(c);
-    }
-    out.into()
 }
 
 /// The exposition as last rendered, swapped in whole; one render at a time.
@@ -99,16 +111,7 @@ impl Exposition {
         let _guard = self.lock.lock().expect("render lock");
         let snapshots = snapshots();
         let sets: Vec<&exposition::MetricSet> = snapshots.iter().map(|s| &s.metrics).collect();
-        let previous = self.rendered.load().data.text.len();
-        let mut text = String::with_capacity(previous + previous / 8 + 4096);
-        exposition::assemble(&mut text, &sets);
-        let text = Bytes::from(text.into_bytes());
-        let (gzip_head, crc) = gzip_head(&text);
-        let data = Arc::new(DataPart {
-            text,
-            gzip_head,
-            crc,
-        });
+        let data = Arc::new(exposition::assemble_deflate(&sets));
         self.store_with_self_metrics(data, metrics);
     }
 
@@ -118,7 +121,7 @@ impl Exposition {
         self.store_with_self_metrics(self.rendered.load().data.clone(), metrics);
     }
 
-    fn store_with_self_metrics(&self, data: Arc<DataPart>, metrics: &SelfMetrics) {
+    fn store_with_self_metrics(&self, data: Arc<exposition::Deflated>, metrics: &SelfMetrics) {
         let mut tail = Vec::with_capacity(self.rendered.load().tail.len() + 1024);
         metrics.encode(&mut tail);
         let gzip_tail = gzip_tail(&data.crc, &tail);
@@ -133,26 +136,9 @@ impl Exposition {
 /// The fixed gzip header: deflate, no name, no time, unknown OS.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// The start of a gzip stream of `data`: the header and `data`'s deflate blocks, flushed to a
-/// byte boundary but not final, so more blocks may follow; and `data`'s CRC.
-fn gzip_head(data: &[u8]) -> (Bytes, flate2::Crc) {
-    use std::io::Write;
-    let mut out = Vec::with_capacity(data.len() / 8 + 64);
-    out.extend_from_slice(&GZIP_HEADER);
-    let mut enc = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
-    enc.write_all(data).expect("writing to memory");
-    // A sync flush ends the blocks on a byte boundary without marking the last one final.
-    enc.flush().expect("writing to memory");
-    // Taken out, not `finish`ed (nor `reset`, which finishes): the encoder's drop then ends
-    // its stream into the empty vector left behind.
-    let out = std::mem::take(enc.get_mut());
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    (Bytes::from(out), crc)
-}
-
-/// The end of the gzip stream [`gzip_head`] began: `tail`'s deflate blocks, the last one final,
-/// and the trailer (CRC and length of the head's data and `tail` together).
+/// The end of the gzip stream whose header and data pieces come first (the data's CRC is
+/// `head`): `tail`'s deflate blocks, the last one final, and the trailer (CRC and length of
+/// the data and `tail` together).
 fn gzip_tail(head: &flate2::Crc, tail: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut enc = flate2::write::DeflateEncoder::new(
@@ -174,27 +160,65 @@ fn gzip_tail(head: &flate2::Crc, tail: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::{Desc, Kind, MetricSet, Scope};
+
+    static BYTES: Desc = Desc {
+        name: "backup_selected_bytes",
+        help: "Bytes.",
+        kind: Kind::Gauge,
+        scope: Scope::Neutral,
+        labels: &["device"],
+        opt_in: false,
+    };
+    static UP: Desc = Desc {
+        name: "backup_device_connected",
+        help: "Connected.",
+        kind: Kind::Gauge,
+        scope: Scope::Neutral,
+        labels: &["device"],
+        opt_in: false,
+    };
+
+    /// Two sources' sets, one sealed and one not, several pieces each.
+    fn rendered(tail: &[u8]) -> Rendered {
+        let mut a = MetricSet::new("code42", "a");
+        let mut b = MetricSet::new("code42", "b");
+        for i in 0..20_000u32 {
+            let device = format!("d{i}");
+            a.add(&BYTES, &[("device", &device)], f64::from(i));
+            a.add(&UP, &[("device", &device)], 1.0);
+            b.add(&BYTES, &[("device", &device)], f64::from(i) * 3.0);
+        }
+        a.seal();
+        let data = Arc::new(exposition::assemble_deflate(&[&a, &b]));
+        Rendered {
+            gzip_tail: Bytes::from(gzip_tail(&data.crc, tail)),
+            data,
+            tail: Bytes::copy_from_slice(tail),
+        }
+    }
 
     #[test]
-    fn a_gzip_head_and_tail_make_one_gzip_member() {
+    fn the_pieces_and_the_tail_make_one_gzip_member_and_inflate_to_the_text() {
         use std::io::Read;
-        let data: Vec<u8> = (0..200_000u32)
-            .flat_map(|i| format!("backup_selected_bytes{{device=\"d{i}\"}} {i}\n").into_bytes())
-            .collect();
         for tail in [&b"backup_exporter_source_up 1\n"[..], b""] {
-            let (head, crc) = gzip_head(&data);
-            let mut z = head.to_vec();
-            z.extend_from_slice(&gzip_tail(&crc, tail));
-            assert!(z.len() < data.len() / 4, "{} of {}", z.len(), data.len());
+            let r = rendered(tail);
+            let text = r.text();
+            assert_eq!(text.len() as u64, r.text_len());
+            assert!(text.ends_with(tail));
+            assert!(text.starts_with(b"# HELP backup_device_connected Connected.\n"));
+            let chunks: Vec<Bytes> = r.text_chunks().collect();
+            assert!(chunks.len() > 10);
+            assert!(chunks.iter().all(|c| c.len() <= PLAIN_CHUNK_BYTES));
+            let mut z = r.gzip().to_vec();
+            assert!(z.len() < text.len() / 4, "{} of {}", z.len(), text.len());
             // One member: a decoder that stops after the first member reads it all, and
             // checks the trailer's CRC and length.
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&z[..])
                 .read_to_end(&mut out)
                 .unwrap();
-            let mut want = data.clone();
-            want.extend_from_slice(tail);
-            assert_eq!(out, want);
+            assert_eq!(out, text);
             // A wrong trailer is noticed (the check above is not vacuous).
             let n = z.len();
             z[n - 5] ^= 1;
@@ -203,5 +227,22 @@ mod tests {
                 .read_to_end(&mut out)
                 .is_err());
         }
+    }
+
+    #[test]
+    fn nothing_rendered_is_an_empty_text_and_a_valid_gzip() {
+        use std::io::Read;
+        let r = Rendered {
+            data: Arc::default(),
+            tail: Bytes::new(),
+            gzip_tail: Bytes::from(gzip_tail(&flate2::Crc::new(), b"")),
+        };
+        assert_eq!(r.text_len(), 0);
+        assert!(r.text().is_empty());
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&r.gzip()[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out.is_empty());
     }
 }
