@@ -29,7 +29,7 @@ pub use decode::{
     catalog_url, decode, decode_counted_list, decode_list, decode_list_page, decode_seed,
     quote_out_of_range_numbers, ListPage,
 };
-pub use paging::{Page, PageDecoder, Pages};
+pub use paging::{Listed, Page, PageDecoder, PageSink, Pages};
 pub use token::{Token, TokenCache, TokenSource};
 
 /// How requests are authenticated.
