@@ -158,6 +158,21 @@ impl Exporter {
                 "the source's code panicked; this is a bug, please report it".into(),
             )),
         };
+        // The staleness families and the device index, before the state is locked: the
+        // status page and `/ready` read it meanwhile.
+        let result = result.map(|mut snapshot| {
+            snapshot.keep_shard(&entry.name, self.shard);
+            stale::annotate(
+                &mut snapshot,
+                &entry.stale,
+                &mut entry.first_seen.lock().expect("first-seen lock"),
+                unix(now),
+            );
+            let index = DeviceIndex::new(&snapshot);
+            (snapshot, index)
+        });
+        // The snapshot replaced, freed once the state is unlocked.
+        let mut replaced = None;
         let m = &self.metrics;
         m.duration
             .with_label_values(&labels)
@@ -168,14 +183,7 @@ impl Exporter {
             st.last_attempt = Some(now);
             st.last_duration = Some(elapsed);
             match result {
-                Ok(mut snapshot) => {
-                    snapshot.keep_shard(&entry.name, self.shard);
-                    stale::annotate(
-                        &mut snapshot,
-                        &entry.stale,
-                        &mut entry.first_seen.lock().expect("first-seen lock"),
-                        unix(now),
-                    );
+                Ok((snapshot, index)) => {
                     let warnings = &snapshot.warnings;
                     if warnings.count > 0 {
                         m.value_errors
@@ -234,8 +242,10 @@ impl Exporter {
                         message
                     });
                     st.consecutive_failures = 0;
-                    st.devices = Some(Arc::new(DeviceIndex::new(&snapshot)));
-                    st.snapshot = Some(Arc::new(snapshot));
+                    replaced = Some((
+                        st.devices.replace(Arc::new(index)),
+                        st.snapshot.replace(Arc::new(snapshot)),
+                    ));
                     Outcome::Ok
                 }
                 Err(e) => {
@@ -261,6 +271,7 @@ impl Exporter {
                 }
             }
         };
+        drop(replaced);
         self.render();
         // Only now is this attempt's result being served: `/ready` must not answer before.
         entry.state.lock().expect("state lock").attempted = true;
