@@ -36,7 +36,7 @@ use crate::sources::{registry, Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
 pub use crate::time::{from_unix, unix};
 use crate::upstream::UpstreamError;
-pub use page_cache::{CachedPage, StatusPage};
+pub use page_cache::{CachedPage, StatusPage, PROGRESS_SHOWN_WITHIN};
 use render::Exposition;
 pub use render::Rendered;
 pub use schedule::next_delay;
@@ -112,6 +112,7 @@ impl Exporter {
                 stale: StalePolicy::of(cfg),
                 first_seen: Mutex::new(FirstSeen::default()),
                 state: Mutex::new(SourceState::default()),
+                progress: metrics.progress(&cfg.name),
             });
         }
         let exporter = Arc::new(Exporter {
@@ -149,7 +150,14 @@ impl Exporter {
         let entry = &self.sources[index];
         let labels = [entry.name.as_str(), entry.system];
         let started = Instant::now();
-        let result = AssertUnwindSafe(source.collect()).catch_unwind().await;
+        entry.progress.begin();
+        let collect = AssertUnwindSafe(source.collect()).catch_unwind();
+        let result = if entry.state().attempted {
+            collect.await
+        } else {
+            entry.logging_progress(collect).await
+        };
+        entry.progress.end();
         let elapsed = started.elapsed();
         let now = SystemTime::now();
         let result = match result {
@@ -315,6 +323,15 @@ impl Exporter {
     /// snapshot are in place by then), the alerts changed.
     pub fn page_generation(&self) -> u64 {
         self.page_generation.load(Ordering::Acquire)
+    }
+
+    /// Changes whenever a refresh in flight reads on (see [`SourceEntry::progress`]).
+    pub fn progress_changes(&self) -> u64 {
+        // Each count only grows, so their sum changes with any of them.
+        self.sources
+            .iter()
+            .map(|s| s.progress.changes())
+            .fold(0, u64::wrapping_add)
     }
 
     /// The Alertmanager URLs the bridge sends to (`None`: no bridge).

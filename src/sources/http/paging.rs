@@ -219,12 +219,15 @@ impl Upstream {
             + 'static,
     {
         const MAX_PAGES: usize = 100_000;
+        let progress = self.progress.list(path);
         let fetch = |page: usize| {
             let mut q: Vec<(&str, String)> = query.to_vec();
             q.push(("offset", (page * page_size).to_string()));
             q.push(("limit", page_size.to_string()));
+            let progress = &progress;
             async move {
                 let body = self.get_retrying(endpoint, &self.url(path, &q)).await?;
+                progress.page();
                 // Decoded on a blocking thread: pages parse on every core while others
                 // download.
                 tokio::task::spawn_blocking(move || decode(endpoint, key, &body))
@@ -267,6 +270,9 @@ impl Upstream {
                     skipped: unreadable,
                 } = batch?;
                 announced = announced.max(count);
+                if let Some(count) = announced {
+                    progress.expect(count.div_ceil(page_size.max(1) as u64));
+                }
                 let n = batch.len() + unreadable.len();
                 skipped.extend(unreadable);
                 let first = batch.first().map(&id);
@@ -407,12 +413,15 @@ impl Upstream {
         to_sink: mpsc::Sender<ToSink<T>>,
     ) -> Result<Listed<()>, UpstreamError> {
         const MAX_PAGES: usize = 100_000;
+        let progress = self.progress.list(path);
         let fetch = |num: usize, size: usize| {
             let mut q: Vec<(&str, String)> = query.to_vec();
             q.push(("pgNum", num.to_string()));
             q.push(("pgSize", size.to_string()));
+            let progress = &progress;
             async move {
                 let body = self.get_retrying(endpoint, &self.url(path, &q)).await?;
+                progress.page();
                 // Decoded on a blocking thread, the body freed there once read: pages parse
                 // on every core while others download.
                 tokio::task::spawn_blocking(move || decode(endpoint, &body))
@@ -469,6 +478,9 @@ impl Upstream {
         let announced = total
             .map(|t| (t as usize).div_ceil(size).min(MAX_PAGES))
             .unwrap_or(1);
+        if total.is_some() {
+            progress.expect(announced as u64);
+        }
         let mut next = 2;
         if announced >= 2 {
             let mut pages = stream::iter((2..=announced).map(|num| fetch(num, size)))
