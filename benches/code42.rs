@@ -10,7 +10,8 @@
 //! - "download, 4 at a time": the same pages, as many in flight as the exporter allows
 //!   (`concurrency`, default 4).
 //! - "refresh": the exporter's whole refresh: fetch, parse, map (the samples are compressed as
-//!   they are written), and the exposition put together from the compressed pieces.
+//!   they are written), the exposition put together from the compressed pieces, and the CPU
+//!   time the process spent during it (every thread: the simulator's few included).
 //! - peak memory: the most heap the refresh held beyond what was live before it (a counting
 //!   allocator wraps the system one), and the process's peak resident size (simulator
 //!   included).
@@ -19,20 +20,29 @@
 //!   of it takes, the metric set as its compressed size): the snapshot's metric set, devices
 //!   and targets, the device index, the first-seen times.
 //! - the `/metrics` size, plain and gzip, and its series count.
+//! - where a refresh's time goes: each step alone on data already at hand (decoding every page
+//!   on one thread, mapping the computers page by page, the staleness families, the device
+//!   index, freeing the snapshot, rendering), with the minor page faults each step took
+//!   (memory touched for the first time: on a virtual machine, much of the cost of a large
+//!   step).
 //!
-//! Each time is the best of five interleaved runs.
+//! `BENCH_LATENCY` (milliseconds, default 0) holds every answer back that long during the
+//! downloads and refreshes, as a remote console would (a delay-only fault on `"*"`); the steps
+//! always read without it. Each time is the best of `BENCH_RUNS` (default five) interleaved
+//! runs (three for the steps).
 
 mod support;
 
-use support::{best, ms, resident_peak_mb};
+use support::{best, cpu_time, minor_faults, ms, resident_peak_mb, set_latency};
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{Exporter, Outcome};
 use backup_exporter::sim::Simulator;
 use backup_exporter::sources::code42::sim::fleet::large_console;
 use backup_exporter::sources::code42::sim::SimServer;
+use backup_exporter::sources::code42::{self, model};
 use futures_util::StreamExt;
 
 const PAGE_SIZE: usize = 500;
@@ -46,6 +56,8 @@ async fn main() {
     backup_exporter::tls::install_crypto_provider();
     let n = support::env("BENCH_DEVICES", 20_000);
     let targets = support::env("BENCH_TARGETS", 2);
+    let latency = Duration::from_millis(support::env("BENCH_LATENCY", 0) as u64);
+    let runs = support::env("BENCH_RUNS", 5).max(1);
     let t = Instant::now();
     let dataset = large_console(n, targets, chrono::Utc::now());
     let counts = [
@@ -105,9 +117,11 @@ async fn main() {
     let mut sequential = Vec::new();
     let mut concurrent = Vec::new();
     let mut refreshes = Vec::new();
+    let mut refresh_cpu = Vec::new();
     let mut peak_heap = 0usize;
     let mut bytes = 0;
-    for _ in 0..5 {
+    set_latency(server.faults(), latency);
+    for _ in 0..runs {
         let t = Instant::now();
         bytes = 0;
         for u in &urls {
@@ -123,12 +137,15 @@ async fn main() {
         concurrent.push(t.elapsed());
 
         let before = support::heap_mark();
+        let cpu = cpu_time();
         let t = Instant::now();
         let outcome = exporter.refresh(0, &mut sources[0]).await;
         refreshes.push(t.elapsed());
+        refresh_cpu.push(cpu_time().saturating_sub(cpu));
         assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
         peak_heap = peak_heap.max(support::heap_peak_since(before));
     }
+    set_latency(server.faults(), Duration::ZERO);
     let held = support::heap_live().saturating_sub(base);
     let resident_between = support::resident_mb();
     let holders = holders(&exporter);
@@ -179,14 +196,19 @@ async fn main() {
             .filter(|l| !l.is_empty() && l[0] != b'#')
             .count()
     );
-    println!("download, one at a time (best of 5): {:8.1} ms", ms(seq));
+    println!("latency of every answer: {} ms", latency.as_millis());
     println!(
-        "download, {CONCURRENCY} at a time   (best of 5): {:8.1} ms",
+        "download, one at a time (best of {runs}): {:8.1} ms",
+        ms(seq)
+    );
+    println!(
+        "download, {CONCURRENCY} at a time   (best of {runs}): {:8.1} ms",
         ms(conc)
     );
     println!(
-        "full refresh            (best of 5): {:8.1} ms",
-        ms(refresh)
+        "full refresh            (best of {runs}): {:8.1} ms (CPU time, least of {runs}: {:.1} ms)",
+        ms(refresh),
+        ms(best(&refresh_cpu))
     );
     println!(
         "  fetch + parse + map:             {:8.1} ms",
@@ -196,6 +218,7 @@ async fn main() {
         "  render (pieces put together):    {:8.1} ms",
         ms(best(&renders))
     );
+    let steps = breakdown(&config, &urls, &client, &bearer, &exporter).await;
     println!(
         "alert rules over every target ({alerts} alerts): {:8.1} ms; self-metrics alone rendered again: {:.2} ms",
         ms(best(&evaluations)),
@@ -207,8 +230,9 @@ async fn main() {
         refresh.as_secs_f64() / conc.as_secs_f64()
     );
     println!(
-        "peak heap held by a refresh beyond the live data: {:.1} MB; process peak resident size (simulator included): {:.0} MB",
+        "peak heap held by a refresh beyond the live data: {:.1} MB (by its fetch, parse and map: {:.1} MB); process peak resident size (simulator included): {:.0} MB",
         peak_heap as f64 / 1e6,
+        collect_peak as f64 / 1e6,
         resident_peak_mb()
     );
     println!(
@@ -230,7 +254,135 @@ async fn main() {
         "the rest (exposition as served, clients, ...)",
         held.saturating_sub(named) as f64 / 1e6
     );
+    println!("steps alone, no latency (best of 3; minor page faults of the best run):");
+    for (step, time, faults) in steps {
+        println!("  {step:<44} {:8.1} ms {faults:>8} faults", ms(time));
+    }
     server.shutdown().await;
+}
+
+/// Each step of a refresh alone, on data already at hand: (step, best time, page faults of
+/// that run).
+async fn breakdown(
+    config: &Config,
+    urls: &[String],
+    client: &reqwest::Client,
+    bearer: &str,
+    exporter: &Exporter,
+) -> Vec<(&'static str, Duration, u64)> {
+    let mut bodies = Vec::new();
+    for u in urls {
+        let body = client
+            .get(u)
+            .header("authorization", bearer)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        bodies.push((u.clone(), body));
+    }
+    let cfg = &config.sources[0];
+    let section = cfg
+        .section::<code42::config::Code42Config>()
+        .expect("a code42 source");
+    let options = code42::Options {
+        include_deactivated: section.include_deactivated,
+        connected_within: section.connected_within(),
+        org_rollups: section.org_rollups(),
+    };
+    let policy = backup_exporter::stale::StalePolicy::of(cfg);
+    let origin = backup_exporter::exposition::Origin {
+        source: &cfg.name,
+        exposure: &cfg.exposure,
+    };
+    let mut steps: Vec<(&'static str, Vec<(Duration, u64)>)> = [
+        "decode every page (one thread)",
+        "map the computers page by page, then finish",
+        "staleness (stale::annotate)",
+        "device index",
+        "free the snapshot",
+        "render + gzip (all sources)",
+    ]
+    .into_iter()
+    .map(|s| (s, Vec::new()))
+    .collect();
+    let timed = |f: &mut dyn FnMut()| {
+        let faults = minor_faults();
+        let t = Instant::now();
+        f();
+        (t.elapsed(), minor_faults() - faults)
+    };
+    for _ in 0..3 {
+        let mut decoded = None;
+        steps[0].1.push(timed(&mut || {
+            decoded = Some(decode_all(&bodies));
+        }));
+        let (pages, lists) = decoded.take().unwrap();
+        let mut pages = Some(pages);
+        let mut snapshot = None;
+        steps[1].1.push(timed(&mut || {
+            let mut mapper = code42::Mapper::new(origin, &options, None);
+            let pages = pages.take().unwrap();
+            mapper.begin(Some(pages.iter().map(Vec::len).sum::<usize>() as u64), None);
+            for page in pages {
+                mapper.page(page);
+            }
+            snapshot = Some(mapper.finish(&lists));
+        }));
+        let mut snapshot = snapshot.unwrap();
+        let mut seen = backup_exporter::stale::FirstSeen::default();
+        steps[2].1.push(timed(&mut || {
+            backup_exporter::stale::annotate(&mut snapshot, &policy, &mut seen, 1.7e9);
+        }));
+        steps[3].1.push(timed(&mut || {
+            std::hint::black_box(backup_exporter::refresh::DeviceIndex::new(&snapshot));
+        }));
+        let mut snapshot = Some(snapshot);
+        steps[4].1.push(timed(&mut || drop(snapshot.take())));
+        steps[5].1.push(timed(&mut || exporter.render()));
+    }
+    steps
+        .into_iter()
+        .map(|(step, runs)| {
+            let (time, faults) = runs.into_iter().min().expect("three runs");
+            (step, time, faults)
+        })
+        .collect()
+}
+
+/// Decodes every page, as the refresh's page decoders do: the computer pages, and the other
+/// lists whole.
+fn decode_all(bodies: &[(String, bytes::Bytes)]) -> (Vec<Vec<model::Computer>>, code42::Raw) {
+    let mut pages = Vec::new();
+    let mut raw = code42::Raw {
+        users: Some(Vec::new()),
+        orgs: Some(Vec::new()),
+        store_points: Some(Vec::new()),
+        servers: Some(Vec::new()),
+        ..code42::Raw::default()
+    };
+    for (url, body) in bodies {
+        if url.contains("/api/v1/Computer") {
+            let page = model::computers_page("computers", body).unwrap();
+            raw.server_time = raw.server_time.or(page.server_time);
+            pages.push(page.items);
+        } else if url.contains("/api/v1/User") {
+            let page = model::users_page("users", body).unwrap();
+            raw.users.as_mut().unwrap().extend(page.items);
+        } else if url.contains("/api/v1/Org") {
+            let page = model::orgs_page("orgs", body).unwrap();
+            raw.orgs.as_mut().unwrap().extend(page.items);
+        } else if url.contains("/api/StorePoint") {
+            let page = model::store_points_page("storePoints", body).unwrap();
+            raw.store_points.as_mut().unwrap().extend(page.items);
+        } else {
+            let page = model::servers_page("servers", body).unwrap();
+            raw.servers.as_mut().unwrap().extend(page.items);
+        }
+    }
+    (pages, raw)
 }
 
 /// What the source's last good snapshot and the state kept beside it hold on the heap, each

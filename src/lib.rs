@@ -10,6 +10,7 @@ pub mod exposition;
 pub mod metrics;
 pub mod outbound;
 pub mod pages;
+pub mod progress;
 pub mod refresh;
 pub mod response;
 pub mod selfmetrics;

@@ -4,7 +4,8 @@
 //! Neither may cost the server in proportion to the fleet per request, nor grow with it:
 //!
 //! - `/` is rendered at most once per change of what it shows (a refresh ended, the alerts
-//!   changed: [`Exporter::page_generation`]), on a blocking thread, one render at a time;
+//!   changed: [`Exporter::page_generation`]; a refresh reading on, at most once a second:
+//!   [`crate::refresh::PROGRESS_SHOWN_WITHIN`]), on a blocking thread, one render at a time;
 //!   requests that find the page out of date wait for that one render. The page is kept as
 //!   bytes, plain and gzip. Every table shows at most [`MAX_ROWS`] rows, worst first, and says
 //!   how many it left out and where they are, so the page stays tens of KB at any fleet size.
@@ -34,7 +35,10 @@ pub const MAX_ROWS: usize = 100;
 
 /// `GET /`: the cached page, or (when out of date) a body that waits for the render.
 pub fn status(exporter: &Arc<Exporter>, gzip: bool) -> Response<Body> {
-    let body = match exporter.status_page.current(exporter.page_generation()) {
+    let current = exporter
+        .status_page
+        .current(exporter.page_generation(), exporter.progress_changes());
+    let body = match current {
         Some(page) => Body::from(page.body(gzip)),
         None => {
             let exporter = exporter.clone();
@@ -58,13 +62,15 @@ pub async fn latest(exporter: Arc<Exporter>) -> Arc<CachedPage> {
     // Read before the state the render reads: a change during the render makes this page out
     // of date at once.
     let generation = exporter.page_generation();
-    if let Some(page) = exporter.status_page.current(generation) {
+    let progress = exporter.progress_changes();
+    if let Some(page) = exporter.status_page.current(generation, progress) {
         return page;
     }
     let renderer = exporter.clone();
     let rendered = tokio::task::spawn_blocking(move || {
         let page = Arc::new(CachedPage::new(
             generation,
+            progress,
             status_page(StatusView::of(&renderer)),
         ));
         renderer.status_page.store(page.clone());
@@ -78,6 +84,7 @@ pub async fn latest(exporter: Arc<Exporter>) -> Arc<CachedPage> {
             tracing::error!(error = %e, "the status page could not be rendered");
             Arc::new(CachedPage::new(
                 generation,
+                progress,
                 "<!doctype html>\n<p>The status page could not be rendered; the exporter's log \
                  says why.</p>\n"
                     .into(),
@@ -104,6 +111,9 @@ pub struct SourceLine {
     pub system: &'static str,
     pub url: String,
     pub state: SourceState,
+    /// How far its refresh in flight has read, when one is
+    /// (`refreshing: 12 of 40 pages of /api/v1/Computer`).
+    pub progress: Option<String>,
 }
 
 impl StatusView {
@@ -117,6 +127,7 @@ impl StatusView {
                     system: s.system,
                     url: s.url.clone(),
                     state: s.state(),
+                    progress: s.progress(),
                 })
                 .collect(),
             alerts: exporter.with_alerts(|t| {
@@ -377,11 +388,14 @@ fn sources_section(sources: &[SourceLine]) -> String {
     let mut rows = String::new();
     for s in order.iter().take(MAX_ROWS) {
         let st = &s.state;
-        let (class, state) = match (st.attempted, st.up) {
-            (false, _) => ("pending", "waiting for first refresh"),
-            (true, true) => ("up", "up"),
-            (true, false) => ("down", "down"),
+        let (class, mut state) = match (st.attempted, st.up) {
+            (false, _) => ("pending", "waiting for first refresh".to_owned()),
+            (true, true) => ("up", "up".to_owned()),
+            (true, false) => ("down", "down".to_owned()),
         };
+        if let Some(progress) = &s.progress {
+            let _ = write!(state, "<br><small>{}</small>", esc(progress));
+        }
         let (devices, targets) = st
             .snapshot
             .as_ref()
@@ -425,7 +439,7 @@ pub fn status_page(mut view: StatusView) -> String {
          {STYLE}</head><body>\n\
          <h1>backup_exporter {}</h1>\n\
          <p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/ready\">/ready</a></p>\n\
-         <p>As of {}: this page changes when a refresh ends or the alerts change.</p>\n\
+         <p>As of {}: this page changes when a refresh reads on or ends, or the alerts change.</p>\n\
          {}{}{}</body></html>\n",
         env!("CARGO_PKG_VERSION"),
         at(Some(view.now)),
@@ -638,6 +652,7 @@ mod tests {
                 up,
                 ..SourceState::default()
             },
+            progress: None,
         }
     }
 
@@ -741,6 +756,31 @@ mod tests {
         assert!(rows[0].contains("<td>broken</td>"), "{}", rows[0]);
         assert!(page.contains("and 21 more sources not listed"), "{page}");
         assert!(page.contains("backup_exporter_source_up"));
+    }
+
+    #[test]
+    fn a_refresh_in_flight_says_how_far_it_has_read() {
+        let mut waiting = source("hq", false);
+        waiting.state.attempted = false;
+        waiting.progress = Some("refreshing: 12 of 40 pages of /api/v1/Computer".into());
+        let mut again = source("dc<2>", true);
+        again.progress = Some("refreshing: 3 pages so far of /rest/<usages>".into());
+        let page = status_page(view(vec![waiting, again, source("idle", true)], Vec::new()));
+        assert!(
+            page.contains(
+                "<td>waiting for first refresh<br><small>refreshing: 12 of 40 pages of \
+                 /api/v1/Computer</small></td>"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                "<td>up<br><small>refreshing: 3 pages so far of /rest/&lt;usages&gt;</small></td>"
+            ),
+            "{page}"
+        );
+        let idle = page.lines().find(|l| l.contains("<td>idle</td>")).unwrap();
+        assert!(idle.contains("<td>up</td>"), "{idle}");
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! They change only when a refresh runs, so they are encoded together with the data families
 //! whenever the exposition is re-rendered (see `crate::refresh`), never per scrape.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::progress::Progress;
 use crate::upstream::UpstreamError;
 
 pub struct SelfMetrics {
@@ -26,6 +30,9 @@ pub struct SelfMetrics {
     pub total_shards: IntGauge,
     /// The alerting bridge's, when `[alertmanager]` is configured.
     pub alerting: Option<AlertingMetrics>,
+    /// Each source's refresh in flight, as far as it has read: its HTTP client writes it, the
+    /// exporter reads it (see [`SelfMetrics::progress`]).
+    progress: HashMap<String, Arc<Progress>>,
 }
 
 /// The alerting bridge's metrics.
@@ -206,7 +213,17 @@ impl SelfMetrics {
             shard_ordinal,
             total_shards,
             alerting: None,
+            progress: sources
+                .iter()
+                .map(|(source, _)| (source.clone(), Arc::default()))
+                .collect(),
         }
+    }
+
+    /// The progress record of `source`, shared by everything that reads for it and the
+    /// exporter; a record of its own for a source not given to [`SelfMetrics::new`].
+    pub fn progress(&self, source: &str) -> Arc<Progress> {
+        self.progress.get(source).cloned().unwrap_or_default()
     }
 
     /// Adds the alerting bridge's metrics, for these Alertmanager URLs and alert names; every

@@ -133,20 +133,23 @@ pub fn accepts_gzip(value: &str) -> bool {
 }
 
 fn ready(exporter: &Exporter) -> Response<Body> {
-    let waiting: Vec<&str> = exporter
+    let waiting: Vec<_> = exporter
         .sources
         .iter()
         .filter(|s| !s.state().attempted)
-        .map(|s| s.name.as_str())
         .collect();
     if waiting.is_empty() {
-        text(StatusCode::OK, "ready\n")
-    } else {
-        text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("waiting for the first refresh of: {}\n", waiting.join(", ")),
-        )
+        return text(StatusCode::OK, "ready\n");
     }
+    let names: Vec<&str> = waiting.iter().map(|s| s.name.as_str()).collect();
+    let mut body = format!("waiting for the first refresh of: {}\n", names.join(", "));
+    // How far each has read: `hq: refreshing: 12 of 40 pages of /api/v1/Computer`.
+    for s in waiting {
+        if let Some(progress) = s.progress() {
+            body.push_str(&format!("{}: {progress}\n", s.name));
+        }
+    }
+    text(StatusCode::SERVICE_UNAVAILABLE, &body)
 }
 
 #[cfg(test)]

@@ -347,3 +347,83 @@ async fn the_status_page_is_gzipped_when_asked_and_changes_with_a_refresh() {
     );
     let _ = run.stop.send(true);
 }
+
+#[tokio::test]
+async fn ready_and_the_status_page_tell_how_far_a_slow_first_refresh_has_read() {
+    use backup_exporter::sources::code42::sim::fleet::large_console;
+    use backup_exporter::sources::code42::sim::{ConsoleConfig, LocalAccount, SimServer};
+
+    let dataset = large_console(12, 1, chrono::Utc::now());
+    let active = dataset
+        .computers
+        .iter()
+        .filter(|c| c["active"] == serde_json::json!(true))
+        .count();
+    let console = SimServer::start(
+        dataset,
+        ConsoleConfig {
+            accounts: vec![LocalAccount {
+                username: "ops".into(),
+                password: PASSWORD.into(),
+                totp_secret: None,
+                admin: true,
+            }],
+            ..ConsoleConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The first computer page comes at once; the others are held back far longer than this
+    // test runs (the refresh stays in flight until the test stops it).
+    console.faults().set_after(
+        "computers",
+        1,
+        Fault {
+            delay: Some(Duration::from_secs(3600)),
+            ..Fault::default()
+        },
+    );
+    let cfg = backup_exporter::config::Config::from_toml_str(&format!(
+        "[[source]]\nname = \"console\"\nkind = \"code42\"\nurl = \"{}\"\nusername = \"ops\"\npassword = \"{PASSWORD}\"\npage_size = 5\ntimeout = \"2h\"\nrefresh_interval = \"1h\"\n",
+        console.url()
+    ))
+    .unwrap();
+    let run = start(&cfg).await;
+    let c = client();
+
+    let want = format!(
+        "console: refreshing: 1 of {} pages of /api/v1/Computer",
+        active.div_ceil(5)
+    );
+    assert!(active > 10, "{active} devices make at least three pages");
+    // Until the first page has been read (a bound, not a time this asserts).
+    let mut body = String::new();
+    for _ in 0..600 {
+        let r = c.get(format!("{}/ready", run.base)).send().await.unwrap();
+        assert_eq!(r.status(), 503, "ready before the first refresh could end");
+        body = r.text().await.unwrap();
+        if body.contains(&want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(body.contains(&want), "{want:?} not in {body:?}");
+    assert!(
+        body.starts_with("waiting for the first refresh of: console\n"),
+        "{body}"
+    );
+    let page = get_text(&c, format!("{}/", run.base)).await;
+    assert!(
+        page.contains(&want["console: ".len()..]),
+        "{want:?} not on the status page:\n{page}"
+    );
+    assert!(page.contains("waiting for first refresh<br><small>refreshing: "));
+
+    let _ = run.stop.send(true);
+    tokio::time::timeout(Duration::from_secs(5), run.server)
+        .await
+        .expect("graceful shutdown")
+        .unwrap()
+        .unwrap();
+    console.shutdown().await;
+}

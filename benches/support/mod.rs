@@ -113,6 +113,38 @@ pub fn env(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Minor page faults of this process so far (memory touched for the first time).
+#[allow(dead_code)] // not every benchmark counts them
+pub fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command (which may hold spaces) in parentheses.
+            let rest = &s[s.rfind(')')? + 2..];
+            rest.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time this process's threads have run so far (those alive now: the scheduler's count
+/// of each thread, `/proc/self/task/*/schedstat`).
+#[allow(dead_code)]
+pub fn cpu_time() -> Duration {
+    let mut ns = 0u64;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(task.path().join("schedstat")) {
+                ns += s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
 /// The fastest of some runs.
 pub fn best(runs: &[Duration]) -> Duration {
     runs.iter().copied().min().expect("at least one run")

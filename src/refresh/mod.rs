@@ -37,7 +37,7 @@ use crate::sources::{registry, Snapshot, Source};
 use crate::stale::{self, FirstSeen, StalePolicy};
 pub use crate::time::{from_unix, unix};
 use crate::upstream::UpstreamError;
-pub use page_cache::{CachedPage, StatusPage};
+pub use page_cache::{CachedPage, StatusPage, PROGRESS_SHOWN_WITHIN};
 use render::Exposition;
 pub use render::Rendered;
 pub use schedule::next_delay;
@@ -113,6 +113,7 @@ impl Exporter {
                 stale: StalePolicy::of(cfg),
                 first_seen: Mutex::new(FirstSeen::default()),
                 state: Mutex::new(SourceState::default()),
+                progress: metrics.progress(&cfg.name),
             });
         }
         let exporter = Arc::new(Exporter {
@@ -150,7 +151,14 @@ impl Exporter {
         let entry = &self.sources[index];
         let labels = [entry.name.as_str(), entry.system];
         let started = Instant::now();
-        let result = AssertUnwindSafe(source.collect()).catch_unwind().await;
+        entry.progress.begin();
+        let collect = AssertUnwindSafe(source.collect()).catch_unwind();
+        let result = if entry.state().attempted {
+            collect.await
+        } else {
+            entry.logging_progress(collect).await
+        };
+        entry.progress.end();
         let elapsed = started.elapsed();
         let now = SystemTime::now();
         let result = match result {
@@ -159,6 +167,23 @@ impl Exporter {
                 "the source's code panicked; this is a bug, please report it".into(),
             )),
         };
+        // The staleness families and the device index, before the state is locked: the
+        // status page and `/ready` read it meanwhile.
+        let result = result.map(|mut snapshot| {
+            snapshot.keep_shard(&entry.name, self.shard);
+            stale::annotate(
+                &mut snapshot,
+                &entry.stale,
+                &mut entry.first_seen.lock().expect("first-seen lock"),
+                unix(now),
+            );
+            // Complete now: only its compressed pieces stay for the exposition.
+            snapshot.metrics.seal();
+            let index = DeviceIndex::new(&snapshot);
+            (snapshot, index)
+        });
+        // The snapshot replaced, freed once the state is unlocked.
+        let mut replaced = None;
         let m = &self.metrics;
         m.duration
             .with_label_values(&labels)
@@ -169,16 +194,7 @@ impl Exporter {
             st.last_attempt = Some(now);
             st.last_duration = Some(elapsed);
             match result {
-                Ok(mut snapshot) => {
-                    snapshot.keep_shard(&entry.name, self.shard);
-                    stale::annotate(
-                        &mut snapshot,
-                        &entry.stale,
-                        &mut entry.first_seen.lock().expect("first-seen lock"),
-                        unix(now),
-                    );
-                    // Complete now: only its compressed pieces stay for the exposition.
-                    snapshot.metrics.seal();
+                Ok((snapshot, index)) => {
                     let warnings = &snapshot.warnings;
                     if warnings.count > 0 {
                         m.value_errors
@@ -237,8 +253,10 @@ impl Exporter {
                         message
                     });
                     st.consecutive_failures = 0;
-                    st.devices = Some(Arc::new(DeviceIndex::new(&snapshot)));
-                    st.snapshot = Some(Arc::new(snapshot));
+                    replaced = Some((
+                        st.devices.replace(Arc::new(index)),
+                        st.snapshot.replace(Arc::new(snapshot)),
+                    ));
                     Outcome::Ok
                 }
                 Err(e) => {
@@ -264,6 +282,7 @@ impl Exporter {
                 }
             }
         };
+        drop(replaced);
         self.render();
         // Only now is this attempt's result being served: `/ready` must not answer before.
         entry.state.lock().expect("state lock").attempted = true;
@@ -307,6 +326,15 @@ impl Exporter {
     /// snapshot are in place by then), the alerts changed.
     pub fn page_generation(&self) -> u64 {
         self.page_generation.load(Ordering::Acquire)
+    }
+
+    /// Changes whenever a refresh in flight reads on (see [`SourceEntry::progress`]).
+    pub fn progress_changes(&self) -> u64 {
+        // Each count only grows, so their sum changes with any of them.
+        self.sources
+            .iter()
+            .map(|s| s.progress.changes())
+            .fold(0, u64::wrapping_add)
     }
 
     /// The Alertmanager URLs the bridge sends to (`None`: no bridge).

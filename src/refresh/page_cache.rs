@@ -2,6 +2,7 @@
 //! `crate::pages`. One render at a time; the page is kept as bytes, plain and gzip.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
@@ -14,21 +15,30 @@ pub struct StatusPage {
     rendering: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// How long a page may show a refresh's progress after the refresh read on: progress alone
+/// renders the page again at most this often.
+pub const PROGRESS_SHOWN_WITHIN: Duration = Duration::from_secs(1);
+
 /// One rendering of `/`.
 #[derive(Debug)]
 pub struct CachedPage {
     /// The [`super::Exporter::page_generation`] it shows.
     generation: u64,
+    /// The [`super::Exporter::progress_changes`] it shows.
+    progress: u64,
+    made: Instant,
     pub(crate) html: Bytes,
     pub(crate) gzip: Bytes,
 }
 
 impl CachedPage {
-    pub fn new(generation: u64, html: String) -> CachedPage {
+    pub fn new(generation: u64, progress: u64, html: String) -> CachedPage {
         let html = Bytes::from(html);
         let gzip = gzip(&html);
         CachedPage {
             generation,
+            progress,
+            made: Instant::now(),
             html,
             gzip,
         }
@@ -54,11 +64,13 @@ fn gzip(data: &[u8]) -> Bytes {
 }
 
 impl StatusPage {
-    /// The page, when it is up to date.
-    pub fn current(&self, generation: u64) -> Option<Arc<CachedPage>> {
-        self.cached
-            .load_full()
-            .filter(|page| page.generation == generation)
+    /// The page, when it is up to date: it shows `generation`, and `progress` or a progress
+    /// at most [`PROGRESS_SHOWN_WITHIN`] old.
+    pub fn current(&self, generation: u64, progress: u64) -> Option<Arc<CachedPage>> {
+        self.cached.load_full().filter(|page| {
+            page.generation == generation
+                && (page.progress == progress || page.made.elapsed() < PROGRESS_SHOWN_WITHIN)
+        })
     }
 
     /// Waits until no render is in flight; the render of the caller is in flight until the

@@ -1,9 +1,11 @@
 //! What is known of each source: its last refresh, its last good snapshot, and where each of
 //! that snapshot's devices is.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::progress::Progress;
 use crate::sources::{BackupTarget, Device, Snapshot};
 use crate::stale::{FirstSeen, StalePolicy};
 
@@ -34,11 +36,46 @@ pub struct SourceEntry {
     pub(super) stale: StalePolicy,
     pub(super) first_seen: Mutex<FirstSeen>,
     pub(super) state: Mutex<SourceState>,
+    /// Its refresh in flight, as far as it has read (its HTTP client writes it).
+    pub progress: Arc<Progress>,
 }
+
+/// How often a first refresh that takes long logs how far it has read.
+pub const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl SourceEntry {
     pub fn state(&self) -> SourceState {
         self.state.lock().expect("state lock").clone()
+    }
+
+    /// What `/ready` and the status page tell of a refresh in flight: `refreshing: 12 of 40
+    /// pages of /api/v1/Computer`; `None` when none is.
+    pub fn progress(&self) -> Option<String> {
+        self.progress.text()
+    }
+
+    /// Awaits `refresh`, logging how far it has read every [`PROGRESS_LOG_EVERY`] (one line
+    /// each time; none for a refresh quicker than that).
+    pub(super) async fn logging_progress<T>(&self, refresh: impl Future<Output = T>) -> T {
+        let mut refresh = std::pin::pin!(refresh);
+        let start = tokio::time::Instant::now() + PROGRESS_LOG_EVERY;
+        let mut every = tokio::time::interval_at(start, PROGRESS_LOG_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                done = &mut refresh => return done,
+                _ = every.tick() => {
+                    if let Some(progress) = self.progress() {
+                        tracing::info!(
+                            source = %self.name,
+                            system = self.system,
+                            %progress,
+                            "first refresh under way"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -215,6 +215,8 @@ struct ArmedFault {
     fault: Fault,
     /// `None` = until cleared; `Some(n)` = the next `n` requests.
     remaining: Option<usize>,
+    /// Requests still answered normally before the fault applies.
+    after: usize,
 }
 
 #[derive(Debug, Default)]
@@ -251,11 +253,18 @@ impl Faults {
 
     /// Injects `fault` into `endpoint` until cleared.
     pub fn set(&self, endpoint: &str, fault: Fault) {
+        self.set_after(endpoint, 0, fault);
+    }
+
+    /// Injects `fault` into `endpoint` once its next `after` requests have been answered
+    /// normally, until cleared: the first pages of a list come, the rest (say) hang.
+    pub fn set_after(&self, endpoint: &str, after: usize, fault: Fault) {
         self.lock().by_endpoint.insert(
             endpoint.to_owned(),
             ArmedFault {
                 fault,
                 remaining: None,
+                after,
             },
         );
     }
@@ -271,6 +280,7 @@ impl Faults {
                 ArmedFault {
                     fault,
                     remaining: Some(times),
+                    after: 0,
                 },
             );
         }
@@ -339,10 +349,15 @@ impl Faults {
         if let Some(key) = key {
             let mut exhausted = false;
             if let Some(armed) = state.by_endpoint.get_mut(key) {
-                fault = armed.fault.clone();
-                if let Some(n) = armed.remaining.as_mut() {
-                    *n = n.saturating_sub(1);
-                    exhausted = *n == 0;
+                if armed.after > 0 {
+                    // Answered normally, as the fault's first requests are.
+                    armed.after -= 1;
+                } else {
+                    fault = armed.fault.clone();
+                    if let Some(n) = armed.remaining.as_mut() {
+                        *n = n.saturating_sub(1);
+                        exhausted = *n == 0;
+                    }
                 }
             }
             if exhausted {
@@ -819,5 +834,22 @@ mod tests {
         let taken = faults.take("a");
         assert_eq!(taken.fault, Fault::default());
         assert_eq!((taken.count_off_by, taken.ignore_paging), (0, false));
+    }
+
+    #[test]
+    fn a_fault_after_some_normal_answers() {
+        let faults = Faults::default();
+        let f503 = Fault {
+            status: Some(503),
+            ..Fault::default()
+        };
+        faults.set("*", f503.clone());
+        faults.set_after("pages", 2, f503.clone());
+        // Its own entry answers normally first (the "*" fault does not stand in), then fails.
+        assert_eq!(faults.take("pages").fault, Fault::default());
+        assert_eq!(faults.take("pages").fault, Fault::default());
+        assert_eq!(faults.take("pages").fault, f503);
+        assert_eq!(faults.take("pages").fault, f503);
+        assert_eq!(faults.get("pages"), Some(f503));
     }
 }

@@ -120,6 +120,24 @@ impl Snapshot {
         }
     }
 
+    /// The snapshot of records whose neutral families `metrics` already holds: a mapping that
+    /// wrote them as it went ([`render_target`] for each target, [`render_devices`]).
+    pub fn rendered(
+        devices: Vec<Device>,
+        targets: Vec<BackupTarget>,
+        metrics: MetricSet,
+        warnings: Warnings,
+    ) -> Snapshot {
+        Snapshot {
+            devices,
+            targets,
+            stores: Vec::new(),
+            metrics,
+            warnings,
+            errors: Vec::new(),
+        }
+    }
+
     /// The snapshot, with the backup stores of the source.
     pub fn with_stores(mut self, stores: Vec<Store>) -> Snapshot {
         self.stores = stores;
@@ -151,6 +169,17 @@ impl Snapshot {
 
 /// Writes the vendor-neutral families of devices and targets.
 pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[BackupTarget]) {
+    render_devices(set, devices);
+    if let Some(first) = targets.first() {
+        reserve_targets(set, targets.len(), first);
+    }
+    for t in targets {
+        render_target(set, &target_labels(t), t);
+    }
+}
+
+/// Writes the vendor-neutral families of devices.
+pub fn render_devices(set: &mut MetricSet, devices: &[Device]) {
     let mut labels: Vec<(&str, &str)> = Vec::with_capacity(12);
     for d in devices {
         labels.clear();
@@ -168,52 +197,61 @@ pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[Backup
             }
         }
     }
-    if let Some(first) = targets.first() {
-        let label_bytes = 40 + first.device.len() + first.device_id.len() + first.target.len();
-        for desc in [
-            &m::LAST_SUCCESS,
-            &m::LAST_ACTIVITY,
-            &m::LAST_CONNECTED,
-            &m::SELECTED_BYTES,
-            &m::SELECTED_FILES,
-            &m::TODO_BYTES,
-            &m::TODO_FILES,
-            &m::ARCHIVE_BYTES,
-            &m::COMPLETION_RATIO,
-        ] {
-            set.reserve(desc, targets.len(), label_bytes);
+}
+
+/// Reserves room for the vendor-neutral families of about `targets` targets labelled like
+/// `like`: families written for every target grow once, not by doubling.
+pub fn reserve_targets(set: &mut MetricSet, targets: usize, like: &BackupTarget) {
+    let label_bytes = 40 + like.device.len() + like.device_id.len() + like.target.len();
+    for desc in [
+        &m::LAST_SUCCESS,
+        &m::LAST_ACTIVITY,
+        &m::LAST_CONNECTED,
+        &m::SELECTED_BYTES,
+        &m::SELECTED_FILES,
+        &m::TODO_BYTES,
+        &m::TODO_FILES,
+        &m::ARCHIVE_BYTES,
+        &m::COMPLETION_RATIO,
+    ] {
+        set.reserve(desc, targets, label_bytes);
+    }
+}
+
+/// The labels of every family of a target, escaped once.
+pub fn target_labels(t: &BackupTarget) -> Labels {
+    Labels::new(&[
+        ("device", &t.device),
+        ("device_id", &t.device_id),
+        ("target", &t.target),
+    ])
+}
+
+/// Writes the vendor-neutral families of one target, labelled `labels` ([`target_labels`]:
+/// a mapping that wrote the vendor's families of the target with them passes them on).
+pub fn render_target(set: &mut MetricSet, labels: &Labels, t: &BackupTarget) {
+    for (desc, value) in [
+        (&m::LAST_SUCCESS, t.last_success),
+        (&m::LAST_ACTIVITY, t.last_activity),
+        (&m::LAST_CONNECTED, t.last_connected),
+        (&m::SELECTED_BYTES, t.selected_bytes),
+        (&m::SELECTED_FILES, t.selected_files),
+        (&m::TODO_BYTES, t.todo_bytes),
+        (&m::TODO_FILES, t.todo_files),
+        (&m::ARCHIVE_BYTES, t.archive_bytes),
+        (&m::COMPLETION_RATIO, t.completion_ratio),
+        (
+            &m::LAST_RUN_FAILED,
+            t.last_run_failed.map(|f| f64::from(u8::from(f))),
+        ),
+    ] {
+        if let Some(v) = value {
+            set.add_labels(desc, labels, v);
         }
     }
-    for t in targets {
-        // Escaped once, written on every family of the target.
-        let l = Labels::new(&[
-            ("device", &t.device),
-            ("device_id", &t.device_id),
-            ("target", &t.target),
-        ]);
-        for (desc, value) in [
-            (&m::LAST_SUCCESS, t.last_success),
-            (&m::LAST_ACTIVITY, t.last_activity),
-            (&m::LAST_CONNECTED, t.last_connected),
-            (&m::SELECTED_BYTES, t.selected_bytes),
-            (&m::SELECTED_FILES, t.selected_files),
-            (&m::TODO_BYTES, t.todo_bytes),
-            (&m::TODO_FILES, t.todo_files),
-            (&m::ARCHIVE_BYTES, t.archive_bytes),
-            (&m::COMPLETION_RATIO, t.completion_ratio),
-            (
-                &m::LAST_RUN_FAILED,
-                t.last_run_failed.map(|f| f64::from(u8::from(f))),
-            ),
-        ] {
-            if let Some(v) = value {
-                set.add_labels(desc, &l, v);
-            }
-        }
-        if !t.alert_states.is_empty() {
-            let active: Vec<&str> = t.alert_states.iter().map(String::as_str).collect();
-            set.add_states_labels(&m::ALERT_STATE, &l, t.known_alert_states, &active);
-        }
+    if !t.alert_states.is_empty() {
+        let active: Vec<&str> = t.alert_states.iter().map(String::as_str).collect();
+        set.add_states_labels(&m::ALERT_STATE, labels, t.known_alert_states, &active);
     }
 }
 

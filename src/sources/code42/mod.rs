@@ -27,7 +27,9 @@ pub mod families;
 pub mod model;
 pub mod sim;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,9 +40,11 @@ use crate::exposition::{Desc, Exposure, Labels, MetricSet, Origin};
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, SourceConfig};
 use crate::sources::crashplan::{self, model::MountPoint};
-use crate::sources::http::{Auth, Page, TokenCache, Upstream, UpstreamError};
+use crate::sources::http::{Auth, Page, PageSink, TokenCache, Upstream, UpstreamError};
 use crate::sources::values::{parse_time, Warnings};
-use crate::sources::{BackupTarget, Demo, Device, OptionalCalls, Snapshot, Source, VendorSpec};
+use crate::sources::{
+    render_devices, BackupTarget, Demo, Device, OptionalCalls, Snapshot, Source, VendorSpec,
+};
 use config::Code42Config;
 use model::{Computer, Org, Server, StorePoint, User};
 
@@ -162,13 +166,19 @@ impl Code42 {
         }
     }
 
+    /// Reads the console once. Computer pages are mapped as they come, in page order, while
+    /// the next ones download (see [`Mapper`]); what needs the user and org lists is mapped
+    /// once every list is in.
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
-        let raw = self.fetch().await?;
-        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-        Ok(map(&raw, self.origin(), &self.options, now))
+        let mapper = Mapper::new(self.origin(), &self.options, None);
+        let (mapper, lists) = self.fetch(mapper).await?;
+        tokio::task::spawn_blocking(move || mapper.finish(&lists))
+            .await
+            .map_err(|e| UpstreamError::Internal(format!("computers: mapping: {e}")))
     }
 
-    async fn fetch(&mut self) -> Result<Raw, UpstreamError> {
+    /// Reads every list: the computers into `mapper`, the others whole.
+    async fn fetch(&mut self, mapper: Mapper) -> Result<(Mapper, Raw), UpstreamError> {
         let up = &self.upstream;
         let (ps, conc) = (self.page_size, self.concurrency);
         // Deactivated devices (and users) are left out by the console unless asked for.
@@ -181,7 +191,7 @@ impl Code42 {
         computer_query.extend(active.iter().cloned());
         let names = self.resolve_names;
         let (computers, users, orgs, store_points, servers) = tokio::try_join!(
-            up.get_numbered_pages(
+            up.get_numbered_pages_into(
                 "computers",
                 "/api/v1/Computer",
                 &computer_query,
@@ -189,6 +199,7 @@ impl Code42 {
                 conc,
                 model::computers_page,
                 Computer::key,
+                mapper,
             ),
             self.optional_list(
                 names,
@@ -223,14 +234,15 @@ impl Code42 {
                 |s| { s.server_id.clone().unwrap_or_default() }
             ),
         )?;
-        Ok(Raw {
-            computers: computers.items,
+        let lists = Raw {
+            computers: Vec::new(),
             server_time: computers.server_time,
             users: self.take("users", users)?,
             orgs: self.take("orgs", orgs)?,
             store_points: self.take("storePoints", store_points)?,
             servers: self.take("servers", servers)?,
-        })
+        };
+        Ok((computers.sink, lists))
     }
 
     /// An optional list's items; `None` when it was not read or is unavailable (logged once).
@@ -287,94 +299,225 @@ impl Code42 {
 /// Maps one refresh's payloads into a snapshot. `now` (Unix seconds) stands in for the
 /// console's time when the answer carries none.
 pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now: f64) -> Snapshot {
-    let mut w = Warnings::default();
-    let mut set = MetricSet::new(SYSTEM, source);
-    let reference = w
-        .read(
-            || "computers metadata.timestamp".into(),
-            raw.server_time.as_deref(),
-            parse_time,
-        )
-        .unwrap_or(now);
-    let within = options.connected_within.as_secs_f64();
+    let mut mapper = Mapper::new(source, options, Some(now));
+    mapper.begin(Some(raw.computers.len() as u64), raw.server_time.as_deref());
+    mapper.page(raw.computers.clone());
+    mapper.finish(raw)
+}
 
-    let users: HashMap<&str, &User> = raw
-        .users
-        .iter()
-        .flatten()
-        .filter_map(|u| u.user_id.as_deref().map(|id| (id, u)))
-        .chain(
-            raw.users
-                .iter()
-                .flatten()
-                .filter_map(|u| u.user_uid.as_deref().map(|id| (id, u))),
-        )
-        .collect();
-    let orgs: HashMap<&str, &str> = raw
-        .orgs
-        .iter()
-        .flatten()
-        .filter_map(|o| Some((o.org_id.as_deref()?, o.org_name.as_deref()?)))
-        .collect();
+/// Maps computers into a snapshot page by page, as the pages come (a [`PageSink`]): each
+/// computer's devices, targets and their families are written at once, its values moved out of
+/// the page, which is then let go. What needs the user and org lists (the `user` and `org` of
+/// `backup_device_info`, the org rollups) waits for [`Mapper::finish`], which has them.
+pub struct Mapper {
+    options: Options,
+    /// The clock when the mapping began, unless given.
+    now: Option<f64>,
+    set: MetricSet,
+    w: Warnings,
+    /// The console's time of the first page (`now` without one).
+    reference: f64,
+    /// The computers the console announced (sizes the families when the first page comes).
+    announced: Option<u64>,
+    /// The shards the devices are written by (sizes the families: this one writes its share).
+    shards: usize,
+    /// Computers read so far (`computers[i]` in warnings).
+    read: usize,
+    seen_ids: HashSet<String>,
+    devices: Vec<Device>,
+    targets: Vec<BackupTarget>,
+    /// Per device, what waits for the user and org lists.
+    pending: Vec<Pending>,
+    /// Per target with a device, in order: selected, to do, archive and billable bytes, for
+    /// the org rollups (when they are on).
+    rollup_bytes: Vec<[f64; 4]>,
+    /// Per device, in order: the states its rollup counts.
+    rollup_states: Vec<Cow<'static, str>>,
+}
 
-    let mut devices = Vec::with_capacity(raw.computers.len());
-    let mut targets = Vec::with_capacity(raw.computers.len() * 2);
-    let mut rollups: HashMap<String, Rollup> = HashMap::new();
-    let mut seen_ids: HashSet<&str> = HashSet::new();
-    for (i, c) in raw.computers.iter().enumerate() {
-        let active = w.flag(|| format!("computers[{i}].active"), &c.active);
+/// What a device's mapping needs from the user and org lists: its computer's user and org, and
+/// where its share of the org rollups is.
+struct Pending {
+    user_id: Option<String>,
+    user_uid: Option<String>,
+    org_id: Option<String>,
+    bytes: Range<usize>,
+    states: Range<usize>,
+}
+
+impl PageSink<Computer> for Mapper {
+    fn begin(&mut self, total: Option<u64>, server_time: Option<&str>) {
+        Mapper::begin(self, total, server_time);
+    }
+    fn page(&mut self, items: Vec<Computer>) {
+        Mapper::page(self, items);
+    }
+}
+
+impl Mapper {
+    /// A mapping for `source`; `now` (Unix seconds) stands in for the console's time when the
+    /// answer carries none (the clock when the first page comes, when `None`).
+    pub fn new<'a>(source: impl Into<Origin<'a>>, options: &Options, now: Option<f64>) -> Mapper {
+        let source = source.into();
+        Mapper {
+            shards: source.exposure.shard().total().max(1) as usize,
+            options: options.clone(),
+            now,
+            set: MetricSet::new(SYSTEM, source),
+            // Times are judged against the clock as the mapping begins (not read again for
+            // each of the fleet's times).
+            w: Warnings::at(crate::time::unix_now()),
+            reference: now.unwrap_or(0.0),
+            announced: None,
+            read: 0,
+            seen_ids: HashSet::new(),
+            devices: Vec::new(),
+            targets: Vec::new(),
+            pending: Vec::new(),
+            rollup_bytes: Vec::new(),
+            rollup_states: Vec::new(),
+        }
+    }
+
+    /// What the first computer page says: how many computers there are, and the console's
+    /// time (`metadata.timestamp`).
+    pub fn begin(&mut self, total: Option<u64>, server_time: Option<&str>) {
+        let now = self.now.unwrap_or_else(crate::time::unix_now);
+        self.reference = self
+            .w
+            .read(
+                || "computers metadata.timestamp".into(),
+                server_time,
+                parse_time,
+            )
+            .unwrap_or(now);
+        self.announced = total;
+    }
+
+    /// Maps one page of computers.
+    pub fn page(&mut self, computers: Vec<Computer>) {
+        if self.read == 0 {
+            self.reserve(&computers);
+        }
+        for c in computers {
+            let i = self.read;
+            self.read += 1;
+            self.computer(i, c);
+        }
+    }
+
+    /// Sizes the devices, targets and the families written for each from the first page and
+    /// the announced count: they grow once, not by doubling (more than the fleet needs costs
+    /// address space only, never touched).
+    fn reserve(&mut self, first: &[Computer]) {
+        let devices = (self.announced.unwrap_or(0) as usize)
+            .max(first.len())
+            .min(1_000_000);
+        let per_device = first.iter().map(|c| c.backup_usage.len()).sum::<usize>() as f64
+            / first.len().max(1) as f64;
+        let targets = (devices as f64 * per_device * 1.1).ceil() as usize + 16;
+        self.devices.reserve(devices);
+        self.pending.reserve(devices);
+        self.targets.reserve(targets);
+        self.seen_ids.reserve(devices);
+        // The samples of this shard's share (a hash partition: about even).
+        let (devices, targets) = if self.shards > 1 {
+            let share = |n: usize| n * 5 / (4 * self.shards) + 16;
+            (share(devices), share(targets))
+        } else {
+            (devices, targets)
+        };
+        let Some(c) = first.iter().find(|c| !c.backup_usage.is_empty()) else {
+            return;
+        };
+        let device = c.name.as_deref().map_or(0, str::len).max(20);
+        let id = c
+            .guid
+            .as_deref()
+            .or(c.computer_id.as_deref())
+            .map_or(20, str::len);
+        let target = c.backup_usage[0]
+            .target_computer_name
+            .as_deref()
+            .map_or(20, str::len);
+        let like = BackupTarget {
+            device: "d".repeat(device),
+            device_id: "i".repeat(id),
+            target: "t".repeat(target),
+            ..Default::default()
+        };
+        crate::sources::reserve_targets(&mut self.set, targets, &like);
+        let target_labels = 40 + device + id + target;
+        for desc in [
+            &crate::metrics::ALERT_STATE,
+            &m::C42_BACKUP_BILLABLE,
+            &m::C42_BACKUP_SEND_RATE,
+            &m::C42_BACKUP_IN_USE,
+        ] {
+            self.set.reserve(desc, targets, target_labels);
+        }
+        let device_labels = 30 + device + id;
+        for desc in [
+            &m::C42_DEVICE_LAST_CONNECTED,
+            &m::C42_DEVICE_CONNECTED,
+            &m::C42_DEVICE_BLOCKED,
+            &m::C42_DEVICE_ALERT_STATE,
+        ] {
+            self.set.reserve(desc, devices, device_labels);
+        }
+    }
+
+    fn computer(&mut self, i: usize, c: Computer) {
+        let Computer {
+            computer_id,
+            name,
+            guid,
+            status,
+            active,
+            blocked,
+            alert_state,
+            alert_states,
+            user_id,
+            user_uid,
+            org_id,
+            last_connected,
+            creation_date,
+            os_name,
+            os_version,
+            product_version,
+            backup_usage,
+        } = c;
+        let options = &self.options;
+        let w = &mut self.w;
+        let set = &mut self.set;
+        let active = w.flag(|| format!("computers[{i}].active"), &active);
         let deactivated = active == Some(false)
-            || c.status
+            || status
                 .as_deref()
                 .is_some_and(|s| s.eq_ignore_ascii_case("Deactivated"));
         if deactivated && !options.include_deactivated {
-            continue;
+            return;
         }
-        let Some(id) = c.guid.as_deref().or(c.computer_id.as_deref()) else {
+        let Some(id) = guid.or(computer_id) else {
             w.push(|| format!("computers[{i}]: no guid or computerId; skipped"));
-            continue;
+            return;
         };
-        if !seen_ids.insert(id) {
+        if self.seen_ids.contains(&id) {
             w.push(|| format!("computers[{i}]: guid {id} listed twice; kept once"));
-            continue;
+            return;
         }
-        let name = c
-            .name
-            .as_deref()
+        self.seen_ids.insert(id.clone());
+        let name = name
             .filter(|n| !n.trim().is_empty())
-            .unwrap_or(id)
-            .to_owned();
-        let id = id.to_owned();
-        let user = c
-            .user_id
-            .as_deref()
-            .or(c.user_uid.as_deref())
-            .and_then(|u| users.get(u).copied());
-        let user_label = user
-            .and_then(|u| u.username.clone().or_else(|| u.email.clone()))
-            .or_else(|| c.user_uid.clone())
-            .or_else(|| c.user_id.clone());
-        let org_id = c
-            .org_id
-            .clone()
-            .or_else(|| user.and_then(|u| u.org_id.clone()));
-        let org_label = org_id.as_deref().map(|oid| {
-            orgs.get(oid)
-                .map(|n| (*n).to_owned())
-                .or_else(|| {
-                    user.filter(|u| u.org_id.as_deref() == Some(oid))
-                        .and_then(|u| u.org_name.clone())
-                })
-                .unwrap_or_else(|| oid.to_owned())
-        });
+            .unwrap_or_else(|| id.clone());
+        // In the order of `backup_device_info`'s labels; `user` and `org` come first, once
+        // their lists are in.
         let mut info = Vec::with_capacity(6);
         for (k, v) in [
-            ("user", user_label),
-            ("org", org_label.clone()),
-            ("status", c.status.clone()),
-            ("os", c.os_name.clone()),
-            ("os_version", c.os_version.clone()),
-            ("version", c.product_version.clone()),
+            ("status", status),
+            ("os", os_name),
+            ("os_version", os_version),
+            ("version", product_version),
         ] {
             if let Some(v) = v {
                 info.push((k, v));
@@ -382,24 +525,23 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
         }
 
         let dl = Labels::new(&[("device", &name), ("device_id", &id)]);
-        let last_connected = w.time(
-            || format!("computers[{i}].lastConnected"),
-            &c.last_connected,
-        );
+        let reference = self.reference;
+        let within = options.connected_within.as_secs_f64();
+        let last_connected = w.time(|| format!("computers[{i}].lastConnected"), &last_connected);
         let connected = last_connected.map(|t| reference - t <= within);
         if let (Some(t), Some(c)) = (last_connected, connected) {
             set.add_labels(&m::C42_DEVICE_LAST_CONNECTED, &dl, t);
             set.add_labels(&m::C42_DEVICE_CONNECTED, &dl, f64::from(u8::from(c)));
         }
-        let created = w.time(|| format!("computers[{i}].creationDate"), &c.creation_date);
+        let created = w.time(|| format!("computers[{i}].creationDate"), &creation_date);
         // Blocked or deactivated devices, and destinations no longer used, do not back up.
-        let blocked = w.flag(|| format!("computers[{i}].blocked"), &c.blocked);
+        let blocked = w.flag(|| format!("computers[{i}].blocked"), &blocked);
         let device_paused = deactivated || blocked == Some(true);
         if let Some(b) = blocked {
             set.add_labels(&m::C42_DEVICE_BLOCKED, &dl, f64::from(u8::from(b)));
         }
-        let alert_state = w.num(|| format!("computers[{i}].alertState"), &c.alert_state);
-        let device_states = states(&c.alert_states, alert_state);
+        let alert_state = w.num(|| format!("computers[{i}].alertState"), &alert_state);
+        let device_states = states(&alert_states, alert_state);
         if !device_states.is_empty() {
             set.add_states_labels(
                 &m::C42_DEVICE_ALERT_STATE,
@@ -409,26 +551,31 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
             );
         }
 
-        let mut rollup_states: Vec<&str> = device_states.clone();
-        let mut device_targets: Vec<String> = Vec::with_capacity(c.backup_usage.len());
-        for (j, u) in c.backup_usage.iter().enumerate() {
+        // The states the device counts under in its org's rollup.
+        let mut rollup_states: Vec<Cow<'static, str>> = Vec::new();
+        if options.org_rollups {
+            rollup_states.extend(device_states.iter().map(|s| state_name(s)));
+        }
+        let bytes_from = self.rollup_bytes.len();
+        let targets_from = self.targets.len();
+        for (j, mut u) in backup_usage.into_iter().enumerate() {
             let at = |field: &str| format!("computers[{i}].backupUsage[{j}].{field}");
-            let Some(mut target) = u
-                .target_computer_name
-                .as_deref()
-                .filter(|n| !n.trim().is_empty())
-                .or(u
-                    .store_point_name
-                    .as_deref()
-                    .filter(|n| !n.trim().is_empty()))
-                .or(u.target_computer_guid.as_deref())
-                .or(u.target_computer_id.as_deref())
-                .map(str::to_owned)
-            else {
+            let named = |n: &Option<String>| n.as_deref().is_some_and(|n| !n.trim().is_empty());
+            let target = if named(&u.target_computer_name) {
+                u.target_computer_name.take()
+            } else if named(&u.store_point_name) {
+                u.store_point_name.clone()
+            } else {
+                u.target_computer_guid
+                    .clone()
+                    .or_else(|| u.target_computer_id.take())
+            };
+            let Some(mut target) = target else {
                 w.push(|| format!("{}: no destination name or guid; skipped", at("")));
                 continue;
             };
-            if device_targets.contains(&target) {
+            let device_targets = &self.targets[targets_from..];
+            if device_targets.iter().any(|t| t.target == target) {
                 // Two destinations of one name: tell them apart by store point or guid.
                 let by = u
                     .store_point_name
@@ -436,14 +583,13 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
                     .or(u.target_computer_guid.as_deref())
                     .unwrap_or("?");
                 target = format!("{target} ({by})");
-                if device_targets.contains(&target) {
+                if device_targets.iter().any(|t| t.target == target) {
                     w.push(|| {
                         format!("{}: destination {target:?} listed twice; kept once", at(""))
                     });
                     continue;
                 }
             }
-            device_targets.push(target.clone());
             let last_success = w.time(|| at("lastCompletedBackup"), &u.last_completed_backup);
             let last_activity = w.time(|| at("lastBackup"), &u.last_backup);
             let target_connected = w.time(|| at("lastConnected"), &u.last_connected);
@@ -464,31 +610,14 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
             if alerts.is_empty() {
                 alerts = device_states.clone();
             }
-            for s in &alerts {
-                if !rollup_states.contains(s) {
-                    rollup_states.push(s);
-                }
-            }
-            let tl = Labels::new(&[("device", &name), ("device_id", &id), ("target", &target)]);
-            if let Some(v) = billable_bytes {
-                set.add_labels(&m::C42_BACKUP_BILLABLE, &tl, v);
-            }
-            if let Some(v) = send_rate {
-                set.add_labels(&m::C42_BACKUP_SEND_RATE, &tl, v);
-            }
-            if let Some(v) = using {
-                set.add_labels(&m::C42_BACKUP_IN_USE, &tl, f64::from(u8::from(v)));
-            }
             if options.org_rollups {
-                if let Some(oid) = &org_id {
-                    let r = rollups.entry(oid.clone()).or_default();
-                    r.selected += selected_bytes.unwrap_or(0.0);
-                    r.todo += todo_bytes.unwrap_or(0.0);
-                    r.archive += archive_bytes.unwrap_or(0.0);
-                    r.billable += billable_bytes.unwrap_or(0.0);
+                for s in &alerts {
+                    if !rollup_states.iter().any(|r| r == s) {
+                        rollup_states.push(state_name(s));
+                    }
                 }
             }
-            targets.push(BackupTarget {
+            let target = BackupTarget {
                 device: name.clone(),
                 device_id: id.clone(),
                 target,
@@ -508,21 +637,43 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
                 paused: device_paused || using == Some(false),
                 schedule_period: None,
                 ..Default::default()
-            });
-        }
-        if options.org_rollups {
-            if let Some(oid) = &org_id {
-                let r = rollups.entry(oid.clone()).or_default();
-                r.name = org_label.clone();
-                if rollup_states.len() > 1 {
-                    rollup_states.retain(|s| *s != "OK");
-                }
-                for s in rollup_states {
-                    *r.states.entry(s.to_owned()).or_default() += 1.0;
-                }
+            };
+            let tl = crate::sources::target_labels(&target);
+            if let Some(v) = billable_bytes {
+                set.add_labels(&m::C42_BACKUP_BILLABLE, &tl, v);
             }
+            if let Some(v) = send_rate {
+                set.add_labels(&m::C42_BACKUP_SEND_RATE, &tl, v);
+            }
+            if let Some(v) = using {
+                set.add_labels(&m::C42_BACKUP_IN_USE, &tl, f64::from(u8::from(v)));
+            }
+            crate::sources::render_target(set, &tl, &target);
+            if options.org_rollups {
+                self.rollup_bytes.push([
+                    selected_bytes.unwrap_or(0.0),
+                    todo_bytes.unwrap_or(0.0),
+                    archive_bytes.unwrap_or(0.0),
+                    billable_bytes.unwrap_or(0.0),
+                ]);
+            }
+            self.targets.push(target);
         }
-        devices.push(Device {
+        let states_from = self.rollup_states.len();
+        if options.org_rollups {
+            if rollup_states.len() > 1 {
+                rollup_states.retain(|s| s != "OK");
+            }
+            self.rollup_states.append(&mut rollup_states);
+        }
+        self.pending.push(Pending {
+            user_id,
+            user_uid,
+            org_id,
+            bytes: bytes_from..self.rollup_bytes.len(),
+            states: states_from..self.rollup_states.len(),
+        });
+        self.devices.push(Device {
             name,
             id,
             info,
@@ -531,21 +682,112 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
         });
     }
 
-    if options.org_rollups {
-        map_rollups(&mut set, &rollups);
-    }
-    let mut stores = Vec::new();
-    if let Some(points) = &raw.store_points {
-        let points: Vec<MountPoint> = points
+    /// Maps what waited for the other lists of `lists` (its computers were given page by
+    /// page): each device's `user` and `org`, the org rollups, the store points and servers.
+    pub fn finish(self, lists: &Raw) -> Snapshot {
+        let Mapper {
+            options,
+            mut set,
+            mut w,
+            mut devices,
+            targets,
+            pending,
+            rollup_bytes,
+            rollup_states,
+            ..
+        } = self;
+        let users: HashMap<&str, &User> = lists
+            .users
             .iter()
-            .filter_map(store_point_as_mount_point)
+            .flatten()
+            .filter_map(|u| u.user_id.as_deref().map(|id| (id, u)))
+            .chain(
+                lists
+                    .users
+                    .iter()
+                    .flatten()
+                    .filter_map(|u| u.user_uid.as_deref().map(|id| (id, u))),
+            )
             .collect();
-        stores = crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
+        let orgs: HashMap<&str, &str> = lists
+            .orgs
+            .iter()
+            .flatten()
+            .filter_map(|o| Some((o.org_id.as_deref()?, o.org_name.as_deref()?)))
+            .collect();
+        let mut rollups: HashMap<String, Rollup> = HashMap::new();
+        for (device, p) in devices.iter_mut().zip(pending) {
+            let user = p
+                .user_id
+                .as_deref()
+                .or(p.user_uid.as_deref())
+                .and_then(|u| users.get(u).copied());
+            let user_label = user
+                .and_then(|u| u.username.clone().or_else(|| u.email.clone()))
+                .or(p.user_uid)
+                .or(p.user_id);
+            let org_id = p.org_id.or_else(|| user.and_then(|u| u.org_id.clone()));
+            let org_label = org_id.as_deref().map(|oid| {
+                orgs.get(oid)
+                    .map(|n| (*n).to_owned())
+                    .or_else(|| {
+                        user.filter(|u| u.org_id.as_deref() == Some(oid))
+                            .and_then(|u| u.org_name.clone())
+                    })
+                    .unwrap_or_else(|| oid.to_owned())
+            });
+            if options.org_rollups {
+                if let Some(oid) = &org_id {
+                    let r = match rollups.get_mut(oid) {
+                        Some(r) => r,
+                        None => rollups.entry(oid.clone()).or_default(),
+                    };
+                    for [selected, todo, archive, billable] in &rollup_bytes[p.bytes] {
+                        r.selected += selected;
+                        r.todo += todo;
+                        r.archive += archive;
+                        r.billable += billable;
+                    }
+                    r.name.clone_from(&org_label);
+                    for s in &rollup_states[p.states] {
+                        match r.states.get_mut(s.as_ref()) {
+                            Some(n) => *n += 1.0,
+                            None => {
+                                r.states.insert(s.to_string(), 1.0);
+                            }
+                        }
+                    }
+                }
+            }
+            let known = [("user", user_label), ("org", org_label)];
+            let known = known.into_iter().filter_map(|(k, v)| Some((k, v?)));
+            device.info.splice(0..0, known);
+        }
+        render_devices(&mut set, &devices);
+        if options.org_rollups {
+            map_rollups(&mut set, &rollups);
+        }
+        let mut stores = Vec::new();
+        if let Some(points) = &lists.store_points {
+            let points: Vec<MountPoint> = points
+                .iter()
+                .filter_map(store_point_as_mount_point)
+                .collect();
+            stores = crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
+        }
+        if let Some(servers) = &lists.servers {
+            map_servers(&mut set, servers, &mut w);
+        }
+        Snapshot::rendered(devices, targets, set, w).with_stores(stores)
     }
-    if let Some(servers) = &raw.servers {
-        map_servers(&mut set, servers, &mut w);
+}
+
+/// A state's name, without a copy when it is one of the documented states.
+fn state_name(s: &str) -> Cow<'static, str> {
+    match m::CODE42_ALERT_STATES.iter().find(|k| **k == s) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(s.to_owned()),
     }
-    Snapshot::new(devices, targets, set, w).with_stores(stores)
 }
 
 /// The alert states that hold, from an `alertStates` list (`OK` only when nothing else is

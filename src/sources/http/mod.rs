@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::progress::Progress;
 use crate::selfmetrics::SelfMetrics;
 use crate::settings::{Secret, SourceConfig};
 pub use crate::upstream::UpstreamError;
@@ -29,7 +30,7 @@ pub use decode::{
     catalog_url, decode, decode_counted_list, decode_list, decode_list_page, decode_seed,
     quote_out_of_range_numbers, ListPage,
 };
-pub use paging::{Page, PageDecoder, Pages};
+pub use paging::{Listed, Page, PageDecoder, PageSink, Pages};
 pub use token::{Token, TokenCache, TokenSource};
 
 /// How requests are authenticated.
@@ -58,6 +59,8 @@ pub struct Upstream {
     source: String,
     system: &'static str,
     metrics: Arc<SelfMetrics>,
+    /// The source's refresh in flight, as far as it has read (pages of lists, answers).
+    progress: Arc<Progress>,
     retry_delay: Duration,
     /// Largest body read (decompressed).
     max_body: u64,
@@ -83,6 +86,7 @@ impl Upstream {
             permits: Arc::new(Semaphore::new(cfg.concurrency)),
             source: cfg.name.clone(),
             system: cfg.kind,
+            progress: metrics.progress(&cfg.name),
             metrics,
             retry_delay: Duration::from_millis(500),
             max_body: cfg.max_response_size.0,
@@ -334,6 +338,7 @@ impl Upstream {
                     detail: error_chain(&e),
                 },
             })?;
+        self.progress.answer();
         Ok(Answer {
             status,
             headers,
