@@ -2,8 +2,8 @@
 //! as it reads (atomics only, once per answer or page) and the exporter reads (its log while a
 //! first refresh takes long, `/ready`, the status page). It imports nothing of the project.
 //!
-//! A refresh reads lists (pages, where the server says how many: Code42's `totalCount`,
-//! CrashPlan PRO's `metadata.count`) and single answers; the record tells both:
+//! A refresh reads lists (pages, and how many there are where the list's envelope gives a
+//! total) and single answers; the record tells both:
 //! `refreshing: 12 of 40 pages of /api/v1/Computer, 3 pages so far of /api/v1/User`.
 
 use std::fmt::Write as _;
