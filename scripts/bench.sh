@@ -2,7 +2,8 @@
 # Measures refresh cost against download cost, and /metrics cost against upstream latency:
 # a simulated 20 000-device CrashPlan PRO server (BENCH_DEVICES to change the size), then a
 # simulated 20 000-device Code42 console with 2 destinations each (BENCH_DEVICES,
-# BENCH_TARGETS), with peak memory and /metrics size, then a simulated Rackspace Cloud Backup
+# BENCH_TARGETS; BENCH_LATENCY per answer, 0 unless set), with each step of a refresh timed
+# alone, peak memory and /metrics size, then a simulated Rackspace Cloud Backup
 # account of 500 agents with 2 configurations each (BENCH_AGENTS, BENCH_CONFIGS) answering
 # after 20 ms per request (BENCH_LATENCY), cold and warm refresh against download, and the
 # warm refresh at concurrency 1, 4 and 8 (BENCH_CONCURRENCY, default 4), then a simulated
