@@ -8,7 +8,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc: a refresh builds and frees hundreds of thousands of small strings (payload
 /// fields, label sets) next to a few large buffers (pages, the exposition); glibc's allocator
-/// spends a third of a large refresh consolidating its free lists, mimalloc does not.
+/// spends a third of a large refresh consolidating its free lists, mimalloc does not. Built
+/// without transparent huge pages (`no_thp`): a 2 MiB page stays resident while any of it is
+/// in use, which kept about 35 MiB more resident between refreshes at 20 000 devices.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
