@@ -38,14 +38,16 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM debian:bookworm-slim
 
 # CA certificates: the exporter verifies the backup servers' TLS certificates against the
-# system's trust store. The user owns nothing: it only reads the mounted files.
+# system's trust store. The user owns only /var/lib/backup_exporter, for an optional state
+# file (`state_file`) on a volume mounted there; it reads the mounted files.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 backup_exporter \
     && useradd --system --uid 10001 --gid backup_exporter --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin backup_exporter \
-    && mkdir -p /etc/backup_exporter
+    && mkdir -p /etc/backup_exporter /var/lib/backup_exporter \
+    && chown 10001:10001 /var/lib/backup_exporter
 
 COPY --from=builder /usr/local/bin/backup_exporter /usr/local/bin/backup_exporter
 

@@ -332,7 +332,7 @@ async fn breakdown(
             snapshot = Some(mapper.finish(&lists));
         }));
         let mut snapshot = snapshot.unwrap();
-        let mut seen = backup_exporter::stale::FirstSeen::default();
+        let mut seen = backup_exporter::stale::Memory::default();
         steps[2].1.push(timed(&mut || {
             backup_exporter::stale::annotate(&mut snapshot, &policy, &mut seen, 1.7e9);
         }));
@@ -399,9 +399,9 @@ fn holders(exporter: &Exporter) -> Vec<(&'static str, usize)> {
     let (targets, _copy) = support::heap_of(|| snapshot.targets.clone());
     let (index, _copy) = support::heap_of(|| backup_exporter::refresh::DeviceIndex::new(&snapshot));
     let (first_seen, _copy) = support::heap_of(|| {
-        let mut seen = backup_exporter::stale::FirstSeen::default();
+        let mut seen = backup_exporter::stale::Memory::default();
         for t in &snapshot.targets {
-            seen.touch(&t.device_id, &t.target, 0.0);
+            seen.touch(&t.device_id, &t.target, 0.0, t.last_success);
         }
         seen
     });

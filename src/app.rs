@@ -100,6 +100,11 @@ async fn serve_until(
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = exporter.spawn(sources, stop_rx);
     tracing::info!(listen = %addr, sources = config.sources.len(), "serving /metrics");
+    if config.state_file.is_none() {
+        tracing::info!(
+            "no state_file: first-seen times and last successes are kept in memory only, and start afresh after a restart"
+        );
+    }
     on_listening(addr);
     if let Some(path) = web.config.path() {
         tracing::info!(file = %path.display(), "web config: {}", web.config.current().summary());

@@ -65,6 +65,10 @@ pub struct Config {
     /// makes room for a new one (`--web.max-connections` wins over it).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Where the exporter keeps what it learned of each target (first-seen times, last
+    /// successes) across restarts (`crate::state_file`); absent: in memory only.
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
     /// `[families]`: opt-in families to write and families to leave out.
     #[serde(default)]
     pub families: FamiliesConfig,
@@ -415,6 +419,14 @@ impl Config {
                 "key `log_level`: {:?} is not a valid filter (try \"info\" or \"debug\")",
                 self.log_level
             )));
+        }
+        if let Some(path) = &self.state_file {
+            if path.as_os_str().is_empty() || path.is_dir() {
+                return Err(ConfigError(format!(
+                    "key `state_file`: {:?} is not a file path (a file the exporter writes, in a directory it can write)",
+                    path.display().to_string()
+                )));
+            }
         }
         if !(1..=1_000_000).contains(&self.max_connections) {
             return Err(ConfigError(

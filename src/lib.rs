@@ -20,6 +20,7 @@ pub mod shard;
 pub mod sim;
 pub mod sources;
 pub mod stale;
+pub mod state_file;
 pub mod time;
 pub mod tls;
 pub mod upstream;

@@ -6,9 +6,13 @@
 //!   (`time() - backup_last_success_timestamp_seconds > on(...) group_left
 //!   backup_stale_threshold_seconds`). A target the vendor says is paused gets none.
 //! - `backup_first_seen_timestamp_seconds`: since when the target is known, the vendor's
-//!   creation time where the API gives one, else when this process first read it
-//!   ([`FirstSeen`]). After a restart, the latter starts again: a never-completed alert is
-//!   then delayed by up to one threshold, never raised early.
+//!   creation time where the API gives one, else when the exporter first read it
+//!   ([`Memory`]). With a `state_file` it survives restarts; without one a restart starts it
+//!   again, and a never-completed alert is then delayed by up to one threshold, never raised
+//!   early.
+//!
+//! [`Memory`] also keeps each target's last success: a refresh in which the vendor gives none
+//! (unreadable, or a success only an earlier refresh could see) exports the one known before.
 
 use std::collections::HashMap;
 
@@ -17,7 +21,7 @@ use crate::metrics as m;
 use crate::settings::{SourceConfig, StaleOverride, StaleThreshold};
 use crate::sources::{BackupTarget, Snapshot};
 
-/// A target not read for this long is forgotten by [`FirstSeen`]; one that is missing from a
+/// A target not read for this long is forgotten by [`Memory`]; one that is missing from a
 /// few refreshes (an upstream hiccup) keeps its first-seen time.
 const FORGET_AFTER_SECONDS: f64 = 7.0 * 86_400.0;
 
@@ -64,45 +68,59 @@ impl StalePolicy {
     }
 }
 
-/// When this process first read each target of one source. One map keyed by device id and
+/// What the exporter has learned of each target of one source: when it first read it, when it
+/// last read it, and the last success the vendor reported. One map keyed by device id and
 /// target together (a map per device cost 6.9 MB at 40 000 targets, this one about 4 MB).
+/// [`crate::state_file`] keeps it across restarts.
 #[derive(Debug, Default)]
-pub struct FirstSeen {
-    targets: HashMap<Box<str>, Seen>,
+pub struct Memory {
+    targets: HashMap<Box<str>, Learned>,
     /// The key being looked up, made again for each target without allocating.
     key: String,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Seen {
-    first: f64,
-    last: f64,
+/// What is known of one target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Learned {
+    /// When the exporter first read it.
+    pub first: f64,
+    /// When it last read it.
+    pub last: f64,
+    /// The latest last success the vendor reported (`None`: none yet).
+    pub success: Option<f64>,
 }
 
-impl FirstSeen {
-    /// The first time the target was read, recording it as read at `now`.
-    pub fn touch(&mut self, device_id: &str, target: &str, now: f64) -> f64 {
-        // The device id's length first: no two (device id, target) pairs share a key.
-        self.key.clear();
-        self.key
-            .push_str(itoa::Buffer::new().format(device_id.len()));
-        self.key.push(':');
-        self.key.push_str(device_id);
-        self.key.push_str(target);
+impl Memory {
+    /// Records that the target was read at `now`, with the last success the vendor gave
+    /// (`None`: none, or unreadable). Returns when it was first read and the last success to
+    /// export: the vendor's, else the one it reported before (a value unreadable in one
+    /// refresh, a success only an earlier refresh could see, one learned before a restart).
+    pub fn touch(
+        &mut self,
+        device_id: &str,
+        target: &str,
+        now: f64,
+        success: Option<f64>,
+    ) -> (f64, Option<f64>) {
+        make_key(&mut self.key, device_id, target);
         match self.targets.get_mut(self.key.as_str()) {
-            Some(seen) => {
-                seen.last = now;
-                seen.first
+            Some(known) => {
+                known.last = known.last.max(now);
+                if success.is_some() {
+                    known.success = success;
+                }
+                (known.first, known.success)
             }
             None => {
                 self.targets.insert(
                     self.key.as_str().into(),
-                    Seen {
+                    Learned {
                         first: now,
                         last: now,
+                        success,
                     },
                 );
-                now
+                (now, success)
             }
         }
     }
@@ -111,6 +129,23 @@ impl FirstSeen {
     pub fn forget_old(&mut self, now: f64) {
         self.targets
             .retain(|_, seen| now - seen.last <= FORGET_AFTER_SECONDS);
+    }
+
+    /// Every target known: device id, target, what is known.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &Learned)> + '_ {
+        self.targets.iter().filter_map(|(key, learned)| {
+            let (device_id, target) = split_key(key)?;
+            Some((device_id, target, learned))
+        })
+    }
+
+    /// Adds what was known of a target (from the state file); a target already known keeps
+    /// what this process learned.
+    pub fn restore(&mut self, device_id: &str, target: &str, learned: Learned) {
+        make_key(&mut self.key, device_id, target);
+        if !self.targets.contains_key(self.key.as_str()) {
+            self.targets.insert(self.key.as_str().into(), learned);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -122,8 +157,25 @@ impl FirstSeen {
     }
 }
 
+/// The map key of a target: the device id's length first, so that no two (device id, target)
+/// pairs share a key.
+fn make_key(key: &mut String, device_id: &str, target: &str) {
+    key.clear();
+    key.push_str(itoa::Buffer::new().format(device_id.len()));
+    key.push(':');
+    key.push_str(device_id);
+    key.push_str(target);
+}
+
+/// The device id and target of a key of [`make_key`].
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    let (len, rest) = key.split_once(':')?;
+    let len: usize = len.parse().ok()?;
+    (rest.is_char_boundary(len) && len <= rest.len()).then(|| rest.split_at(len))
+}
+
 /// Adds the staleness families of every target of `snapshot`, read at `now`.
-pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstSeen, now: f64) {
+pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, memory: &mut Memory, now: f64) {
     let Snapshot {
         targets, metrics, ..
     } = snapshot;
@@ -140,8 +192,16 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstS
         ]);
         // Recorded even when the vendor gives a creation time, so a target whose creation
         // time turns unreadable keeps a first-seen time.
-        let read_first = seen.touch(&t.device_id, &t.target, now);
+        let (read_first, success) = memory.touch(&t.device_id, &t.target, now, t.last_success);
         let first_seen = t.first_seen.unwrap_or(read_first);
+        // The vendor gave none this time, but one is known: exported as the vendor's are
+        // (the mapping wrote those).
+        if t.last_success.is_none() {
+            if let Some(success) = success {
+                metrics.add_labels(&m::LAST_SUCCESS, &l, success);
+                t.last_success = Some(success);
+            }
+        }
         // Needed only while no completed backup is known (BackupNeverCompleted); once one is,
         // the last success says more, and a series per target is saved.
         if t.last_success.is_none() {
@@ -155,7 +215,7 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, seen: &mut FirstS
         t.first_seen = Some(first_seen);
         t.stale_threshold = threshold;
     }
-    seen.forget_old(now);
+    memory.forget_old(now);
 }
 
 #[cfg(test)]
@@ -269,23 +329,72 @@ threshold = "off"
 
     #[test]
     fn first_seen_is_kept_across_refreshes_and_forgotten_after_a_week() {
-        let mut seen = FirstSeen::default();
-        assert_eq!(seen.touch("1", "cloud", 100.0), 100.0);
-        assert_eq!(seen.touch("1", "cloud", 200.0), 100.0);
-        assert_eq!(seen.touch("1", "local", 200.0), 200.0);
+        let mut seen = Memory::default();
+        let first = |seen: &mut Memory, d: &str, t: &str, now: f64| seen.touch(d, t, now, None).0;
+        assert_eq!(first(&mut seen, "1", "cloud", 100.0), 100.0);
+        assert_eq!(first(&mut seen, "1", "cloud", 200.0), 100.0);
+        assert_eq!(first(&mut seen, "1", "local", 200.0), 200.0);
         seen.forget_old(200.0 + FORGET_AFTER_SECONDS);
         assert_eq!(seen.len(), 2);
-        seen.touch("1", "cloud", 300.0 + FORGET_AFTER_SECONDS);
+        first(&mut seen, "1", "cloud", 300.0 + FORGET_AFTER_SECONDS);
         seen.forget_old(300.0 + FORGET_AFTER_SECONDS);
         assert_eq!(seen.len(), 1, "local was not read for over a week");
         assert_eq!(
-            seen.touch("1", "local", 400.0 + FORGET_AFTER_SECONDS),
+            first(&mut seen, "1", "local", 400.0 + FORGET_AFTER_SECONDS),
             400.0 + FORGET_AFTER_SECONDS
         );
         // A device id and target are told apart however they split.
-        assert_eq!(seen.touch("1c", "loud", 500.0), 500.0);
-        assert_eq!(seen.touch("1", "cloud", 600.0), 100.0);
+        assert_eq!(first(&mut seen, "1c", "loud", 500.0), 500.0);
+        assert_eq!(first(&mut seen, "1", "cloud", 600.0), 100.0);
         assert_eq!(seen.len(), 3);
+        let mut known: Vec<(&str, &str, f64)> =
+            seen.iter().map(|(d, t, l)| (d, t, l.first)).collect();
+        known.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(
+            known,
+            [
+                ("1", "cloud", 100.0),
+                ("1", "local", 400.0 + FORGET_AFTER_SECONDS),
+                ("1c", "loud", 500.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_last_success_the_vendor_stops_giving_is_the_one_known_before() {
+        let mut seen = Memory::default();
+        assert_eq!(seen.touch("1", "cloud", 100.0, None), (100.0, None));
+        assert_eq!(
+            seen.touch("1", "cloud", 200.0, Some(150.0)),
+            (100.0, Some(150.0))
+        );
+        assert_eq!(seen.touch("1", "cloud", 300.0, None), (100.0, Some(150.0)));
+        // The vendor's own value wins, even an older one (an archive started again).
+        assert_eq!(
+            seen.touch("1", "cloud", 400.0, Some(120.0)),
+            (100.0, Some(120.0))
+        );
+        // What a state file restores does not replace what this process learned.
+        seen.restore(
+            "1",
+            "cloud",
+            Learned {
+                first: 1.0,
+                last: 2.0,
+                success: Some(3.0),
+            },
+        );
+        seen.restore(
+            "2",
+            "cloud",
+            Learned {
+                first: 10.0,
+                last: 20.0,
+                success: Some(15.0),
+            },
+        );
+        assert_eq!(seen.touch("1", "cloud", 500.0, None), (100.0, Some(120.0)));
+        assert_eq!(seen.touch("2", "cloud", 500.0, None), (10.0, Some(15.0)));
     }
 
     #[test]
@@ -303,7 +412,7 @@ threshold = "off"
             MetricSet::new("code42", "console"),
             Warnings::default(),
         );
-        let mut seen = FirstSeen::default();
+        let mut seen = Memory::default();
         annotate(&mut snapshot, &policy(""), &mut seen, 1000.0);
         let mut out = String::new();
         assemble(&mut out, &[&snapshot.metrics]);
@@ -338,5 +447,23 @@ threshold = "off"
         )));
         assert_eq!(snapshot.targets[3].first_seen, Some(1000.0));
         assert_eq!(seen.len(), 4);
+
+        // The next refresh cannot read ok01's last success: the one known is exported, and
+        // no first-seen series comes back.
+        let mut snapshot = Snapshot::new(
+            Vec::new(),
+            vec![target("ok01", "cloud")],
+            MetricSet::new("code42", "console"),
+            Warnings::default(),
+        );
+        annotate(&mut snapshot, &policy(""), &mut seen, 2000.0);
+        let mut out = String::new();
+        assemble(&mut out, &[&snapshot.metrics]);
+        assert!(out.contains(&format!(
+            "backup_last_success_timestamp_seconds{{{}}} 900\n",
+            l("ok01")
+        )));
+        assert!(!out.contains("backup_first_seen_timestamp_seconds{"));
+        assert_eq!(snapshot.targets[0].last_success, Some(900.0));
     }
 }

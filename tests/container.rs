@@ -695,14 +695,17 @@ fn compose_config_for(url: &str) -> (String, String) {
 
 /// The `*_file` paths of a configuration.
 fn secret_files(config: &str) -> Vec<String> {
+    config_values(config, |k| k.ends_with("_file") && k != "state_file")
+}
+
+/// The values of the keys of `config` that `key` accepts (quotes taken off).
+fn config_values(config: &str, key: impl Fn(&str) -> bool) -> Vec<String> {
     config
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| {
             let (k, v) = l.split_once('=')?;
-            k.trim()
-                .ends_with("_file")
-                .then(|| v.trim().trim_matches('"').to_owned())
+            key(k.trim()).then(|| v.trim().trim_matches('"').to_owned())
         })
         .collect()
 }
@@ -1338,6 +1341,19 @@ fn the_kubernetes_examples_agree_with_the_image_and_their_configs_pass_check_con
             text.contains(&create),
             "{name}: says how to create Secret {secret}"
         );
+
+        // A state file is in a folder the pod mounts, writable, and the image's user owns.
+        for path in config_values(&config, |k| k == "state_file") {
+            let (dir, _) = path.rsplit_once('/').unwrap();
+            assert!(
+                mounts.values().any(|m| *m == dir),
+                "{name}: the state file's folder {dir} is a volume"
+            );
+            assert!(
+                read(&repo("Dockerfile")).contains(&format!("chown 10001:10001 {dir}")),
+                "{name}: the image's user owns {dir}"
+            );
+        }
 
         // check-config, as the image runs it, with the files laid out as Kubernetes mounts them.
         for path in secret_files(&config) {

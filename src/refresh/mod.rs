@@ -34,7 +34,8 @@ use crate::config::Config;
 use crate::selfmetrics::SelfMetrics;
 use crate::shard::Shard;
 use crate::sources::{registry, Snapshot, Source};
-use crate::stale::{self, FirstSeen, StalePolicy};
+use crate::stale::{self, StalePolicy};
+use crate::state_file::StateFile;
 pub use crate::time::{from_unix, unix};
 use crate::upstream::UpstreamError;
 pub use page_cache::{CachedPage, StatusPage, PROGRESS_SHOWN_WITHIN};
@@ -62,6 +63,8 @@ pub struct Exporter {
     page_generation: AtomicU64,
     /// The status page as last rendered (by `crate::pages`).
     pub(crate) status_page: StatusPage,
+    /// Where what the sources learned is kept across restarts (`state_file`).
+    state_file: Option<Arc<StateFile>>,
 }
 
 /// How a refresh ended.
@@ -72,6 +75,37 @@ pub enum Outcome {
         reason: &'static str,
         message: String,
     },
+}
+
+/// What the state file says the configured sources learned before; nothing (and one line
+/// saying why) when it cannot be read.
+fn load_state(
+    file: &StateFile,
+    config: &Config,
+) -> std::collections::HashMap<String, stale::Memory> {
+    let sources: Vec<(&str, &str)> = config
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.kind))
+        .collect();
+    match file.load(&sources) {
+        Ok(memories) => {
+            tracing::info!(
+                path = %file.path().display(),
+                targets = memories.values().map(stale::Memory::len).sum::<usize>(),
+                "state file read: first-seen times and last successes carry on from it"
+            );
+            memories
+        }
+        Err(e) => {
+            tracing::warn!(
+                path = %file.path().display(),
+                error = %e,
+                "state file not read: first-seen times and last successes start afresh; it is written again after the next refresh"
+            );
+            Default::default()
+        }
+    }
 }
 
 /// The configured sources, ready to refresh (configuration order).
@@ -97,6 +131,11 @@ impl Exporter {
             .set(i64::from(config.sharding.index()));
         metrics.total_shards.set(i64::from(config.sharding.total()));
         let metrics = Arc::new(metrics);
+        let state_file = config.state_file.clone().map(StateFile::new);
+        let mut memories = match &state_file {
+            Some(file) => load_state(file, config),
+            None => Default::default(),
+        };
         let mut sources = Vec::new();
         let mut entries = Vec::new();
         for cfg in &config.sources {
@@ -111,7 +150,7 @@ impl Exporter {
                 url: cfg.base_url().to_string(),
                 refresh_interval: cfg.refresh_interval,
                 stale: StalePolicy::of(cfg),
-                first_seen: Mutex::new(FirstSeen::default()),
+                memory: Mutex::new(memories.remove(&cfg.name).unwrap_or_default()),
                 state: Mutex::new(SourceState::default()),
                 progress: metrics.progress(&cfg.name),
             });
@@ -131,6 +170,7 @@ impl Exporter {
             refreshed: Notify::new(),
             page_generation: AtomicU64::new(0),
             status_page: StatusPage::default(),
+            state_file: state_file.map(Arc::new),
         });
         exporter.render();
         Ok((exporter, sources))
@@ -174,7 +214,7 @@ impl Exporter {
             stale::annotate(
                 &mut snapshot,
                 &entry.stale,
-                &mut entry.first_seen.lock().expect("first-seen lock"),
+                &mut entry.memory.lock().expect("memory lock"),
                 unix(now),
             );
             // Complete now: only its compressed pieces stay for the exposition.
@@ -283,12 +323,30 @@ impl Exporter {
             }
         };
         drop(replaced);
+        if matches!(outcome, Outcome::Ok) {
+            self.save_state().await;
+        }
         self.render();
         // Only now is this attempt's result being served: `/ready` must not answer before.
         entry.state.lock().expect("state lock").attempted = true;
         self.page_generation.fetch_add(1, Ordering::AcqRel);
         self.refreshed.notify_one();
         outcome
+    }
+
+    /// Writes what every source has learned to the state file, if there is one.
+    async fn save_state(&self) {
+        let Some(file) = &self.state_file else {
+            return;
+        };
+        let taken = file.take(
+            self.sources
+                .iter()
+                .map(|s| (s.name.as_str(), s.system, &s.memory)),
+        );
+        let file = file.clone();
+        // File I/O off the runtime's threads; a write that fails is logged by `write`.
+        let _ = tokio::task::spawn_blocking(move || file.write(taken)).await;
     }
 
     /// Completes when a refresh ended since the last call.

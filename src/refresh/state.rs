@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::progress::Progress;
 use crate::sources::{BackupTarget, Device, Snapshot};
-use crate::stale::{FirstSeen, StalePolicy};
+use crate::stale::{Memory, StalePolicy};
 
 /// What is known of one source.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +34,8 @@ pub struct SourceEntry {
     pub url: String,
     pub refresh_interval: Duration,
     pub(super) stale: StalePolicy,
-    pub(super) first_seen: Mutex<FirstSeen>,
+    /// What the exporter learned of its targets (first read, last success).
+    pub(super) memory: Mutex<Memory>,
     pub(super) state: Mutex<SourceState>,
     /// Its refresh in flight, as far as it has read (its HTTP client writes it).
     pub progress: Arc<Progress>,

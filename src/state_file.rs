@@ -1,0 +1,346 @@
+//! The state file (`state_file`): what the exporter has learned of every source's targets
+//! ([`crate::stale::Memory`]: when it first read each, the last success the vendor reported),
+//! kept across restarts so that a restart changes no alert. Without it, a restart starts the
+//! first-seen times again (BackupNeverCompleted then waits up to one more threshold) and
+//! forgets successes only an earlier refresh could see.
+//!
+//! JSON, one object per source (by name, with its kind: a source renamed or of another kind
+//! starts afresh), written after each successful refresh to a temporary file beside it and
+//! renamed over it, so a crash mid-write leaves the previous file. Targets not read for a week
+//! are left out, as [`crate::stale::Memory`] forgets them. A file that cannot be read (absent,
+//! unreadable, not this format, over [`MAX_BYTES`]) is reported once at start and the exporter
+//! starts afresh; a write that fails is logged and tried again after the next refresh.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stale::{Learned, Memory};
+
+/// The version of the format written; a file of another version is not read.
+const VERSION: u32 = 1;
+
+/// A state file larger than this is not read (about 12 million targets).
+pub const MAX_BYTES: u64 = 1 << 30;
+
+/// The state file of a running exporter.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    /// The sequence number of the last contents written, and whether the last write failed:
+    /// writes end in the order their contents were taken.
+    written: Mutex<(u64, bool)>,
+    /// The sequence number of the contents taken last.
+    taken: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Contents {
+    version: u32,
+    sources: BTreeMap<String, SourceContents>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SourceContents {
+    kind: String,
+    targets: Vec<Row>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Row {
+    device_id: String,
+    target: String,
+    first_read: f64,
+    last_read: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_success: Option<f64>,
+}
+
+/// Contents taken from the sources' memories, ready to write.
+#[derive(Debug)]
+pub struct Taken {
+    sequence: u64,
+    bytes: Vec<u8>,
+}
+
+impl StateFile {
+    pub fn new(path: PathBuf) -> StateFile {
+        StateFile {
+            path,
+            written: Mutex::new((0, false)),
+            taken: Default::default(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the memories of the sources `sources` (name, kind) from the file. `Ok` with
+    /// empty memories when there is no file yet; `Err` says why a file could not be read.
+    pub fn load(&self, sources: &[(&str, &str)]) -> Result<HashMap<String, Memory>, String> {
+        let mut memories = HashMap::new();
+        let file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(memories),
+            Err(e) => return Err(format!("cannot open it: {e}")),
+        };
+        let mut bytes = Vec::new();
+        file.take(MAX_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(format!("it is larger than {MAX_BYTES} bytes"));
+        }
+        let contents: Contents = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("it is not a state file of this exporter: {e}"))?;
+        if contents.version != VERSION {
+            return Err(format!(
+                "it is of version {}, this exporter reads version {VERSION}",
+                contents.version
+            ));
+        }
+        for (name, source) in contents.sources {
+            let configured = sources
+                .iter()
+                .any(|(n, kind)| *n == name && *kind == source.kind);
+            if !configured {
+                continue;
+            }
+            let memory: &mut Memory = memories.entry(name).or_default();
+            for row in source.targets {
+                let plausible = |t: f64| t.is_finite() && t >= 0.0;
+                if !(plausible(row.first_read) && plausible(row.last_read))
+                    || row.last_success.is_some_and(|t| !plausible(t))
+                {
+                    continue;
+                }
+                memory.restore(
+                    &row.device_id,
+                    &row.target,
+                    Learned {
+                        first: row.first_read,
+                        last: row.last_read,
+                        success: row.last_success,
+                    },
+                );
+            }
+        }
+        Ok(memories)
+    }
+
+    /// Takes the contents to write from the sources' memories: (name, kind, memory) each,
+    /// locked one at a time by `with`.
+    pub fn take<'a>(
+        &self,
+        sources: impl Iterator<Item = (&'a str, &'a str, &'a Mutex<Memory>)>,
+    ) -> Taken {
+        let mut contents = Contents {
+            version: VERSION,
+            sources: BTreeMap::new(),
+        };
+        for (name, kind, memory) in sources {
+            let memory = memory.lock().expect("memory lock");
+            let targets = memory
+                .iter()
+                .map(|(device_id, target, learned)| Row {
+                    device_id: device_id.to_owned(),
+                    target: target.to_owned(),
+                    first_read: learned.first,
+                    last_read: learned.last,
+                    last_success: learned.success,
+                })
+                .collect();
+            contents.sources.insert(
+                name.to_owned(),
+                SourceContents {
+                    kind: kind.to_owned(),
+                    targets,
+                },
+            );
+        }
+        let sequence = self.taken.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        Taken {
+            sequence,
+            bytes: serde_json::to_vec(&contents).expect("the state serializes"),
+        }
+    }
+
+    /// Writes contents taken by [`StateFile::take`], unless later ones were written already.
+    /// Blocking: file I/O. Logs a failure (once until a write succeeds again).
+    pub fn write(&self, taken: Taken) {
+        let mut written = self.written.lock().expect("state file lock");
+        if written.0 >= taken.sequence {
+            return;
+        }
+        match write_replacing(&self.path, &taken.bytes) {
+            Ok(()) => {
+                if written.1 {
+                    tracing::info!(path = %self.path.display(), "state file written again");
+                }
+                *written = (taken.sequence, false);
+            }
+            Err(e) => {
+                if !written.1 {
+                    tracing::warn!(
+                        path = %self.path.display(),
+                        error = %e,
+                        "cannot write the state file; what the exporter learned will not survive a restart until it can"
+                    );
+                }
+                written.1 = true;
+            }
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory(rows: &[(&str, &str, f64, Option<f64>)]) -> Mutex<Memory> {
+        let mut m = Memory::default();
+        for (device_id, target, now, success) in rows {
+            m.touch(device_id, target, *now, *success);
+        }
+        Mutex::new(m)
+    }
+
+    fn known(m: &Memory) -> Vec<(String, String, Learned)> {
+        let mut rows: Vec<_> = m
+            .iter()
+            .map(|(d, t, l)| (d.to_owned(), t.to_owned(), *l))
+            .collect();
+        rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        rows
+    }
+
+    #[test]
+    fn what_is_written_is_read_back_for_the_same_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("state.json"));
+        assert!(file.load(&[("hq", "crashplan")]).unwrap().is_empty());
+        // Ids above 2^53 and targets with any characters come back as they were.
+        let hq = memory(&[
+            ("9007199254740993", "cloud \"east\"", 100.0, Some(90.0)),
+            ("1", "local", 200.0, None),
+        ]);
+        let other = memory(&[("7", "x", 300.0, None)]);
+        let taken = file.take([("hq", "crashplan", &hq), ("old", "code42", &other)].into_iter());
+        file.write(taken);
+        let loaded = file
+            .load(&[("hq", "crashplan"), ("old", "rackspace")])
+            .unwrap();
+        assert_eq!(loaded.len(), 1, "a source of another kind starts afresh");
+        assert_eq!(known(&loaded["hq"]), known(&hq.lock().unwrap()));
+        assert_eq!(
+            known(&loaded["hq"])[1],
+            (
+                "9007199254740993".into(),
+                "cloud \"east\"".into(),
+                Learned {
+                    first: 100.0,
+                    last: 100.0,
+                    success: Some(90.0)
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn later_contents_are_not_replaced_by_earlier_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("state.json"));
+        let first = file.take([("hq", "crashplan", &memory(&[("1", "a", 1.0, None)]))].into_iter());
+        let second =
+            file.take([("hq", "crashplan", &memory(&[("2", "b", 2.0, None)]))].into_iter());
+        file.write(second);
+        file.write(first);
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap();
+        assert_eq!(known(&loaded["hq"])[0].0, "2");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let file = StateFile::new(path.clone());
+        for (text, wants) in [
+            ("{\"version\": 1, \"sources\": ", "not a state file"),
+            ("[1, 2, 3]", "not a state file"),
+            ("{\"version\": 2, \"sources\": {}}", "version 2"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = file.load(&[("hq", "crashplan")]).unwrap_err();
+            assert!(err.contains(wants), "{text}: {err}");
+        }
+        // Implausible times are left out, the rest is read.
+        std::fs::write(
+            &path,
+            r#"{"version":1,"sources":{"hq":{"kind":"crashplan","targets":[
+                {"device_id":"1","target":"a","first_read":-5,"last_read":1},
+                {"device_id":"2","target":"a","first_read":1e400,"last_read":1},
+                {"device_id":"3","target":"a","first_read":1,"last_read":2,"last_success":1.5}
+            ]}}}"#,
+        )
+        .unwrap();
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap_err();
+        // 1e400 is not a JSON number serde reads as f64: the whole file is refused.
+        assert!(loaded.contains("not a state file"), "{loaded}");
+        std::fs::write(
+            &path,
+            r#"{"version":1,"sources":{"hq":{"kind":"crashplan","targets":[
+                {"device_id":"1","target":"a","first_read":-5,"last_read":1},
+                {"device_id":"3","target":"a","first_read":1,"last_read":2,"last_success":1.5}
+            ]}}}"#,
+        )
+        .unwrap();
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap();
+        assert_eq!(known(&loaded["hq"]).len(), 1);
+        std::fs::create_dir(dir.path().join("dir")).unwrap();
+        let err = StateFile::new(dir.path().join("dir"))
+            .load(&[("hq", "crashplan")])
+            .unwrap_err();
+        assert!(err.contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let file = StateFile::new(path.clone());
+        file.write(file.take([("hq", "crashplan", &memory(&[("1", "a", 1.0, None)]))].into_iter()));
+        // The temporary file's name is taken by a directory: the write fails.
+        std::fs::create_dir(dir.path().join("state.json.tmp")).unwrap();
+        file.write(file.take([("hq", "crashplan", &memory(&[("2", "b", 2.0, None)]))].into_iter()));
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap();
+        assert_eq!(known(&loaded["hq"])[0].0, "1");
+        std::fs::remove_dir(dir.path().join("state.json.tmp")).unwrap();
+        file.write(file.take([("hq", "crashplan", &memory(&[("3", "c", 3.0, None)]))].into_iter()));
+        assert_eq!(
+            known(&file.load(&[("hq", "crashplan")]).unwrap()["hq"])[0].0,
+            "3"
+        );
+    }
+}
