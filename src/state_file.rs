@@ -1,6 +1,7 @@
 //! The state file (`state_file`): what the exporter has learned of every source's targets
-//! ([`crate::stale::Memory`]: when it first read each, the last success the vendor reported),
-//! kept across restarts so that a restart changes no alert. Without it, a restart starts the
+//! ([`crate::stale::Memory`]: when it first read each, the last success the vendor reported)
+//! and the bridge's pending and firing alerts ([`Kept`]: when each began and fired), kept
+//! across restarts so that a restart changes no alert. Without it, a restart starts the
 //! first-seen times again (BackupNeverCompleted then waits up to one more threshold) and
 //! forgets successes only an earlier refresh could see.
 //!
@@ -18,6 +19,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::alerting::state::Kept;
 use crate::stale::{Learned, Memory};
 
 /// The version of the format written; a file of another version is not read.
@@ -40,7 +42,29 @@ pub struct StateFile {
 #[derive(Debug, Serialize, Deserialize)]
 struct Contents {
     version: u32,
+    /// When it was written (Unix seconds).
+    #[serde(default)]
+    saved_at: f64,
     sources: BTreeMap<String, SourceContents>,
+    #[serde(default)]
+    alerts: Vec<AlertRow>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AlertRow {
+    labels: BTreeMap<String, String>,
+    active_since: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fired_at: Option<f64>,
+}
+
+/// What a state file held of the configured sources.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub memories: HashMap<String, Memory>,
+    /// The pending and firing alerts, as of `saved_at`.
+    pub alerts: Vec<Kept>,
+    pub saved_at: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -79,13 +103,13 @@ impl StateFile {
         &self.path
     }
 
-    /// Reads the memories of the sources `sources` (name, kind) from the file. `Ok` with
-    /// empty memories when there is no file yet; `Err` says why a file could not be read.
-    pub fn load(&self, sources: &[(&str, &str)]) -> Result<HashMap<String, Memory>, String> {
+    /// Reads what the file holds of the sources `sources` (name, kind): their memories and
+    /// alerts. Empty when there is no file yet; `Err` says why a file could not be read.
+    pub fn load(&self, sources: &[(&str, &str)]) -> Result<Loaded, String> {
         let mut memories = HashMap::new();
         let file = match std::fs::File::open(&self.path) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(memories),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
             Err(e) => return Err(format!("cannot open it: {e}")),
         };
         let mut bytes = Vec::new();
@@ -103,6 +127,23 @@ impl StateFile {
                 contents.version
             ));
         }
+        let plausible = |t: f64| t.is_finite() && t >= 0.0;
+        let alerts = contents
+            .alerts
+            .into_iter()
+            .filter(|a| {
+                plausible(a.active_since)
+                    && a.fired_at.is_none_or(plausible)
+                    && a.labels
+                        .get("source")
+                        .is_some_and(|name| sources.iter().any(|(n, _)| n == name))
+            })
+            .map(|a| Kept {
+                labels: a.labels.into_iter().collect(),
+                active_since: a.active_since,
+                fired_at: a.fired_at,
+            })
+            .collect();
         for (name, source) in contents.sources {
             let configured = sources
                 .iter()
@@ -112,7 +153,6 @@ impl StateFile {
             }
             let memory: &mut Memory = memories.entry(name).or_default();
             for row in source.targets {
-                let plausible = |t: f64| t.is_finite() && t >= 0.0;
                 if !(plausible(row.first_read) && plausible(row.last_read))
                     || row.last_success.is_some_and(|t| !plausible(t))
                 {
@@ -129,18 +169,33 @@ impl StateFile {
                 );
             }
         }
-        Ok(memories)
+        Ok(Loaded {
+            memories,
+            alerts,
+            saved_at: contents.saved_at,
+        })
     }
 
-    /// Takes the contents to write from the sources' memories: (name, kind, memory) each,
-    /// locked one at a time by `with`.
+    /// Takes the contents to write at `now` from the sources' memories ((name, kind, memory)
+    /// each, locked one at a time) and the alerts.
     pub fn take<'a>(
         &self,
         sources: impl Iterator<Item = (&'a str, &'a str, &'a Mutex<Memory>)>,
+        alerts: Vec<Kept>,
+        now: f64,
     ) -> Taken {
         let mut contents = Contents {
             version: VERSION,
+            saved_at: now,
             sources: BTreeMap::new(),
+            alerts: alerts
+                .into_iter()
+                .map(|k| AlertRow {
+                    labels: k.labels.into_iter().collect(),
+                    active_since: k.active_since,
+                    fired_at: k.fired_at,
+                })
+                .collect(),
         };
         for (name, kind, memory) in sources {
             let memory = memory.lock().expect("memory lock");
@@ -240,18 +295,41 @@ mod tests {
     fn what_is_written_is_read_back_for_the_same_sources() {
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path().join("state.json"));
-        assert!(file.load(&[("hq", "crashplan")]).unwrap().is_empty());
+        assert!(file
+            .load(&[("hq", "crashplan")])
+            .unwrap()
+            .memories
+            .is_empty());
         // Ids above 2^53 and targets with any characters come back as they were.
         let hq = memory(&[
             ("9007199254740993", "cloud \"east\"", 100.0, Some(90.0)),
             ("1", "local", 200.0, None),
         ]);
         let other = memory(&[("7", "x", 300.0, None)]);
-        let taken = file.take([("hq", "crashplan", &hq), ("old", "code42", &other)].into_iter());
+        let alert = |source: &str| Kept {
+            labels: vec![
+                ("alertname".into(), "BackupStale".into()),
+                ("source".into(), source.into()),
+            ],
+            active_since: 5.0,
+            fired_at: Some(6.0),
+        };
+        let taken = file.take(
+            [("hq", "crashplan", &hq), ("old", "code42", &other)].into_iter(),
+            vec![alert("hq"), alert("gone")],
+            1234.5,
+        );
         file.write(taken);
-        let loaded = file
+        let all = file
             .load(&[("hq", "crashplan"), ("old", "rackspace")])
             .unwrap();
+        assert_eq!(all.saved_at, 1234.5);
+        assert_eq!(
+            all.alerts,
+            [alert("hq")],
+            "alerts of configured sources only"
+        );
+        let loaded = all.memories;
         assert_eq!(loaded.len(), 1, "a source of another kind starts afresh");
         assert_eq!(known(&loaded["hq"]), known(&hq.lock().unwrap()));
         assert_eq!(
@@ -272,12 +350,19 @@ mod tests {
     fn later_contents_are_not_replaced_by_earlier_ones() {
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path().join("state.json"));
-        let first = file.take([("hq", "crashplan", &memory(&[("1", "a", 1.0, None)]))].into_iter());
-        let second =
-            file.take([("hq", "crashplan", &memory(&[("2", "b", 2.0, None)]))].into_iter());
+        let first = file.take(
+            [("hq", "crashplan", &memory(&[("1", "a", 1.0, None)]))].into_iter(),
+            Vec::new(),
+            0.0,
+        );
+        let second = file.take(
+            [("hq", "crashplan", &memory(&[("2", "b", 2.0, None)]))].into_iter(),
+            Vec::new(),
+            0.0,
+        );
         file.write(second);
         file.write(first);
-        let loaded = file.load(&[("hq", "crashplan")]).unwrap();
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap().memories;
         assert_eq!(known(&loaded["hq"])[0].0, "2");
     }
 
@@ -316,7 +401,7 @@ mod tests {
             ]}}}"#,
         )
         .unwrap();
-        let loaded = file.load(&[("hq", "crashplan")]).unwrap();
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap().memories;
         assert_eq!(known(&loaded["hq"]).len(), 1);
         std::fs::create_dir(dir.path().join("dir")).unwrap();
         let err = StateFile::new(dir.path().join("dir"))
@@ -330,16 +415,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
         let file = StateFile::new(path.clone());
-        file.write(file.take([("hq", "crashplan", &memory(&[("1", "a", 1.0, None)]))].into_iter()));
+        file.write(file.take(
+            [("hq", "crashplan", &memory(&[("1", "a", 1.0, None)]))].into_iter(),
+            Vec::new(),
+            0.0,
+        ));
         // The temporary file's name is taken by a directory: the write fails.
         std::fs::create_dir(dir.path().join("state.json.tmp")).unwrap();
-        file.write(file.take([("hq", "crashplan", &memory(&[("2", "b", 2.0, None)]))].into_iter()));
-        let loaded = file.load(&[("hq", "crashplan")]).unwrap();
+        file.write(file.take(
+            [("hq", "crashplan", &memory(&[("2", "b", 2.0, None)]))].into_iter(),
+            Vec::new(),
+            0.0,
+        ));
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap().memories;
         assert_eq!(known(&loaded["hq"])[0].0, "1");
         std::fs::remove_dir(dir.path().join("state.json.tmp")).unwrap();
-        file.write(file.take([("hq", "crashplan", &memory(&[("3", "c", 3.0, None)]))].into_iter()));
+        file.write(file.take(
+            [("hq", "crashplan", &memory(&[("3", "c", 3.0, None)]))].into_iter(),
+            Vec::new(),
+            0.0,
+        ));
         assert_eq!(
-            known(&file.load(&[("hq", "crashplan")]).unwrap()["hq"])[0].0,
+            known(&file.load(&[("hq", "crashplan")]).unwrap().memories["hq"])[0].0,
             "3"
         );
     }

@@ -190,3 +190,40 @@ fn a_state_file_path_that_is_a_directory_is_refused() {
     .to_string();
     assert!(err.contains("state_file"), "{err}");
 }
+
+#[tokio::test]
+async fn a_firing_alert_goes_on_after_a_restart_with_the_same_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let server = console(common::code42_fleet::console(Utc::now())).await;
+    let cfg = config(&server.url(), Some(&state));
+    let stale_since = |exporter: &Exporter, now: f64| -> Option<(f64, Option<f64>)> {
+        exporter.evaluate_alerts(&mut Evaluator::default(), now);
+        exporter.with_alerts(|t| {
+            t.alerts()
+                .find(|a| a.rule.name == "BackupStale" && a.device == STALE)
+                .map(|a| (a.active_since, a.fired_at))
+        })
+    };
+    let now = unix(std::time::SystemTime::now());
+    let (exporter, _) = start(&cfg).await;
+    assert_eq!(stale_since(&exporter, now), Some((now, Some(now))));
+    // The evaluation that fired it writes the state file (off the runtime's threads).
+    for _ in 0..100 {
+        if std::fs::read_to_string(&state).is_ok_and(|s| s.contains("BackupStale")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(exporter);
+
+    // Ten minutes later, a new process: the same alert, begun and fired when it was.
+    let (exporter, _) = start(&cfg).await;
+    assert_eq!(stale_since(&exporter, now + 600.0), Some((now, Some(now))));
+    // Without the file, a new alert.
+    let (exporter, _) = start(&config(&server.url(), None)).await;
+    assert_eq!(
+        stale_since(&exporter, now + 600.0),
+        Some((now + 600.0, Some(now + 600.0)))
+    );
+}

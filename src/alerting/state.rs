@@ -10,6 +10,34 @@ use super::rules::{AlertLabels, Candidate, Page, Rule};
 /// Alertmanager that missed the first resolution (down, restarted) still hears of it.
 pub const RESOLVED_RETENTION_SECONDS: f64 = 15.0 * 60.0;
 
+/// Alerts restored from before a restart keep when they began and fired if their condition
+/// holds again within this long (seconds) of when they were saved, as Prometheus restores the
+/// `for` state of its alerts after an outage of up to an hour (`rules.alert.for-outage-tolerance`).
+pub const RESTORE_TOLERANCE_SECONDS: f64 = 3600.0;
+
+/// A pending or firing alert as the state file keeps it: its labels, when its condition began
+/// to hold, when it fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    pub labels: Vec<(String, String)>,
+    pub active_since: f64,
+    pub fired_at: Option<f64>,
+}
+
+/// The key of a label set, however its labels are ordered.
+fn label_key<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut pairs: Vec<(&str, &str)> = labels.collect();
+    pairs.sort_unstable();
+    let mut key = String::new();
+    for (k, v) in pairs {
+        key.push_str(k);
+        key.push('\u{1}');
+        key.push_str(v);
+        key.push('\u{0}');
+    }
+    key
+}
+
 /// An alert the bridge knows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
@@ -56,6 +84,10 @@ pub struct Tracker {
     by_device: HashMap<(String, String), Vec<AlertLabels>>,
     /// Counts the updates that changed an alert: one came or went, changed state or text.
     version: u64,
+    /// Alerts of before a restart ([`Tracker::restore`]), by [`label_key`], until their
+    /// condition holds again or `restored_until`.
+    restored: HashMap<String, (f64, Option<f64>)>,
+    restored_until: f64,
 }
 
 impl Tracker {
@@ -63,6 +95,35 @@ impl Tracker {
         Tracker {
             keep_firing_for: keep_firing_for_seconds,
             ..Tracker::default()
+        }
+    }
+
+    /// The pending and firing alerts, for the state file.
+    pub fn kept(&self) -> Vec<Kept> {
+        self.alerts
+            .values()
+            .filter(|a| a.resolved_at.is_none())
+            .map(|a| Kept {
+                labels: a
+                    .labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect(),
+                active_since: a.active_since,
+                fired_at: a.fired_at,
+            })
+            .collect()
+    }
+
+    /// Takes the alerts of before a restart, saved at `saved_at`: one whose condition holds
+    /// again within [`RESTORE_TOLERANCE_SECONDS`] of then keeps when it began (its `for` goes
+    /// on) and, if it had fired, stays fired with the same start, so Alertmanager sees the
+    /// same alert go on rather than a new one.
+    pub fn restore(&mut self, kept: Vec<Kept>, saved_at: f64) {
+        self.restored_until = saved_at + RESTORE_TOLERANCE_SECONDS;
+        for k in kept {
+            let key = label_key(k.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            self.restored.insert(key, (k.active_since, k.fired_at));
         }
     }
 
@@ -92,6 +153,9 @@ impl Tracker {
         let mut added_or_removed = false;
         let mut edited = false;
         let mut held = std::collections::HashSet::with_capacity(candidates.len());
+        if now > self.restored_until {
+            self.restored = HashMap::new();
+        }
         for c in candidates {
             held.insert(c.labels.clone());
             let hold = f64::from(c.rule.hold_seconds);
@@ -106,10 +170,21 @@ impl Tracker {
                         changed = true;
                     }
                 }
-                // New, or back after it resolved: a new alert.
+                // New, or back after it resolved: a new alert (or one of before a restart).
                 _ => {
                     added_or_removed = true;
-                    let fired_at = (hold <= 0.0).then_some(now);
+                    let restored = if self.restored.is_empty() {
+                        None
+                    } else {
+                        self.restored
+                            .remove(&label_key(c.labels.iter().map(|(k, v)| (*k, v.as_str()))))
+                    };
+                    let (active_since, fired_at) = match restored {
+                        Some((since, fired)) if since <= now => {
+                            (since, fired.or((now - since >= hold).then_some(now)))
+                        }
+                        _ => (now, (hold <= 0.0).then_some(now)),
+                    };
                     changed |= fired_at.is_some();
                     self.alerts.insert(
                         c.labels.clone(),
@@ -120,7 +195,7 @@ impl Tracker {
                             description: c.description,
                             device: c.device,
                             page: c.page,
-                            active_since: now,
+                            active_since,
                             fired_at,
                             last_held: now,
                             resolved_at: None,
@@ -272,6 +347,71 @@ mod tests {
         // b clears before its 30 minutes: gone without a word.
         assert!(!t.update(vec![candidate(&AGENT_OFFLINE, "a")], 2100.0));
         assert_eq!(states(&t), [("a".into(), "firing")]);
+    }
+
+    #[test]
+    fn alerts_of_before_a_restart_go_on_where_they_were() {
+        let mut before = Tracker::new(0.0);
+        before.update(vec![candidate(&AGENT_OFFLINE, "a")], 0.0);
+        before.update(
+            vec![
+                candidate(&AGENT_OFFLINE, "a"),
+                candidate(&AGENT_OFFLINE, "b"),
+            ],
+            1800.0,
+        );
+        before.update(
+            vec![
+                candidate(&AGENT_OFFLINE, "a"),
+                candidate(&AGENT_OFFLINE, "b"),
+                candidate(&STALE, "c"),
+            ],
+            1900.0,
+        );
+        let mut kept = before.kept();
+        kept.sort_by(|x, y| x.labels.cmp(&y.labels));
+        assert_eq!(kept.len(), 3);
+        // Labels in another order are the same alert.
+        for k in &mut kept {
+            k.labels.reverse();
+        }
+
+        // Restarted at 2000: a (fired) and b (pending since 1800) hold again at 2100.
+        let mut after = Tracker::new(0.0);
+        after.restore(kept.clone(), 1900.0);
+        after.update(
+            vec![
+                candidate(&AGENT_OFFLINE, "a"),
+                candidate(&AGENT_OFFLINE, "b"),
+            ],
+            2100.0,
+        );
+        let times = |t: &Tracker, d: &str| {
+            let a = t.alerts().find(|a| a.device == d).unwrap();
+            (a.active_since, a.fired_at)
+        };
+        assert_eq!(times(&after, "a"), (0.0, Some(1800.0)));
+        assert_eq!(times(&after, "b"), (1800.0, None));
+        // b's 30 minutes since 1800 are up at 3600, not 30 minutes after the restart.
+        assert!(after.update(vec![candidate(&AGENT_OFFLINE, "b")], 3600.0));
+        assert_eq!(times(&after, "b"), (1800.0, Some(3600.0)));
+        // c's condition came back only after the tolerance: a new alert.
+        after.update(
+            vec![candidate(&STALE, "c")],
+            1900.0 + RESTORE_TOLERANCE_SECONDS + 1.0,
+        );
+        assert_eq!(
+            times(&after, "c"),
+            (
+                1901.0 + RESTORE_TOLERANCE_SECONDS,
+                Some(1901.0 + RESTORE_TOLERANCE_SECONDS)
+            )
+        );
+
+        // Without restoring, b would pend again for 30 minutes from the restart.
+        let mut afresh = Tracker::new(0.0);
+        afresh.update(vec![candidate(&AGENT_OFFLINE, "b")], 2100.0);
+        assert_eq!(times(&afresh, "b"), (2100.0, None));
     }
 
     #[test]

@@ -77,25 +77,23 @@ pub enum Outcome {
     },
 }
 
-/// What the state file says the configured sources learned before; nothing (and one line
-/// saying why) when it cannot be read.
-fn load_state(
-    file: &StateFile,
-    config: &Config,
-) -> std::collections::HashMap<String, stale::Memory> {
+/// What the state file says the configured sources learned before and which alerts were
+/// pending or firing; nothing (and one line saying why) when it cannot be read.
+fn load_state(file: &StateFile, config: &Config) -> crate::state_file::Loaded {
     let sources: Vec<(&str, &str)> = config
         .sources
         .iter()
         .map(|s| (s.name.as_str(), s.kind))
         .collect();
     match file.load(&sources) {
-        Ok(memories) => {
+        Ok(loaded) => {
             tracing::info!(
                 path = %file.path().display(),
-                targets = memories.values().map(stale::Memory::len).sum::<usize>(),
-                "state file read: first-seen times and last successes carry on from it"
+                targets = loaded.memories.values().map(stale::Memory::len).sum::<usize>(),
+                alerts = loaded.alerts.len(),
+                "state file read: first-seen times, last successes and alerts carry on from it"
             );
-            memories
+            loaded
         }
         Err(e) => {
             tracing::warn!(
@@ -132,10 +130,17 @@ impl Exporter {
         metrics.total_shards.set(i64::from(config.sharding.total()));
         let metrics = Arc::new(metrics);
         let state_file = config.state_file.clone().map(StateFile::new);
-        let mut memories = match &state_file {
+        let mut loaded = match &state_file {
             Some(file) => load_state(file, config),
             None => Default::default(),
         };
+        let mut alerts = Tracker::new(
+            config
+                .alertmanager
+                .as_ref()
+                .map_or(0.0, |am| am.keep_firing_for.as_secs_f64()),
+        );
+        alerts.restore(std::mem::take(&mut loaded.alerts), loaded.saved_at);
         let mut sources = Vec::new();
         let mut entries = Vec::new();
         for cfg in &config.sources {
@@ -150,7 +155,7 @@ impl Exporter {
                 url: cfg.base_url().to_string(),
                 refresh_interval: cfg.refresh_interval,
                 stale: StalePolicy::of(cfg),
-                memory: Mutex::new(memories.remove(&cfg.name).unwrap_or_default()),
+                memory: Mutex::new(loaded.memories.remove(&cfg.name).unwrap_or_default()),
                 state: Mutex::new(SourceState::default()),
                 progress: metrics.progress(&cfg.name),
             });
@@ -160,12 +165,7 @@ impl Exporter {
             metrics,
             shard: config.sharding,
             exposition: Exposition::default(),
-            alerts: Mutex::new(Tracker::new(
-                config
-                    .alertmanager
-                    .as_ref()
-                    .map_or(0.0, |am| am.keep_firing_for.as_secs_f64()),
-            )),
+            alerts: Mutex::new(alerts),
             bridge,
             refreshed: Notify::new(),
             page_generation: AtomicU64::new(0),
@@ -334,19 +334,25 @@ impl Exporter {
         outcome
     }
 
-    /// Writes what every source has learned to the state file, if there is one.
+    /// Writes what every source has learned, and the alerts, to the state file, if there is
+    /// one; file I/O off the runtime's threads (a write that fails is logged by `write`).
     async fn save_state(&self) {
-        let Some(file) = &self.state_file else {
-            return;
-        };
+        if let Some((file, taken)) = self.take_state() {
+            let _ = tokio::task::spawn_blocking(move || file.write(taken)).await;
+        }
+    }
+
+    fn take_state(&self) -> Option<(Arc<StateFile>, crate::state_file::Taken)> {
+        let file = self.state_file.as_ref()?;
+        let alerts = self.alerts.lock().expect("alerts lock").kept();
         let taken = file.take(
             self.sources
                 .iter()
                 .map(|s| (s.name.as_str(), s.system, &s.memory)),
+            alerts,
+            unix(SystemTime::now()),
         );
-        let file = file.clone();
-        // File I/O off the runtime's threads; a write that fails is logged by `write`.
-        let _ = tokio::task::spawn_blocking(move || file.write(taken)).await;
+        Some((file.clone(), taken))
     }
 
     /// Completes when a refresh ended since the last call.
@@ -374,8 +380,17 @@ impl Exporter {
         let mut tracker = self.alerts.lock().expect("alerts lock");
         let version = tracker.version();
         let changed = tracker.update(candidates, now);
-        if tracker.version() != version {
+        let moved = tracker.version() != version;
+        drop(tracker);
+        if moved {
             self.page_generation.fetch_add(1, Ordering::AcqRel);
+            // An alert came, went or fired: the state file says so before the next refresh.
+            if let Some((file, taken)) = self.take_state() {
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => drop(runtime.spawn_blocking(move || file.write(taken))),
+                    Err(_) => file.write(taken),
+                }
+            }
         }
         changed
     }
