@@ -14,6 +14,18 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (its option enum's 16th member; default 1000 ms).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Memory a refresh freed goes back to the system at once. mimalloc returns freed memory only
+/// after a delay, checked when it next allocates or frees: an exporter idle between refreshes
+/// never gets to it, and kept 25 MiB more resident at 20 000 devices (91 against 66 MiB
+/// between refreshes, peak 131 against 108; the refresh took as long).
+fn give_memory_back_at_once() {
+    // SAFETY: sets one of mimalloc's option values; any value is valid for this option.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
+}
+
 /// Prometheus exporter for backup systems: reads the vendors' APIs in the background and serves
 /// gauges on /metrics.
 #[derive(Parser)]
@@ -91,6 +103,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    give_memory_back_at_once();
     let kinds: Vec<&str> = backup_exporter::sources::registry::kinds().collect();
     let matches = Cli::command()
         .after_help(format!("Kinds of source: {}.", kinds.join(", ")))
@@ -208,5 +221,20 @@ fn main() -> ExitCode {
             eprintln!("backup_exporter: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        // SAFETY: reads an option value.
+        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        // No other option of mimalloc defaults to 1000: the index is the purge delay's.
+        assert_eq!(get(), 1000);
+        give_memory_back_at_once();
+        assert_eq!(get(), 0);
     }
 }
