@@ -296,7 +296,7 @@ fn read_exposition(text: &str) -> Exposition {
         if line.starts_with("backup_exporter_refresh_duration_seconds{") {
             e.refresh_duration = line.rsplit_once(' ').and_then(|(_, v)| v.parse().ok());
         }
-        if !line.starts_with("backup_exporter_") {
+        if !(line.starts_with("backup_exporter_") || line.starts_with("process_")) {
             e.data_series += 1;
         }
         if line.starts_with("backup_device_info{") {
@@ -831,7 +831,7 @@ async fn main() {
 
     println!();
     println!(
-        "series: sample lines of /metrics (data: all but backup_exporter_*; per device: data over backup_device_info); \
+        "series: sample lines of /metrics (data: all but backup_exporter_* and process_*; per device: data over backup_device_info); \
          RSS of the exporter process: idle = median VmRSS between warm refreshes, peak = VmHWM after {} refreshes; \
          refresh: backup_exporter_refresh_duration_seconds, best warm; download: the same requests, one at a time over one connection, best of {}; ratio = refresh / download",
         knobs.refreshes,

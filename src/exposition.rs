@@ -518,7 +518,7 @@ impl Pieces {
 /// Appends `text` to `out` as one raw deflate piece that stands alone (the encoder is reset
 /// first, so it refers to nothing before it), flushed to a byte boundary and not final (a
 /// sync flush: it ends with an empty stored block), so more pieces may follow it.
-fn deflate_piece(encoder: &mut Compress, text: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn deflate_piece(encoder: &mut Compress, text: &[u8], out: &mut Vec<u8>) {
     encoder.reset();
     loop {
         // Text of the exposition compresses 5 to 10 times; the flush adds a few bytes.

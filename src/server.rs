@@ -94,12 +94,18 @@ pub fn route(
 
 fn metrics(exporter: &Exporter, gzip: bool) -> Response<Body> {
     let rendered = exporter.rendered();
+    // The process metrics of this moment end the body.
+    let mut live = Vec::with_capacity(2048);
+    crate::selfmetrics::encode_process(&mut live);
     // The plain text is the gzip stream inflated a chunk at a time as it is sent: no plain
     // copy is kept.
     let body = if gzip {
-        Body::chunks(rendered.gzip_chunks())
+        Body::chunks(rendered.gzip_chunks(&live))
     } else {
-        Body::made(rendered.text_len(), rendered.text_chunks())
+        Body::made(
+            rendered.text_len(live.len()),
+            rendered.text_chunks(live.into()),
+        )
     };
     let mut r = Response::new(body);
     let h = r.headers_mut();

@@ -1,7 +1,8 @@
 //! The exposition as served: every source's data families put together once per refresh, the
-//! self-metrics rendered again whenever they change. Only the gzip stream is kept: made of the
-//! sources' compressed pieces (shared with their metric sets, not copied), then the
-//! self-metrics as its last deflate blocks and the trailer. The plain exposition is that
+//! self-metrics rendered again whenever they change, and the process metrics read at each
+//! scrape. Only the gzip stream is kept: made of the sources' compressed pieces (shared with
+//! their metric sets, not copied), then the self-metrics as one more piece; a scrape adds the
+//! process metrics as the final deflate block and the trailer. The plain exposition is that
 //! stream inflated while it is sent.
 
 use std::sync::{Arc, Mutex};
@@ -18,55 +19,77 @@ const PLAIN_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The exposition as served, in two parts: the sources' data families, put together once per
 /// refresh, and the self-metrics, rendered again whenever they change (the alerting bridge
-/// counts sends between refreshes) without touching the first part.
+/// counts sends between refreshes) without touching the first part. A scrape adds a third,
+/// `live`: the process metrics of that moment.
 #[derive(Debug)]
 pub struct Rendered {
     data: Arc<exposition::Deflated>,
     /// The self-metrics.
     tail: Bytes,
-    /// The end of the gzip stream: the self-metrics as its last deflate blocks, and the gzip
-    /// trailer over both parts.
-    gzip_tail: Bytes,
+    /// The self-metrics as a raw deflate piece (not final) to follow the data's.
+    tail_piece: Bytes,
+    /// CRC-32 of the data and the self-metrics together.
+    crc: flate2::Crc,
 }
 
 impl Rendered {
-    /// The plain exposition's length.
-    pub fn text_len(&self) -> u64 {
-        self.data.len + self.tail.len() as u64
+    fn new(data: Arc<exposition::Deflated>, tail: Vec<u8>) -> Rendered {
+        let mut tail_piece = Vec::with_capacity(tail.len() / 4 + 64);
+        exposition::deflate_piece(
+            &mut flate2::Compress::new(flate2::Compression::fast(), false),
+            &tail,
+            &mut tail_piece,
+        );
+        let mut crc = flate2::Crc::new();
+        crc.combine(&data.crc);
+        crc.update(&tail);
+        Rendered {
+            data,
+            tail: Bytes::from(tail),
+            tail_piece: Bytes::from(tail_piece),
+            crc,
+        }
+    }
+
+    /// The plain exposition's length, followed by `live` bytes.
+    pub fn text_len(&self, live: usize) -> u64 {
+        self.data.len + self.tail.len() as u64 + live as u64
     }
 
     /// The plain exposition, as the chunks of the response body: the data part inflated a
     /// chunk at a time as the body is read ([`Rendered::text_len`] bytes in all), then the
-    /// self-metrics.
-    pub fn text_chunks(&self) -> impl Iterator<Item = Bytes> + Send + 'static {
+    /// self-metrics and `live`.
+    pub fn text_chunks(&self, live: Bytes) -> impl Iterator<Item = Bytes> + Send + 'static {
         self.data
             .inflate(PLAIN_CHUNK_BYTES)
-            .chain(std::iter::once(self.tail.clone()))
+            .chain([self.tail.clone(), live])
             .filter(|c| !c.is_empty())
     }
 
-    /// The gzip exposition, as the chunks of the response body: the header, the sources'
-    /// pieces, the self-metrics and the trailer.
-    pub fn gzip_chunks(&self) -> Vec<Bytes> {
-        let mut chunks = Vec::with_capacity(self.data.pieces.len() + 2);
+    /// The gzip exposition followed by `live`, as the chunks of the response body: the header,
+    /// the sources' pieces, the self-metrics' piece, `live` as the final block and the trailer.
+    pub fn gzip_chunks(&self, live: &[u8]) -> Vec<Bytes> {
+        let mut chunks = Vec::with_capacity(self.data.pieces.len() + 4);
         chunks.push(Bytes::from_static(&GZIP_HEADER));
         chunks.extend(self.data.pieces.iter().cloned());
-        chunks.push(self.gzip_tail.clone());
+        chunks.push(self.tail_piece.clone());
+        chunks.push(Bytes::from(gzip_end(&self.crc, live)));
         chunks
     }
 
-    /// The plain exposition in one piece (inflated: for `once`, tests and benchmarks).
+    /// The plain exposition in one piece, without live metrics (inflated: for `once`, tests
+    /// and benchmarks).
     pub fn text(&self) -> Bytes {
-        let mut out = Vec::with_capacity(usize::try_from(self.text_len()).unwrap_or(0));
-        for c in self.text_chunks() {
+        let mut out = Vec::with_capacity(usize::try_from(self.text_len(0)).unwrap_or(0));
+        for c in self.text_chunks(Bytes::new()) {
             out.extend_from_slice(&c);
         }
         out.into()
     }
 
-    /// The gzip exposition in one piece (a copy).
+    /// The gzip exposition in one piece, without live metrics (a copy).
     pub fn gzip(&self) -> Bytes {
-        let chunks = self.gzip_chunks();
+        let chunks = self.gzip_chunks(b"");
         let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
         for c in &chunks {
             out.extend_from_slice(c);
@@ -85,11 +108,7 @@ pub(super) struct Exposition {
 impl Default for Exposition {
     fn default() -> Exposition {
         Exposition {
-            rendered: ArcSwap::from_pointee(Rendered {
-                data: Arc::default(),
-                tail: Bytes::new(),
-                gzip_tail: Bytes::new(),
-            }),
+            rendered: ArcSwap::from_pointee(Rendered::new(Arc::default(), Vec::new())),
             lock: Mutex::new(()),
         }
     }
@@ -124,34 +143,26 @@ impl Exposition {
     fn store_with_self_metrics(&self, data: Arc<exposition::Deflated>, metrics: &SelfMetrics) {
         let mut tail = Vec::with_capacity(self.rendered.load().tail.len() + 1024);
         metrics.encode(&mut tail);
-        let gzip_tail = gzip_tail(&data.crc, &tail);
-        self.rendered.store(Arc::new(Rendered {
-            data,
-            tail: Bytes::from(tail),
-            gzip_tail: Bytes::from(gzip_tail),
-        }));
+        self.rendered.store(Arc::new(Rendered::new(data, tail)));
     }
 }
 
 /// The fixed gzip header: deflate, no name, no time, unknown OS.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// The end of the gzip stream whose header and data pieces come first (the data's CRC is
-/// `head`): `tail`'s deflate blocks, the last one final, and the trailer (CRC and length of
-/// the data and `tail` together).
-fn gzip_tail(head: &flate2::Crc, tail: &[u8]) -> Vec<u8> {
+/// The end of the gzip stream whose text so far has the CRC `head`: `last` as the final
+/// deflate block, and the trailer (CRC and length of all the text).
+fn gzip_end(head: &flate2::Crc, last: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(tail.len() / 4 + 32),
+        Vec::with_capacity(last.len() / 4 + 32),
         flate2::Compression::fast(),
     );
-    enc.write_all(tail).expect("writing to memory");
+    enc.write_all(last).expect("writing to memory");
     let mut out = enc.finish().expect("writing to memory");
-    let mut tail_crc = flate2::Crc::new();
-    tail_crc.update(tail);
     let mut crc = flate2::Crc::new();
     crc.combine(head);
-    crc.combine(&tail_crc);
+    crc.update(last);
     out.extend_from_slice(&crc.sum().to_le_bytes());
     out.extend_from_slice(&crc.amount().to_le_bytes());
     out
@@ -191,11 +202,7 @@ mod tests {
         }
         a.seal();
         let data = Arc::new(exposition::assemble_deflate(&[&a, &b]));
-        Rendered {
-            gzip_tail: Bytes::from(gzip_tail(&data.crc, tail)),
-            data,
-            tail: Bytes::copy_from_slice(tail),
-        }
+        Rendered::new(data, tail.to_vec())
     }
 
     #[test]
@@ -204,10 +211,10 @@ mod tests {
         for tail in [&b"backup_exporter_source_up 1\n"[..], b""] {
             let r = rendered(tail);
             let text = r.text();
-            assert_eq!(text.len() as u64, r.text_len());
+            assert_eq!(text.len() as u64, r.text_len(0));
             assert!(text.ends_with(tail));
             assert!(text.starts_with(b"# HELP backup_device_connected Connected.\n"));
-            let chunks: Vec<Bytes> = r.text_chunks().collect();
+            let chunks: Vec<Bytes> = r.text_chunks(Bytes::new()).collect();
             assert!(chunks.len() > 10);
             assert!(chunks.iter().all(|c| c.len() <= PLAIN_CHUNK_BYTES));
             let mut z = r.gzip().to_vec();
@@ -230,14 +237,29 @@ mod tests {
     }
 
     #[test]
+    fn live_bytes_end_both_forms() {
+        use std::io::Read;
+        let r = rendered(b"backup_exporter_source_up 1\n");
+        let live = b"process_open_fds 9\n";
+        let mut plain = Vec::new();
+        for c in r.text_chunks(Bytes::from_static(live)) {
+            plain.extend_from_slice(&c);
+        }
+        assert_eq!(plain.len() as u64, r.text_len(live.len()));
+        assert!(plain.ends_with(b"backup_exporter_source_up 1\nprocess_open_fds 9\n"));
+        let z: Vec<u8> = r.gzip_chunks(live).concat();
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, plain);
+    }
+
+    #[test]
     fn nothing_rendered_is_an_empty_text_and_a_valid_gzip() {
         use std::io::Read;
-        let r = Rendered {
-            data: Arc::default(),
-            tail: Bytes::new(),
-            gzip_tail: Bytes::from(gzip_tail(&flate2::Crc::new(), b"")),
-        };
-        assert_eq!(r.text_len(), 0);
+        let r = Rendered::new(Arc::default(), Vec::new());
+        assert_eq!(r.text_len(0), 0);
         assert!(r.text().is_empty());
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&r.gzip()[..])
