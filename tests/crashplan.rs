@@ -165,6 +165,56 @@ async fn lists_are_paged_and_no_per_computer_detail_is_read() {
     assert!(!text.contains(crashplan_fleet::DEACTIVATED_DEVICE));
 }
 
+/// A server that serves at most 10 items a page, asked for 25: every device is still read,
+/// at the server's page size, and `metadata.count` (the items of each answer) cannot tell.
+#[tokio::test]
+async fn a_server_that_caps_the_page_size_loses_no_device() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let computers = fleet.computers.len();
+    assert!(usages > 25 && computers > 25, "lists longer than one page");
+    let server = sim(fleet, true).await;
+    server.set_max_page_size(Some(10));
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 25"))
+        .await
+        .unwrap();
+    assert!(ok);
+    let targets = text
+        .lines()
+        .filter(|l| l.starts_with("backup_selected_bytes{"))
+        .count();
+    let deactivated = 1;
+    assert_eq!(targets, usages - deactivated);
+    // The short first page, then pages of 10 until one is shorter.
+    assert_eq!(server.request_count("usages"), usages / 10 + 1);
+    assert_eq!(server.request_count("computers"), computers / 10 + 1);
+}
+
+/// A list that fits in one page costs one request more (the next offset answers nothing).
+#[tokio::test]
+async fn a_list_in_one_page_is_confirmed_by_one_more_request() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let server = sim(fleet, true).await;
+    let (_, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 500"))
+        .await
+        .unwrap();
+    assert!(ok);
+    assert_eq!(server.request_count("usages"), 2);
+    let offsets: Vec<String> = server
+        .requested_paths()
+        .into_iter()
+        .filter(|p| p.starts_with("/rest/usages?"))
+        .collect();
+    assert_eq!(
+        offsets,
+        vec![
+            "/rest/usages?offset=0&limit=500".to_owned(),
+            format!("/rest/usages?offset={usages}&limit=500"),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_server_that_ignores_paging_is_read_once_per_list() {
     let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
@@ -284,7 +334,8 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     );
     let (_, outcome) = refresh_once(&cfg).await;
     assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
-    assert_eq!(server.request_count("computers"), 2);
+    // The 503, its retry, and the next offset after the one short page.
+    assert_eq!(server.request_count("computers"), 3);
 
     server.faults().set(
         "computers",
