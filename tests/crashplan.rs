@@ -82,9 +82,17 @@ async fn quirks_of_the_document_are_handled() {
     ] {
         assert!(!s.contains_key(&format!("{absent}{{{n}}}")), "{absent}");
     }
-    // Its computer is in ALERT even though the pair reports nothing.
+    // Its computer is in ALERT, the pair reports nothing: the pair is OK, the ALERT is the
+    // computer's (device-level) state.
     assert_eq!(
-        s[&format!("backup_alert_state{{{n},state=\"ALERT\"}}")],
+        s.get(&format!("backup_alert_state{{{n},state=\"ALERT\"}}"))
+            .copied()
+            .unwrap_or(0.0),
+        0.0
+    );
+    assert_eq!(s[&format!("backup_alert_state{{{n},state=\"OK\"}}")], 1.0);
+    assert_eq!(
+        s[r#"crashplan_computer_alert_state{source="hq",device="never-backed-up",device_id="9007199254740993",state="ALERT"}"#],
         1.0
     );
     assert!(text.contains(r#"device="never-backed-up",device_id="9007199254740993",user="userthree@testorg.org",org="SubOrg1",status="Active",mount_point="archive-2"}"#));

@@ -480,9 +480,9 @@ pub fn map<'a>(
             (Some(_), Some(todo)) => Some(if todo > 0.0 { 0.0 } else { 1.0 }),
             _ => None,
         };
-        // Alert states of the pair, with the computer's own (device-wide) states.
-        let computer_states = computer.map(|c| c.alert_states.as_slice()).unwrap_or(&[]);
-        let alerts: Vec<String> = alert_states(u.alert_states.iter().chain(computer_states))
+        // The pair's own alert states: the computer's (device-wide) list, which a failing
+        // destination alone sets, is `crashplan_computer_alert_state`.
+        let alerts: Vec<String> = alert_states(u.alert_states.iter())
             .into_iter()
             .map(str::to_owned)
             .collect();

@@ -400,18 +400,55 @@ fn last_success_needs_nothing_left_to_do_and_is_carried_forward() {
     assert!(carried.is_empty());
 }
 
-#[test]
-fn alert_states_combine_pair_and_computer() {
+/// The document's computer backing up to two destinations: the PRO server (healthy, usage
+/// `alertStates` `[]`) and an offsite one (usage `["ALERT"]`); the computer-wide list says
+/// `["ALERT"]`. Only the failing destination is in ALERT; the computer's own state stays a
+/// device-level fact.
+fn two_destinations(computer_states: &[&str], offsite_states: &[&str]) -> Raw {
     let mut raw = document_raw();
-    raw.computers[0].alert_states = vec!["ALERT".into()];
+    raw.computers[0].alert_states = computer_states.iter().map(|s| s.to_string()).collect();
+    let mut offsite = raw.usages[0].clone();
+    offsite.target_id = Some("3".into());
+    offsite.target_guid = Some("42".into());
+    offsite.alert_states = offsite_states.iter().map(|s| s.to_string()).collect();
+    raw.usages.push(offsite);
+    raw.computers.push(computer(
+        r#"{"id": 3, "name": "offsite", "guid": 42, "status": "Active",
+            "alertStates": ["OK"], "userId": 1, "mountPointId": null}"#,
+    ));
+    raw
+}
+
+#[test]
+fn alert_states_are_kept_per_destination() {
+    let raw = two_destinations(&["ALERT"], &["ALERT"]);
     let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
-    for (state, v) in [("OK", 0.0), ("WARN", 0.0), ("ALERT", 1.0)] {
+    let offsite = T.replace("target=\"proserver\"", "target=\"offsite\"");
+    for (target, state, v) in [
+        (T, "OK", 1.0),
+        (T, "ALERT", 0.0),
+        (offsite.as_str(), "OK", 0.0),
+        (offsite.as_str(), "ALERT", 1.0),
+    ] {
         assert_eq!(
-            value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
+            value(
+                &l,
+                &format!("backup_alert_state{{{target},state=\"{state}\"}}")
+            ),
             (v > 0.0).then_some(v),
-            "{state}"
+            "{target} {state}"
         );
     }
+    let d = r#"source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015""#;
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_computer_alert_state{{{d},state=\"ALERT\"}}")
+        ),
+        Some(1.0)
+    );
+
+    // Several states of one usage, an unknown one included, are kept as listed.
     let mut raw = document_raw();
     raw.usages[0].alert_states = vec!["WARN".into(), "SomethingNew".into()];
     let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
