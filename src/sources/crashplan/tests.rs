@@ -744,7 +744,8 @@ fn never_placeholders_are_absent_and_not_counted() {
 #[test]
 fn the_bridge_pages_only_for_what_is_at_risk() {
     use crate::alerting::rules::{Evaluator, SourceView};
-    const LAST_BACKUP: f64 = 1_269_974_170.221; // the document's 2010-03-30T18:36:10.221Z
+    // The document's 2010-03-30T18:36:10.221Z.
+    const LAST_BACKUP: f64 = 1_269_974_170.221;
     // (The document's mount point, 1.9 % free, is left out: its alert is not about devices.)
     let evaluate = |raw: &Raw, now: f64| {
         let raw = Raw {
