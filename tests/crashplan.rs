@@ -337,6 +337,34 @@ async fn a_busy_device_and_a_failing_destination() {
     );
 }
 
+/// What a refresh of the demo fleet costs (pages of 500): the first reads everything, each
+/// list twice (its one page, then the next offset), every org and mount point detail and
+/// every source computer's detail; a refresh where nothing changed reads the usages,
+/// computers and users lists and serverStats only.
+#[tokio::test]
+async fn a_steady_refresh_costs_seven_requests() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let (orgs, points, sources) = (
+        fleet.orgs.len(),
+        fleet.mount_points.len(),
+        sources_of(&fleet).len(),
+    );
+    let server = sim(fleet, true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+    let (exporter, mut sources_) = Exporter::new(&cfg).unwrap();
+    let mut costs = Vec::new();
+    for _ in 0..3 {
+        server.clear_requests();
+        assert!(matches!(
+            exporter.refresh(0, &mut sources_[0]).await,
+            Outcome::Ok
+        ));
+        costs.push(server.requested_paths().len());
+    }
+    assert_eq!(costs[0], 5 * 2 + orgs + points + 1 + sources);
+    assert_eq!(costs[1..], [7, 7]);
+}
+
 /// Org and mount point details are read on their own cadence, not every refresh.
 #[tokio::test]
 async fn orgs_and_mount_points_are_read_on_their_own_cadence() {

@@ -1460,6 +1460,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_capped_page_size_serves_fewer_than_asked() {
+        let server = start(Dataset::document_examples()).await;
+        server.set_max_page_size(Some(1));
+        for path in [
+            "/rest/orgs?offset=0&limit=3",
+            "/rest/orgs",
+            "/rest/orgs?page=1&pageSize=5",
+        ] {
+            let body = get(&server, path).await.json();
+            assert_eq!(body["orgs"].as_array().unwrap().len(), 1, "{path}");
+            assert_eq!(body["metadata"]["count"], json!(1), "{path}");
+        }
+        let second = get(&server, "/rest/orgs?offset=1&limit=3").await.json();
+        assert_eq!(second["orgs"][0]["id"], json!(3));
+        server.set_max_page_size(None);
+        let body = get(&server, "/rest/orgs?offset=0&limit=3").await.json();
+        assert_eq!(body["orgs"].as_array().unwrap().len(), 3);
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn count_can_lie() {
         let server = start(with_usages(5)).await;
         server.faults().set_count_off_by(3);
