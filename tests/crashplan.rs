@@ -82,9 +82,17 @@ async fn quirks_of_the_document_are_handled() {
     ] {
         assert!(!s.contains_key(&format!("{absent}{{{n}}}")), "{absent}");
     }
-    // Its computer is in ALERT even though the pair reports nothing.
+    // Its computer is in ALERT, the pair reports nothing: the pair is OK, the ALERT is the
+    // computer's (device-level) state.
     assert_eq!(
-        s[&format!("backup_alert_state{{{n},state=\"ALERT\"}}")],
+        s.get(&format!("backup_alert_state{{{n},state=\"ALERT\"}}"))
+            .copied()
+            .unwrap_or(0.0),
+        0.0
+    );
+    assert_eq!(s[&format!("backup_alert_state{{{n},state=\"OK\"}}")], 1.0);
+    assert_eq!(
+        s[r#"crashplan_computer_alert_state{source="hq",device="never-backed-up",device_id="9007199254740993",state="ALERT"}"#],
         1.0
     );
     assert!(text.contains(r#"device="never-backed-up",device_id="9007199254740993",user="userthree@testorg.org",org="SubOrg1",status="Active",mount_point="archive-2"}"#));
@@ -136,7 +144,7 @@ async fn quirks_of_the_document_are_handled() {
 }
 
 #[tokio::test]
-async fn lists_are_paged_and_no_per_computer_detail_is_read() {
+async fn lists_are_paged() {
     let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
     let usages = fleet.usages.len();
     let computers = fleet.computers.len();
@@ -148,13 +156,6 @@ async fn lists_are_paged_and_no_per_computer_detail_is_read() {
     // Pages until one is shorter than the limit; an exact multiple ends on an empty page.
     assert_eq!(server.request_count("usages"), usages / 7 + 1);
     assert_eq!(server.request_count("computers"), computers / 7 + 1);
-    assert!(
-        !server
-            .requested_paths()
-            .iter()
-            .any(|p| p.starts_with("/rest/computers/")),
-        "no per-computer detail call"
-    );
     let targets = text
         .lines()
         .filter(|l| l.starts_with("backup_selected_bytes{"))
@@ -163,6 +164,292 @@ async fn lists_are_paged_and_no_per_computer_detail_is_read() {
     assert_eq!(targets, usages - deactivated);
     assert!(text.contains(crashplan_fleet::LONG_ALERT_DEVICE));
     assert!(!text.contains(crashplan_fleet::DEACTIVATED_DEVICE));
+}
+
+/// The source computers of a fleet (the computers its usages back up).
+fn sources_of(fleet: &Dataset) -> std::collections::BTreeSet<String> {
+    fleet
+        .usages
+        .iter()
+        .map(|u| u["sourceId"].to_string())
+        .collect()
+}
+
+/// Computer details are read once per source computer, then only for computers whose backup
+/// activity changed, and never more than `detail_calls_per_refresh` per refresh.
+#[tokio::test]
+async fn computer_details_are_read_only_when_activity_changed() {
+    let now = chrono::Utc::now();
+    let fleet = crashplan_fleet::demo_fleet(now);
+    let sources = sources_of(&fleet).len();
+    let server = sim(fleet, true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+    let (exporter, mut sources_) = Exporter::new(&cfg).unwrap();
+    assert!(matches!(
+        exporter.refresh(0, &mut sources_[0]).await,
+        Outcome::Ok
+    ));
+    assert_eq!(server.request_count("computer"), sources);
+    // The destinations (not backup sources) are never read.
+    assert!(!server
+        .requested_paths()
+        .iter()
+        .any(|p| p == "/rest/computers/1" || p == "/rest/computers/2"));
+
+    server.clear_requests();
+    assert!(matches!(
+        exporter.refresh(0, &mut sources_[0]).await,
+        Outcome::Ok
+    ));
+    assert_eq!(server.request_count("computer"), 0, "nothing changed");
+
+    // One computer backs up again: its detail alone is read.
+    let mut changed = (*server.dataset()).clone();
+    let u = &mut changed.usages[0];
+    u["lastActivity"] = serde_json::json!(crashplan_fleet_time(now));
+    let id = u["sourceId"].to_string();
+    server.set_dataset(changed);
+    server.clear_requests();
+    assert!(matches!(
+        exporter.refresh(0, &mut sources_[0]).await,
+        Outcome::Ok
+    ));
+    assert_eq!(
+        server
+            .requested_paths()
+            .into_iter()
+            .filter(|p| p.starts_with("/rest/computers/"))
+            .collect::<Vec<_>>(),
+        vec![format!("/rest/computers/{id}")]
+    );
+
+    // A limit spreads the first reading over several refreshes.
+    let server = sim(crashplan_fleet::demo_fleet(now), true).await;
+    let cfg = config(&server.url(), PASSWORD, "detail_calls_per_refresh = 15");
+    let (exporter, mut sources_) = Exporter::new(&cfg).unwrap();
+    let mut per_refresh = Vec::new();
+    for _ in 0..4 {
+        server.clear_requests();
+        assert!(matches!(
+            exporter.refresh(0, &mut sources_[0]).await,
+            Outcome::Ok
+        ));
+        per_refresh.push(server.request_count("computer"));
+    }
+    assert_eq!(per_refresh[..2], [15, 15]);
+    assert_eq!(per_refresh.iter().sum::<usize>(), sources);
+    assert_eq!(per_refresh[3], 0);
+}
+
+/// An ISO 8601 time a minute before `now`, as the server writes it.
+fn crashplan_fleet_time(now: chrono::DateTime<chrono::Utc>) -> String {
+    backup_exporter::sources::crashplan::sim::server_timestamp(now - chrono::Duration::minutes(1))
+}
+
+/// A detail call that fails costs that computer's detail only, kept from an earlier refresh.
+#[tokio::test]
+async fn a_failed_detail_call_never_costs_the_fleet() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let server = sim(fleet, true).await;
+    server.faults().set_times(
+        "computer",
+        Fault {
+            status: Some(500),
+            ..Fault::default()
+        },
+        3,
+    );
+    let cfg = config(&server.url(), PASSWORD, "");
+    let (exporter, mut sources) = Exporter::new(&cfg).unwrap();
+    assert!(matches!(
+        exporter.refresh(0, &mut sources[0]).await,
+        Outcome::Ok
+    ));
+    let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
+    let targets = text
+        .lines()
+        .filter(|l| l.starts_with("backup_selected_bytes{"))
+        .count();
+    assert_eq!(targets, usages - 1);
+    // Those three are read again next refresh (with retries, each failed call may have been
+    // asked more than once); the others are not.
+    server.clear_requests();
+    assert!(matches!(
+        exporter.refresh(0, &mut sources[0]).await,
+        Outcome::Ok
+    ));
+    assert!((1..=3).contains(&server.request_count("computer")));
+}
+
+/// The busy device (a backup in progress whenever it is read) is not stale: its detail view's
+/// `lastBackup` is its last success. The device with one failing destination is in ALERT for
+/// that destination only.
+#[tokio::test]
+async fn a_busy_device_and_a_failing_destination() {
+    let now = chrono::Utc::now();
+    let server = sim(crashplan_fleet::demo_fleet(now), true).await;
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, ""))
+        .await
+        .unwrap();
+    assert!(ok);
+    let s = samples(&text);
+    let one = |name: &str, device: &str, extra: &str| -> Option<f64> {
+        s.iter()
+            .find(|(k, _)| {
+                k.starts_with(&format!("{name}{{"))
+                    && k.contains(&format!("device=\"{device}\""))
+                    && k.contains(extra)
+            })
+            .map(|(_, v)| *v)
+    };
+    let busy = crashplan_fleet::IN_PROGRESS_DEVICE;
+    let success = one("backup_last_success_timestamp_seconds", busy, "").unwrap();
+    let expected = now.timestamp() as f64 - crashplan_fleet::IN_PROGRESS_LAST_BACKUP_HOURS * 3600.0;
+    assert!((success - expected).abs() < 5.0, "{success} {expected}");
+    assert!(one("backup_todo_bytes", busy, "").unwrap() > 0.0);
+
+    let failing = crashplan_fleet::OFFSITE_FAILING_DEVICE;
+    let primary = format!("target=\"{}\"", crashplan_fleet::PRIMARY_SERVER_NAME);
+    let offsite = format!("target=\"{}\"", crashplan_fleet::OFFSITE_SERVER_NAME);
+    let alert = |target: &str| {
+        one(
+            "backup_alert_state",
+            failing,
+            &format!("{target},state=\"ALERT\""),
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(alert(&offsite), 1.0);
+    assert_eq!(alert(&primary), 0.0);
+    assert_eq!(
+        one("crashplan_computer_alert_state", failing, "state=\"ALERT\""),
+        Some(1.0)
+    );
+    // OS and client version, from the detail view.
+    let info = text
+        .lines()
+        .find(|l| l.starts_with("backup_device_info{") && l.contains(failing))
+        .unwrap();
+    assert!(
+        info.contains("os=\"Linux\"") && info.contains("version="),
+        "{info}"
+    );
+}
+
+/// What a refresh of the demo fleet costs (pages of 500): the first reads everything, each
+/// list twice (its one page, then the next offset), every org and mount point detail and
+/// every source computer's detail; a refresh where nothing changed reads the usages,
+/// computers and users lists and serverStats only.
+#[tokio::test]
+async fn a_steady_refresh_costs_seven_requests() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let (orgs, points, sources) = (
+        fleet.orgs.len(),
+        fleet.mount_points.len(),
+        sources_of(&fleet).len(),
+    );
+    let server = sim(fleet, true).await;
+    let cfg = config(&server.url(), PASSWORD, "");
+    let (exporter, mut sources_) = Exporter::new(&cfg).unwrap();
+    let mut costs = Vec::new();
+    for _ in 0..3 {
+        server.clear_requests();
+        assert!(matches!(
+            exporter.refresh(0, &mut sources_[0]).await,
+            Outcome::Ok
+        ));
+        costs.push(server.requested_paths().len());
+    }
+    assert_eq!(costs[0], 5 * 2 + orgs + points + 1 + sources);
+    assert_eq!(costs[1..], [7, 7]);
+}
+
+/// Org and mount point details are read on their own cadence, not every refresh.
+#[tokio::test]
+async fn orgs_and_mount_points_are_read_on_their_own_cadence() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let orgs = fleet.orgs.len();
+    let points = fleet.mount_points.len();
+    let server = sim(fleet, true).await;
+    let refreshes = |extra: &'static str| {
+        let server = &server;
+        async move {
+            server.clear_requests();
+            let cfg = config(&server.url(), PASSWORD, extra);
+            let (exporter, mut sources) = Exporter::new(&cfg).unwrap();
+            for _ in 0..2 {
+                assert!(matches!(
+                    exporter.refresh(0, &mut sources[0]).await,
+                    Outcome::Ok
+                ));
+            }
+            let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
+            assert!(text.contains("crashplan_org_quota_bytes{"));
+            assert!(text.contains("crashplan_mount_point_free_bytes{"));
+            (
+                server.request_count("org"),
+                server.request_count("mountPoint"),
+            )
+        }
+    };
+    // Defaults (6h, 15m): read once in two refreshes.
+    assert_eq!(refreshes("").await, (orgs, points));
+    // Every refresh when asked.
+    assert_eq!(
+        refreshes("org_interval = \"0s\"\nmount_point_interval = \"0s\"").await,
+        (2 * orgs, 2 * points)
+    );
+}
+
+/// A server that serves at most 10 items a page, asked for 25: every device is still read,
+/// at the server's page size, and `metadata.count` (the items of each answer) cannot tell.
+#[tokio::test]
+async fn a_server_that_caps_the_page_size_loses_no_device() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let computers = fleet.computers.len();
+    assert!(usages > 25 && computers > 25, "lists longer than one page");
+    let server = sim(fleet, true).await;
+    server.set_max_page_size(Some(10));
+    let (text, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 25"))
+        .await
+        .unwrap();
+    assert!(ok);
+    let targets = text
+        .lines()
+        .filter(|l| l.starts_with("backup_selected_bytes{"))
+        .count();
+    let deactivated = 1;
+    assert_eq!(targets, usages - deactivated);
+    // The short first page, then pages of 10 until one is shorter.
+    assert_eq!(server.request_count("usages"), usages / 10 + 1);
+    assert_eq!(server.request_count("computers"), computers / 10 + 1);
+}
+
+/// A list that fits in one page costs one request more (the next offset answers nothing).
+#[tokio::test]
+async fn a_list_in_one_page_is_confirmed_by_one_more_request() {
+    let fleet = crashplan_fleet::demo_fleet(chrono::Utc::now());
+    let usages = fleet.usages.len();
+    let server = sim(fleet, true).await;
+    let (_, ok) = app::once(&config(&server.url(), PASSWORD, "page_size = 500"))
+        .await
+        .unwrap();
+    assert!(ok);
+    assert_eq!(server.request_count("usages"), 2);
+    let offsets: Vec<String> = server
+        .requested_paths()
+        .into_iter()
+        .filter(|p| p.starts_with("/rest/usages?"))
+        .collect();
+    assert_eq!(
+        offsets,
+        vec![
+            "/rest/usages?offset=0&limit=500".to_owned(),
+            format!("/rest/usages?offset={usages}&limit=500"),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -284,7 +571,8 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     );
     let (_, outcome) = refresh_once(&cfg).await;
     assert!(matches!(outcome, Outcome::Ok), "{outcome:?}");
-    assert_eq!(server.request_count("computers"), 2);
+    // The 503, its retry, and the next offset after the one short page.
+    assert_eq!(server.request_count("computers"), 3);
 
     server.faults().set(
         "computers",

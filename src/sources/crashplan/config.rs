@@ -1,6 +1,7 @@
 //! The keys of a `kind = "crashplan"` source: the server's URL and an account's basic auth.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
@@ -23,7 +24,24 @@ pub struct CrashPlanConfig {
     /// Also export deactivated computers.
     #[serde(default)]
     pub include_deactivated: bool,
+    /// At most this many computer detail calls (`/rest/computers/{id}`) per refresh: only
+    /// computers never read or whose backup activity changed are read (default 200; 0 reads
+    /// none).
+    #[serde(default)]
+    pub detail_calls_per_refresh: Option<usize>,
+    /// How long org lists and details are kept before they are read again (default 6h: the
+    /// server computes org totals nightly).
+    #[serde(default, with = "humantime_serde::option")]
+    pub org_interval: Option<Duration>,
+    /// How long mount point lists and details are kept before they are read again
+    /// (default 15m).
+    #[serde(default, with = "humantime_serde::option")]
+    pub mount_point_interval: Option<Duration>,
 }
+
+/// The longest `org_interval` and `mount_point_interval` accepted: the org totals change every
+/// night, so older ones would be shown as current.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 
 /// Keys whose values are secrets.
 pub const SECRET_KEYS: &[&str] = &["password"];
@@ -37,8 +55,33 @@ impl Section for CrashPlanConfig {
 }
 
 impl CrashPlanConfig {
+    /// See [`CrashPlanConfig::detail_calls_per_refresh`].
+    pub fn detail_calls_per_refresh(&self) -> usize {
+        self.detail_calls_per_refresh.unwrap_or(200)
+    }
+    /// See [`CrashPlanConfig::org_interval`].
+    pub fn org_interval(&self) -> Duration {
+        self.org_interval.unwrap_or(Duration::from_secs(6 * 3600))
+    }
+    /// See [`CrashPlanConfig::mount_point_interval`].
+    pub fn mount_point_interval(&self) -> Duration {
+        self.mount_point_interval
+            .unwrap_or(Duration::from_secs(15 * 60))
+    }
+
     /// The rules beyond the keys' types.
     pub fn check(&mut self) -> Result<(), KeyError> {
+        for (key, value) in [
+            ("org_interval", self.org_interval),
+            ("mount_point_interval", self.mount_point_interval),
+        ] {
+            if value.is_some_and(|v| v > MAX_INTERVAL) {
+                return Err(KeyError::new(
+                    key,
+                    "must be at most 24h (org totals are recomputed every night)",
+                ));
+            }
+        }
         plain_text([("username", self.username.as_ref())])?;
         check_http_url("url", Some(&self.url))?;
         secret_from_file(
@@ -76,6 +119,31 @@ mod tests {
         let c = load(MINIMAL).unwrap();
         assert_eq!(section(&c).password.as_ref().unwrap().expose(), "s3cret");
         assert!(!section(&c).include_deactivated);
+    }
+
+    #[test]
+    fn cache_intervals_and_detail_calls() {
+        let c = load(MINIMAL).unwrap();
+        assert_eq!(section(&c).org_interval(), Duration::from_secs(6 * 3600));
+        assert_eq!(section(&c).mount_point_interval(), Duration::from_secs(900));
+        assert_eq!(section(&c).detail_calls_per_refresh(), 200);
+        let c = load(&format!(
+            "{MINIMAL}\norg_interval = \"0s\"\nmount_point_interval = \"1h\"\ndetail_calls_per_refresh = 0"
+        ))
+        .unwrap();
+        assert_eq!(section(&c).org_interval(), Duration::ZERO);
+        assert_eq!(
+            section(&c).mount_point_interval(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(section(&c).detail_calls_per_refresh(), 0);
+        let err = load(&format!("{MINIMAL}\norg_interval = \"2d\"")).unwrap_err();
+        assert!(
+            err.contains("`org_interval`") && err.contains("24h"),
+            "{err}"
+        );
+        let err = load(&format!("{MINIMAL}\nmount_point_interval = \"soon\"")).unwrap_err();
+        assert!(err.contains("mount_point_interval"), "{err}");
     }
 
     #[test]

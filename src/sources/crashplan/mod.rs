@@ -1,23 +1,31 @@
 //! Legacy CrashPlan PRO server, `/rest` API (`kind = "crashplan"`).
 //!
 //! One refresh reads, with HTTP basic auth:
-//! - `/rest/usages` (paged): one record per source computer and target; the efficient call for
-//!   many computers, so no per-computer detail call is made;
+//! - `/rest/usages` (paged): one record per source computer and target;
 //! - `/rest/computers` (paged): names, status, alertStates, user, mount point;
+//! - `/rest/computers/{id}` for the computers never read or whose usages' `lastActivity`
+//!   changed since (at most `detail_calls_per_refresh`, kept across refreshes): OS, client
+//!   version and `serverBackupStats.lastBackup`;
 //! - `/rest/users` (paged, optional): user e-mail for `backup_device_info`;
-//! - `/rest/orgs` (paged, optional) then `/rest/orgs/{id}`: org aggregates and quotas;
+//! - `/rest/orgs` (paged, optional) then `/rest/orgs/{id}`: org aggregates and quotas, every
+//!   `org_interval` (the server computes them nightly);
 //! - `/rest/mountPoints` then `/rest/mountPoints/{id}` (administrators only, optional):
-//!   store capacity;
+//!   store capacity, every `mount_point_interval`;
 //! - `/rest/serverStats` (administrators only, optional): server-wide gauges.
 //!
 //! Optional calls answered 403 or 404 leave their metrics absent (logged once); any other
-//! failure fails the refresh, so a partial read never replaces a complete one.
+//! failure fails the refresh, so a partial read never replaces a complete one. A computer
+//! detail that fails keeps what an earlier refresh read.
 //!
-//! `backup_last_success_timestamp_seconds`: the API has no completion time. `lastActivity` is
-//! the last time the source backed up to the target; when that target has nothing left to do
-//! (`todoFiles` and `todoBytes` both 0) that activity completed the backup, so it is the last
-//! success. While files remain to do, the last success stays what an earlier refresh saw
-//! (absent after a restart until the next complete state).
+//! `backup_alert_state` of a pair is the usage's own `alertStates`; the computer's list is
+//! device-wide (one failing destination sets it) and stays `crashplan_computer_alert_state`.
+//!
+//! `backup_last_success_timestamp_seconds`: the usages have no completion time. `lastActivity`
+//! is the last time the source backed up to the target; when that target has nothing left to
+//! do (`todoFiles` and `todoBytes` both 0) that activity completed the backup. The computer
+//! detail's `serverBackupStats.lastBackup` is its last completed backup to the PRO server (the
+//! target most sources back up to), busy or not. The later of the two is the last success,
+//! carried across refreshes and never moved back.
 
 pub mod config;
 mod demo;
@@ -27,6 +35,7 @@ pub mod sim;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -37,7 +46,7 @@ use crate::selfmetrics::SelfMetrics;
 use crate::settings::{KeyError, SourceConfig};
 use crate::sources::http::{Auth, Upstream, UpstreamError};
 use crate::sources::values::{
-    parse_human_duration, parse_percent, parse_size, plausible_time, split_list, Warnings,
+    parse_human_duration, parse_percent, parse_size, plausible_time, split_list, Time, Warnings,
 };
 use crate::sources::{
     BackupTarget, Demo, Device, OptionalCalls, Snapshot, Source, Store, VendorSpec,
@@ -108,6 +117,46 @@ pub struct Raw {
     /// Detail view where it could be read, list view otherwise.
     pub mount_points: Option<Vec<MountPoint>>,
     pub server_stats: Option<ServerStats>,
+    /// What the computers' detail views told, by computer id: read this refresh or kept from
+    /// an earlier one (see [`CrashPlan::read_details`]).
+    pub details: HashMap<String, Detail>,
+}
+
+/// What a computer's detail view (`GET /rest/computers/{id}`) tells beyond the list view.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detail {
+    pub os_name: Option<String>,
+    pub os_version: Option<String>,
+    pub version: Option<String>,
+    /// `serverBackupStats.lastBackup`: the computer's last completed backup to this server.
+    pub last_backup: Option<Time>,
+}
+
+impl Detail {
+    fn of(c: Computer) -> Detail {
+        Detail {
+            os_name: c.os_name,
+            os_version: c.os_version,
+            version: c.version,
+            last_backup: c.server_backup_stats.and_then(|s| s.last_backup),
+        }
+    }
+}
+
+/// A computer's detail, with the backup activity it was read at.
+#[derive(Debug)]
+struct Detailed {
+    /// The computer's usages' targets and `lastActivity`, when it was read.
+    activity: String,
+    /// The refresh it was read in (0: never read; only an unreadable one is kept so).
+    read_in: u64,
+    detail: Detail,
+}
+
+/// A list read on its own cadence, and when.
+struct Cached<T> {
+    at: Instant,
+    items: Vec<T>,
 }
 
 pub struct CrashPlan {
@@ -121,6 +170,15 @@ pub struct CrashPlan {
     /// Last success per (device_id, target), carried across refreshes.
     last_success: HashMap<(String, String), f64>,
     optional: OptionalCalls,
+    /// Computer details by computer id, carried across refreshes.
+    details: HashMap<String, Detailed>,
+    detail_calls_per_refresh: usize,
+    /// Refreshes so far.
+    refreshes: u64,
+    orgs: Option<Cached<Org>>,
+    org_interval: Duration,
+    mount_points: Option<Cached<MountPoint>>,
+    mount_point_interval: Duration,
 }
 
 impl CrashPlan {
@@ -145,11 +203,24 @@ impl CrashPlan {
             include_deactivated: section.include_deactivated,
             last_success: HashMap::new(),
             optional: OptionalCalls::default(),
+            details: HashMap::new(),
+            detail_calls_per_refresh: section.detail_calls_per_refresh(),
+            refreshes: 0,
+            orgs: None,
+            org_interval: section.org_interval(),
+            mount_points: None,
+            mount_point_interval: section.mount_point_interval(),
         })
     }
 
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
-        let raw = self.fetch().await?;
+        let mut raw = self.fetch().await?;
+        self.read_details(&raw.usages, &raw.computers).await;
+        raw.details = self
+            .details
+            .iter()
+            .map(|(id, d)| (id.clone(), d.detail.clone()))
+            .collect();
         let now = chrono::Utc::now().timestamp() as f64;
         let origin = Origin {
             source: &self.source,
@@ -165,6 +236,9 @@ impl CrashPlan {
     }
 
     async fn fetch(&mut self) -> Result<Raw, UpstreamError> {
+        // Orgs (nightly totals) and mount points are read on their own cadence.
+        let read_orgs = due(&self.orgs, self.org_interval);
+        let read_mount_points = due(&self.mount_points, self.mount_point_interval);
         let up = &self.upstream;
         let ps = self.page_size;
         // Required lists fail the refresh; optional calls come back as inner results.
@@ -186,13 +260,27 @@ impl CrashPlan {
                     .await,
                 )
             },
-            self.list_with_details("orgs", "/rest/orgs", "org", |o: &Org| &o.id),
-            self.list_with_details(
-                "mountPoints",
-                "/rest/mountPoints",
-                "mountPoint",
-                |p: &MountPoint| &p.id
-            ),
+            async {
+                if !read_orgs {
+                    return Ok(None);
+                }
+                self.list_with_details("orgs", "/rest/orgs", "org", |o: &Org| &o.id)
+                    .await
+                    .map(Some)
+            },
+            async {
+                if !read_mount_points {
+                    return Ok(None);
+                }
+                self.list_with_details(
+                    "mountPoints",
+                    "/rest/mountPoints",
+                    "mountPoint",
+                    |p: &MountPoint| &p.id,
+                )
+                .await
+                .map(Some)
+            },
             async {
                 Ok::<_, UpstreamError>(
                     up.get_json::<ServerStats>("serverStats", "/rest/serverStats", &[])
@@ -200,14 +288,117 @@ impl CrashPlan {
                 )
             },
         )?;
+        let users = self.optional("users", users)?;
+        let server_stats = self.optional("serverStats", server_stats)?;
+        let orgs = match orgs {
+            Some(read) => {
+                let orgs = self.optional("orgs", read)?;
+                self.orgs = orgs.clone().map(Cached::now);
+                orgs
+            }
+            None => self.orgs.as_ref().map(|c| c.items.clone()),
+        };
+        let mount_points = match mount_points {
+            Some(read) => {
+                let points = self.optional("mountPoints", read)?;
+                self.mount_points = points.clone().map(Cached::now);
+                points
+            }
+            None => self.mount_points.as_ref().map(|c| c.items.clone()),
+        };
         Ok(Raw {
             usages,
             computers,
-            users: self.optional("users", users)?,
-            orgs: self.optional("orgs", orgs)?,
-            mount_points: self.optional("mountPoints", mount_points)?,
-            server_stats: self.optional("serverStats", server_stats)?,
+            users,
+            orgs,
+            mount_points,
+            server_stats,
+            details: HashMap::new(),
         })
+    }
+
+    /// Reads the detail view of each computer that is a backup source and was never read or
+    /// whose backup activity (its usages' targets and `lastActivity`) changed since it was
+    /// read: at most `detail_calls_per_refresh`, those read longest ago first, `concurrency` at
+    /// a time. A detail that does not read keeps what an earlier one told (it is tried again
+    /// next refresh; one that is forbidden or gone, only when the activity changes again).
+    /// Details of computers no longer listed are forgotten.
+    async fn read_details(&mut self, usages: &[Usage], computers: &[Computer]) {
+        self.refreshes += 1;
+        let mut activity: HashMap<&str, Vec<String>> = HashMap::new();
+        for u in usages {
+            if let Some(sid) = u.source_id.as_deref() {
+                activity.entry(sid).or_default().push(format!(
+                    "{}@{}",
+                    u.key(),
+                    match &u.last_activity {
+                        Some(Time::At(t)) => t.to_string(),
+                        Some(Time::Unreadable(text)) => text.clone(),
+                        None => String::new(),
+                    }
+                ));
+            }
+        }
+        let mut due: Vec<(u64, String, String)> = Vec::new();
+        for c in computers {
+            let Some(list) = activity.get_mut(c.id.as_str()) else {
+                continue;
+            };
+            list.sort_unstable();
+            let now = list.join(",");
+            match self.details.get(&c.id) {
+                Some(known) if known.activity == now => {}
+                known => due.push((known.map_or(0, |k| k.read_in), c.id.clone(), now)),
+            }
+        }
+        due.sort_by_key(|(read_in, _, _)| *read_in);
+        let deferred = due.len().saturating_sub(self.detail_calls_per_refresh);
+        due.truncate(self.detail_calls_per_refresh);
+        let up = &self.upstream;
+        let read: Vec<(String, String, Result<Computer, UpstreamError>)> =
+            stream::iter(due.into_iter().map(|(_, id, now)| async move {
+                let path = format!("/rest/computers/{id}");
+                let detail = up.get_json::<Computer>("computer", &path, &[]).await;
+                (id, now, detail)
+            }))
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        let mut failed: Option<(usize, String)> = None;
+        for (id, now, detail) in read {
+            match detail {
+                Ok(c) => {
+                    self.details.insert(
+                        id,
+                        Detailed {
+                            activity: now,
+                            read_in: self.refreshes,
+                            detail: Detail::of(c),
+                        },
+                    );
+                }
+                Err(e) => {
+                    let f = failed.get_or_insert_with(|| (0, e.to_string()));
+                    f.0 += 1;
+                    if e.is_unavailable() {
+                        let known = self.details.entry(id).or_insert_with(|| Detailed {
+                            activity: String::new(),
+                            read_in: 0,
+                            detail: Detail::default(),
+                        });
+                        known.activity = now;
+                    }
+                }
+            }
+        }
+        if let Some((n, first)) = failed {
+            tracing::warn!(source = %self.source, failed = n, first = %first, "computer details that did not read keep what an earlier refresh read");
+        }
+        if deferred > 0 {
+            tracing::info!(source = %self.source, deferred, limit = self.detail_calls_per_refresh, "computer details left for the next refreshes");
+        }
+        let listed: HashSet<&str> = computers.iter().map(|c| c.id.as_str()).collect();
+        self.details.retain(|id, _| listed.contains(id.as_str()));
     }
 
     /// A list (`path`, items under `endpoint`), then each item's detail at `path/{id}`: orgs
@@ -271,6 +462,20 @@ impl CrashPlan {
         result: Result<T, UpstreamError>,
     ) -> Result<Option<T>, UpstreamError> {
         self.optional.take(&self.source, what, result)
+    }
+}
+
+/// Whether a list kept since `cached` is due again after `interval`.
+fn due<T>(cached: &Option<Cached<T>>, interval: Duration) -> bool {
+    cached.as_ref().is_none_or(|c| c.at.elapsed() >= interval)
+}
+
+impl<T> Cached<T> {
+    fn now(items: Vec<T>) -> Cached<T> {
+        Cached {
+            at: Instant::now(),
+            items,
+        }
     }
 }
 
@@ -391,14 +596,19 @@ pub fn map<'a>(
                 .and_then(|p| p.name.clone())
                 .unwrap_or_else(|| mid.to_owned())
         });
+        // OS and client version are in the detail view only.
+        let detail = raw.details.get(&c.id);
+        let detailed = |list: &Option<String>, of: fn(&Detail) -> &Option<String>| {
+            list.clone().or_else(|| detail.and_then(|d| of(d).clone()))
+        };
         let mut info = Vec::new();
         for (k, v) in [
             ("user", user),
             ("org", org),
             ("status", c.status.clone()),
-            ("os", c.os_name.clone()),
-            ("os_version", c.os_version.clone()),
-            ("version", c.version.clone()),
+            ("os", detailed(&c.os_name, |d| &d.os_name)),
+            ("os_version", detailed(&c.os_version, |d| &d.os_version)),
+            ("version", detailed(&c.version, |d| &d.version)),
             ("mount_point", mount_point),
         ] {
             if let Some(v) = v {
@@ -427,6 +637,25 @@ pub fn map<'a>(
     }
 
     // ---- targets: the usages list ----
+    // The PRO server itself, the target a computer's `serverBackupStats` are about: the one
+    // most source computers back up to (each client's archive is on one of its mount points);
+    // none when two tie.
+    let server_target: Option<&str> = {
+        let mut sources_of: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for u in &raw.usages {
+            if let (Some(t), Some(s)) = (u.target_id.as_deref(), u.source_id.as_deref()) {
+                sources_of.entry(t).or_default().insert(s);
+            }
+        }
+        let mut counts: Vec<(usize, &str)> =
+            sources_of.iter().map(|(t, s)| (s.len(), *t)).collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        match counts.as_slice() {
+            [(a, _), (b, _), ..] if a == b => None,
+            [(_, t), ..] => Some(*t),
+            [] => None,
+        }
+    };
     let mut targets = Vec::new();
     let mut device_seen: HashSet<String> = HashSet::new();
     let mut live_keys: HashSet<(String, String)> = HashSet::new();
@@ -471,7 +700,23 @@ pub fn map<'a>(
         let is_using = w.flag(|| at("isUsing"), &u.is_using);
         let key = (device_id.clone(), target.clone());
         let complete = todo_files == Some(0.0) && todo_bytes == Some(0.0);
-        if let (true, Some(t)) = (complete, last_activity) {
+        // The computer's last completed backup to the PRO server, from its detail view.
+        let last_backup = u
+            .source_id
+            .as_deref()
+            .filter(|_| server_target.is_some() && u.target_id.as_deref() == server_target)
+            .and_then(|sid| Some((sid, raw.details.get(sid)?)))
+            .and_then(|(sid, d)| {
+                w.time(
+                    || format!("computers/{sid}.serverBackupStats.lastBackup"),
+                    &d.last_backup,
+                )
+            });
+        let success = [last_activity.filter(|_| complete), last_backup]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max);
+        if let Some(t) = success {
             let entry = last_success.entry(key.clone()).or_insert(t);
             *entry = entry.max(t);
         }
@@ -480,9 +725,9 @@ pub fn map<'a>(
             (Some(_), Some(todo)) => Some(if todo > 0.0 { 0.0 } else { 1.0 }),
             _ => None,
         };
-        // Alert states of the pair, with the computer's own (device-wide) states.
-        let computer_states = computer.map(|c| c.alert_states.as_slice()).unwrap_or(&[]);
-        let alerts: Vec<String> = alert_states(u.alert_states.iter().chain(computer_states))
+        // The pair's own alert states: the computer's (device-wide) list, which a failing
+        // destination alone sets, is `crashplan_computer_alert_state`.
+        let alerts: Vec<String> = alert_states(u.alert_states.iter())
             .into_iter()
             .map(str::to_owned)
             .collect();

@@ -105,6 +105,20 @@ pub struct Computer {
     pub os_version: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     pub version: Option<String>,
+    /// Detail view only: backups of this computer to the PRO server.
+    #[serde(default)]
+    pub server_backup_stats: Option<ServerBackupStats>,
+}
+
+/// `serverBackupStats` of a computer's detail view (`GET /rest/computers/{id}`): its backups to
+/// the PRO server. `lastBackup` is in the document's example only, not in its table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerBackupStats {
+    #[serde(default, deserialize_with = "opt_num")]
+    pub percent_complete: Option<Num>,
+    #[serde(default, deserialize_with = "opt_time")]
+    pub last_backup: Option<Time>,
 }
 
 /// An item of `GET /rest/users`.
@@ -301,6 +315,31 @@ mod tests {
         assert_eq!(mp.kind.as_deref(), Some("DIR"));
         assert_eq!(mp.percent_free.as_deref(), Some("1.9"));
         assert_eq!(mp.bytes_per_second, None);
+    }
+
+    #[test]
+    fn computer_detail_of_the_document() {
+        let c: Computer = serde_json::from_str(
+            r#"{ "id": 2, "name": "c42-dhcp-191.c42", "guid": 343195742699662015, "status": "Active",
+                "alertStates": ["OK"], "userId": 69, "mountPointId": 1,
+                "creationDate": "2008-10-29T14:23:58.779-05:00",
+                "modificationDate": "2008-10-29T14:23:59.738-05:00", "osName": "Linux",
+                "osVersion": "2.6.31-14-generic", "osArch": "i386", "remoteAddress": "127.0.0.1",
+                "javaVersion": "1.6.0_0", "timeZone": "SystemV/CST6CDT", "version": "3.8.2010",
+                "serverBackupStats": { "numberSelected": 96, "selectedBytes": 2247629,
+                    "percentComplete": 100, "archiveBytes": 706201, "compressionRate": 68.6,
+                    "connected": false, "lastBackup": "2010-03-30T18:36:10.221Z",
+                    "lastConnected": "2010-03-30T18:35:50.133Z" } }"#,
+        )
+        .unwrap();
+        assert_eq!(c.os_name.as_deref(), Some("Linux"));
+        assert_eq!(c.version.as_deref(), Some("3.8.2010"));
+        let stats = c.server_backup_stats.unwrap();
+        assert_eq!(stats.percent_complete, Some(Num::Is(100.0)));
+        assert!(stats.last_backup.is_some());
+        // The destinations of the demo fleet have `"serverBackupStats": null`.
+        let c: Computer = serde_json::from_str(r#"{"id": 1, "serverBackupStats": null}"#).unwrap();
+        assert!(c.server_backup_stats.is_none());
     }
 
     #[test]

@@ -50,7 +50,13 @@ fn document_raw() -> Raw {
         server_stats: Some(
             serde_json::from_str(include_str!("fixtures/server_stats.json")).unwrap(),
         ),
+        details: HashMap::new(),
     }
+}
+
+/// The document's computer detail view (`GET /rest/computers/2`), as read.
+fn document_detail() -> Detail {
+    Detail::of(computer(include_str!("fixtures/computer_2.json")))
 }
 
 /// The samples of the snapshot as `name{labels} value` lines.
@@ -368,6 +374,75 @@ fn unreadable_values_are_absent_and_counted() {
     assert!(l.iter().any(|x| x.starts_with("backup_selected_bytes{")));
 }
 
+/// A busy computer, never at nothing-to-do when read, after a restart (nothing carried): its
+/// detail view's `serverBackupStats.lastBackup` is its last completed backup to the PRO
+/// server.
+#[test]
+fn a_busy_computer_gets_its_last_success_from_the_detail_view() {
+    let mut busy = document_raw();
+    busy.usages[0].todo_files = Some(Num::Is(10.0));
+    busy.usages[0].todo_bytes = Some(Num::Is(4_000_000_000_000.0));
+    busy.details.insert("2".into(), document_detail());
+    let snap = map(&busy, "hq", false, 0.0, &mut HashMap::new());
+    // 2010-03-30T18:36:10.221Z
+    assert_eq!(snap.targets[0].last_success, Some(1_269_974_170.221));
+
+    // A later completed activity wins; the last success never moves back.
+    let mut carried = HashMap::new();
+    let mut done = document_raw();
+    done.details.insert("2".into(), document_detail());
+    let snap = map(&done, "hq", false, 0.0, &mut carried);
+    assert_eq!(snap.targets[0].last_success, Some(1_283_386_213.45));
+    let snap = map(&busy, "hq", false, 0.0, &mut carried);
+    assert_eq!(snap.targets[0].last_success, Some(1_283_386_213.45));
+
+    // `serverBackupStats` is about the PRO server only: a second destination gets nothing
+    // from it.
+    let mut raw = two_destinations(&["OK"], &[]);
+    for u in &mut raw.usages {
+        u.todo_files = Some(Num::Is(10.0));
+        u.todo_bytes = Some(Num::Is(4_000_000_000_000.0));
+    }
+    // Another client of the PRO server makes it the target most sources back up to.
+    let mut other = raw.usages[0].clone();
+    other.source_id = Some("7".into());
+    other.source_guid = Some("7007".into());
+    raw.usages.push(other);
+    raw.details.insert("2".into(), document_detail());
+    let snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
+    let success = |target: &str| {
+        snap.targets
+            .iter()
+            .find(|t| t.device_id == "343195742699662015" && t.target == target)
+            .unwrap()
+            .last_success
+    };
+    assert_eq!(success("proserver"), Some(1_269_974_170.221));
+    assert_eq!(success("offsite"), None);
+}
+
+/// `os`, `os_version` and `version` of `backup_device_info` are in the detail view only.
+#[test]
+fn os_and_version_come_from_the_detail_view() {
+    let mut raw = document_raw();
+    let info = |raw: &Raw| {
+        let l = lines(&map(raw, "hq", false, 0.0, &mut HashMap::new()));
+        l.into_iter()
+            .find(|l| l.starts_with("backup_device_info{") && l.contains("c42-dhcp-191.c42"))
+            .unwrap()
+    };
+    assert!(!info(&raw).contains("os="), "{}", info(&raw));
+    raw.details.insert("2".into(), document_detail());
+    let with = info(&raw);
+    for label in [
+        r#"os="Linux""#,
+        r#"os_version="2.6.31-14-generic""#,
+        r#"version="3.8.2010""#,
+    ] {
+        assert!(with.contains(label), "{label} in {with}");
+    }
+}
+
 #[test]
 fn last_success_needs_nothing_left_to_do_and_is_carried_forward() {
     let mut carried = HashMap::new();
@@ -400,18 +475,55 @@ fn last_success_needs_nothing_left_to_do_and_is_carried_forward() {
     assert!(carried.is_empty());
 }
 
-#[test]
-fn alert_states_combine_pair_and_computer() {
+/// The document's computer backing up to two destinations: the PRO server (healthy, usage
+/// `alertStates` `[]`) and an offsite one (usage `["ALERT"]`); the computer-wide list says
+/// `["ALERT"]`. Only the failing destination is in ALERT; the computer's own state stays a
+/// device-level fact.
+fn two_destinations(computer_states: &[&str], offsite_states: &[&str]) -> Raw {
     let mut raw = document_raw();
-    raw.computers[0].alert_states = vec!["ALERT".into()];
+    raw.computers[0].alert_states = computer_states.iter().map(|s| s.to_string()).collect();
+    let mut offsite = raw.usages[0].clone();
+    offsite.target_id = Some("3".into());
+    offsite.target_guid = Some("42".into());
+    offsite.alert_states = offsite_states.iter().map(|s| s.to_string()).collect();
+    raw.usages.push(offsite);
+    raw.computers.push(computer(
+        r#"{"id": 3, "name": "offsite", "guid": 42, "status": "Active",
+            "alertStates": ["OK"], "userId": 1, "mountPointId": null}"#,
+    ));
+    raw
+}
+
+#[test]
+fn alert_states_are_kept_per_destination() {
+    let raw = two_destinations(&["ALERT"], &["ALERT"]);
     let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
-    for (state, v) in [("OK", 0.0), ("WARN", 0.0), ("ALERT", 1.0)] {
+    let offsite = T.replace("target=\"proserver\"", "target=\"offsite\"");
+    for (target, state, v) in [
+        (T, "OK", 1.0),
+        (T, "ALERT", 0.0),
+        (offsite.as_str(), "OK", 0.0),
+        (offsite.as_str(), "ALERT", 1.0),
+    ] {
         assert_eq!(
-            value(&l, &format!("backup_alert_state{{{T},state=\"{state}\"}}")),
+            value(
+                &l,
+                &format!("backup_alert_state{{{target},state=\"{state}\"}}")
+            ),
             (v > 0.0).then_some(v),
-            "{state}"
+            "{target} {state}"
         );
     }
+    let d = r#"source="hq",device="c42-dhcp-191.c42",device_id="343195742699662015""#;
+    assert_eq!(
+        value(
+            &l,
+            &format!("crashplan_computer_alert_state{{{d},state=\"ALERT\"}}")
+        ),
+        Some(1.0)
+    );
+
+    // Several states of one usage, an unknown one included, are kept as listed.
     let mut raw = document_raw();
     raw.usages[0].alert_states = vec!["WARN".into(), "SomethingNew".into()];
     let l = lines(&map(&raw, "hq", false, 0.0, &mut HashMap::new()));
@@ -624,4 +736,77 @@ fn never_placeholders_are_absent_and_not_counted() {
         assert_fleet_intact(&snap, "backup_last_activity_timestamp_seconds");
         assert_eq!(snap.warnings.count, 0, "{never}: {}", snap.warnings);
     }
+}
+
+/// The alerting bridge on what the source maps, as `alerts/tests/crashplan.test.yml` checks
+/// the rules: one failing destination pages for that destination only; a busy computer whose
+/// detail view gives its last completed backup is neither stale nor never completed.
+#[test]
+fn the_bridge_pages_only_for_what_is_at_risk() {
+    use crate::alerting::rules::{Evaluator, SourceView};
+    // The document's 2010-03-30T18:36:10.221Z.
+    const LAST_BACKUP: f64 = 1_269_974_170.221;
+    // (The document's mount point, 1.9 % free, is left out: its alert is not about devices.)
+    let evaluate = |raw: &Raw, now: f64| {
+        let raw = Raw {
+            mount_points: None,
+            usages: raw.usages.clone(),
+            computers: raw.computers.clone(),
+            details: raw.details.clone(),
+            ..Default::default()
+        };
+        let mut snap = map(&raw, "hq", false, 0.0, &mut HashMap::new());
+        for t in &mut snap.targets {
+            t.stale_threshold = Some(3.0 * 86_400.0);
+            t.first_seen = Some(now - 400.0 * 86_400.0);
+        }
+        let view = SourceView {
+            name: "hq",
+            system: "crashplan",
+            snapshot: &snap,
+        };
+        Evaluator::default()
+            .evaluate(&[view], now)
+            .into_iter()
+            .map(|c| {
+                let target = c
+                    .labels
+                    .iter()
+                    .find(|(k, _)| *k == "target")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                (c.rule.name, target)
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Both destinations active a minute ago, nothing left to do; the offsite one in ALERT.
+    let mut raw = two_destinations(&["ALERT"], &["ALERT"]);
+    let activity = raw.usages[0].last_activity.as_ref().unwrap().get().unwrap();
+    assert_eq!(
+        evaluate(&raw, activity + 60.0),
+        [("BackupFailing", "offsite".to_owned())]
+    );
+
+    // Busy: files left to do at every reading, the last completed backup 20 hours ago.
+    for u in &mut raw.usages {
+        u.alert_states.clear();
+        u.todo_files = Some(Num::Is(10.0));
+        u.todo_bytes = Some(Num::Is(4_000_000_000_000.0));
+    }
+    raw.usages.truncate(1);
+    raw.details.insert("2".into(), document_detail());
+    assert!(evaluate(&raw, LAST_BACKUP + 20.0 * 3600.0).is_empty());
+    // Without the detail view it would have been "never completed".
+    raw.details.clear();
+    assert_eq!(
+        evaluate(&raw, LAST_BACKUP + 20.0 * 3600.0),
+        [("BackupNeverCompleted", "proserver".to_owned())]
+    );
+    // And with it, stale once no backup completes for longer than the threshold.
+    raw.details.insert("2".into(), document_detail());
+    assert_eq!(
+        evaluate(&raw, LAST_BACKUP + 73.0 * 3600.0),
+        [("BackupStale", "proserver".to_owned())]
+    );
 }

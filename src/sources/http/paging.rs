@@ -139,6 +139,12 @@ impl Upstream {
     /// by `id`. A list that ends with fewer items than the `metadata.count` a page announces
     /// fails with [`UpstreamError::Inconsistent`]: an empty or cut list never replaces a full
     /// one.
+    ///
+    /// A first page shorter than the limit is followed by one more request at the next offset:
+    /// a server that caps the page size (and may count only the page it served in
+    /// `metadata.count`) answers more items there, and the rest of the list is read at its
+    /// size; an empty answer, or the first page again, ends the list. This costs one request
+    /// per list that fits in one page.
     pub async fn get_all_pages<T: DeserializeOwned + Send + 'static>(
         &self,
         endpoint: &'static str,
@@ -155,6 +161,7 @@ impl Upstream {
             query,
             page_size,
             1,
+            true,
             decode_list_page,
             id,
         )
@@ -185,6 +192,7 @@ impl Upstream {
             query,
             page_size,
             ahead,
+            false,
             move |endpoint, key, body: &[u8]| {
                 decode(endpoint, key, body).map(|items| ListPage {
                     items,
@@ -209,6 +217,7 @@ impl Upstream {
         query: &[(&str, String)],
         page_size: usize,
         ahead: usize,
+        probe_short_first_page: bool,
         decode: D,
         id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, UpstreamError>
@@ -220,9 +229,11 @@ impl Upstream {
     {
         const MAX_PAGES: usize = 100_000;
         let progress = self.progress.list(path);
-        let fetch = |page: usize| {
+        // The page size the server serves: the one asked for, unless it caps it (below).
+        let mut size = page_size;
+        let fetch = |offset: usize| {
             let mut q: Vec<(&str, String)> = query.to_vec();
-            q.push(("offset", (page * page_size).to_string()));
+            q.push(("offset", offset.to_string()));
             q.push(("limit", page_size.to_string()));
             let progress = &progress;
             async move {
@@ -258,11 +269,20 @@ impl Upstream {
             Ok(items)
         };
         let mut page = 0;
+        // Whether the page being read is the one after a short first page, asked for to tell a
+        // list that ended from a server that caps the page size.
+        let mut probing = false;
         while page < MAX_PAGES {
             // The first page alone (most lists fit in one), then `ahead` at a time.
-            let window = if page == 0 { 1 } else { ahead.max(1) };
+            let window = if page == 0 || probing {
+                1
+            } else {
+                ahead.max(1)
+            };
+            let step = size;
             let mut batches =
-                stream::iter((page..(page + window).min(MAX_PAGES)).map(fetch)).buffered(window);
+                stream::iter((page..(page + window).min(MAX_PAGES)).map(|p| fetch(p * step)))
+                    .buffered(window);
             while let Some(batch) = batches.next().await {
                 let ListPage {
                     items: batch,
@@ -275,14 +295,23 @@ impl Upstream {
                 }
                 let n = batch.len() + unreadable.len();
                 skipped.extend(unreadable);
+                if std::mem::take(&mut probing) {
+                    let new = batch.iter().any(|item| !seen.contains(&id(item)));
+                    if !new {
+                        // Nothing more (or the first page again, from a server that ignores
+                        // offset): the short first page was the whole list.
+                        return complete(items, announced, skipped);
+                    }
+                    tracing::warn!(source = %self.source, %endpoint, asked = page_size, served = size, "the server caps the page size; reading the rest at its size");
+                }
                 let first = batch.first().map(&id);
                 if page > 0 && n > 0 && first == previous_first {
                     return Err(UpstreamError::Paging {
                         endpoint,
                         detail: format!(
                             "offset {} returned the same items as offset {}: the server ignores offset",
-                            page * page_size,
-                            (page - 1) * page_size
+                            page * size,
+                            (page - 1) * size
                         ),
                     });
                 }
@@ -293,20 +322,28 @@ impl Upstream {
                         items.push(item);
                     }
                 }
-                if n == page_size && items.len() == before {
+                if n == size && items.len() == before {
                     return Err(UpstreamError::Paging {
                         endpoint,
                         detail: format!(
                             "offset {} returned only items already read: the server does not page",
-                            page * page_size
+                            page * size
                         ),
                     });
                 }
-                if n > page_size {
+                if n > size {
                     tracing::debug!(source = %self.source, %endpoint, n, page_size, "server ignores limit; one page holds the whole list");
                     return complete(items, announced, skipped);
                 }
-                if n < page_size {
+                if n < size {
+                    if page == 0 && n > 0 && probe_short_first_page {
+                        // The end of the list, or a server that serves fewer than asked for
+                        // (whatever its `metadata.count` says): the next offset tells.
+                        size = n;
+                        probing = true;
+                        page = 1;
+                        break;
+                    }
                     // Pages requested past the end are dropped unread.
                     return complete(items, announced, skipped);
                 }

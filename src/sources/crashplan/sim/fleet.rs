@@ -22,7 +22,8 @@
 //! | `skim-mba` | stale: last activity 12.7 days ago, offline since; `["WARN"]` |
 //! | `SALES-LT-0042` | the one device in ALERT, for a long time: last activity 37 days ago, offline since; computer `["ALERT"]`, usage `["ALERT"]` (the only non-empty usage `alertStates`) |
 //! | `ppatel-mbp-2` | never backed up: registered 3 hours ago, connected, usage `lastActivity` null, `archiveBytes` 0, `todoFiles`/`todoBytes` = `selectedFiles`/`selectedBytes` |
-//! | `build-02.eng.acme.example` | backup in progress: `todoBytes` > 0 (about 89 % complete), active 2 minutes ago |
+//! | `build-02.eng.acme.example` | busy: a backup in progress whenever it is read (`todoBytes` > 0, about 89 % complete, active 2 minutes ago); its last completed backup (`serverBackupStats.lastBackup`, detail view only) was 20 hours ago |
+//! | `git.eng.acme.example` | one failing and one healthy destination: to the PRO server healthy (usage `alertStates` `[]`), to the offsite one nothing for 9 days (usage `["ALERT"]`); computer `["ALERT"]` |
 //! | `FIN-WS-0113` | `"sourceStatus": "Blocked,Active"` (otherwise healthy, as in the document's example) |
 //! | `FIN-LT-0188` | Deactivated computer (of the deactivated user Alan Price): `sourceStatus` "Deactivated", `isUsing` false, last activity 64 days ago |
 //!
@@ -54,6 +55,11 @@ pub const LONG_ALERT_DEVICE: &str = "SALES-LT-0042";
 pub const NEVER_BACKED_UP_DEVICE: &str = "ppatel-mbp-2";
 /// The device with a backup in progress (`todoBytes` > 0).
 pub const IN_PROGRESS_DEVICE: &str = "build-02.eng.acme.example";
+/// The device whose backup to the offsite destination fails (usage `["ALERT"]`) while its
+/// backup to the PRO server is healthy; its computer-wide `alertStates` say `["ALERT"]`.
+pub const OFFSITE_FAILING_DEVICE: &str = "git.eng.acme.example";
+/// Hours since the busy device ([`IN_PROGRESS_DEVICE`]) last completed a backup.
+pub const IN_PROGRESS_LAST_BACKUP_HOURS: f64 = 20.0;
 /// The device with `"sourceStatus": "Blocked,Active"`.
 pub const BLOCKED_DEVICE: &str = "FIN-WS-0113";
 /// The Deactivated computer.
@@ -500,6 +506,7 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
         let (computer_alert, usage_alert) = match d.state {
             State::Stale(..) => (json!(["WARN"]), json!([])),
             State::LongAlert(_) => (json!(["ALERT"]), json!(["ALERT"])),
+            _ if d.name == OFFSITE_FAILING_DEVICE => (json!(["ALERT"]), json!([])),
             _ => (json!(["OK"]), json!([])),
         };
         let (status, source_status, is_using) = match d.state {
@@ -549,6 +556,12 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
         };
 
         let last_activity = last_activity_s.map(|s| ago(now, s));
+        // The last completed backup to this server: the last activity, unless a backup is in
+        // progress.
+        let last_backup = match d.state {
+            State::InProgress => Some(ago(now, IN_PROGRESS_LAST_BACKUP_HOURS * HOUR)),
+            _ => last_activity,
+        };
         let last_connected = ago(now, last_connected_s);
         let source_last_connected = ago(now, source_last_connected_s);
         let modified_days = match d.state {
@@ -581,7 +594,7 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
                 "archiveBytes": f.archive_bytes,
                 "compressionRate": compression_rate,
                 "connected": connected,
-                "lastBackup": last_activity.map_or(Value::Null, zulu),
+                "lastBackup": last_backup.map_or(Value::Null, zulu),
                 "lastConnected": zulu(last_connected),
             },
         }));
@@ -610,6 +623,12 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
         if d.offsite {
             // Replicated to the offsite destination a few times a day.
             let activity = ago(now, between(&mut rng, 1.0 * HOUR, 11.0 * HOUR));
+            let failing = d.name == OFFSITE_FAILING_DEVICE;
+            let activity = if failing {
+                ago(now, 9.0 * DAY)
+            } else {
+                activity
+            };
             let offsite_connected =
                 activity + chrono::Duration::seconds(rng.i64(5..300)).min(now - activity);
             let offsite_ratio = (ratio * between(&mut rng, 0.97, 1.05)).min(0.99);
@@ -631,7 +650,7 @@ pub fn demo_fleet(now: DateTime<Utc>) -> Dataset {
                 "lastConnected": zulu(offsite_connected),
                 "lastActivity": zulu(activity),
                 "isUsing": true,
-                "alertStates": [],
+                "alertStates": if failing { json!(["ALERT"]) } else { json!([]) },
             }));
         }
 
@@ -1013,16 +1032,35 @@ mod tests {
             .iter()
             .filter(|c| c["alertStates"] == json!(["ALERT"]))
             .collect();
-        assert_eq!(alert.len(), 1);
+        let mut alert = alert;
+        alert.sort_by_key(|c| c["name"] != json!(LONG_ALERT_DEVICE));
+        assert_eq!(alert.len(), 2);
         assert_eq!(alert[0]["name"], json!(LONG_ALERT_DEVICE));
-        let with_alerts: Vec<&Value> = d
+        assert_eq!(alert[1]["name"], json!(OFFSITE_FAILING_DEVICE));
+        let mut with_alerts: Vec<&Value> = d
             .usages
             .iter()
             .filter(|u| !u["alertStates"].as_array().unwrap().is_empty())
             .collect();
-        assert_eq!(with_alerts.len(), 1);
+        with_alerts.sort_by_key(|u| u["sourceId"] != alert[0]["id"]);
+        assert_eq!(with_alerts.len(), 2);
         assert_eq!(with_alerts[0]["sourceId"], alert[0]["id"]);
         assert!(days_ago(&with_alerts[0]["lastActivity"]).unwrap() > 30.0);
+        // One failing destination, one healthy: only the offsite usage is in ALERT.
+        assert_eq!(with_alerts[1]["sourceId"], alert[1]["id"]);
+        assert_eq!(with_alerts[1]["targetId"], json!(OFFSITE_SERVER_ID));
+        assert!(days_ago(&with_alerts[1]["lastActivity"]).unwrap() > 8.0);
+        let primary = d
+            .usages
+            .iter()
+            .find(|u| u["sourceId"] == alert[1]["id"] && u["targetId"] == json!(PRIMARY_SERVER_ID))
+            .unwrap();
+        assert!(days_ago(&primary["lastActivity"]).unwrap() < 1.0);
+
+        // The busy device's last completed backup is older than its activity.
+        let busy = computer(&d, IN_PROGRESS_DEVICE);
+        let last_backup = days_ago(&busy["serverBackupStats"]["lastBackup"]).unwrap();
+        assert!((last_backup * 24.0 - IN_PROGRESS_LAST_BACKUP_HOURS).abs() < 0.01);
 
         let never: Vec<&Value> = d
             .usages

@@ -276,6 +276,9 @@ struct Shared {
     dataset: Mutex<Arc<Dataset>>,
     faults: Arc<Faults>,
     requests: Arc<RequestLog>,
+    /// Largest page served, whatever `limit`/`pageSize` asks for (see
+    /// [`SimServer::set_max_page_size`]).
+    max_page_size: Mutex<Option<usize>>,
 }
 
 /// A running simulated server, listening on 127.0.0.1. It stops when [`Simulator::shutdown`] is
@@ -301,6 +304,7 @@ impl Simulator for SimServer {
                 dataset: Mutex::new(Arc::new(dataset)),
                 faults: bound.faults,
                 requests: bound.requests,
+                max_page_size: Mutex::new(None),
             },
             |shared, req| async move { handle(&shared, req).await },
         )
@@ -325,6 +329,13 @@ impl SimServer {
     /// The data currently served.
     pub fn dataset(&self) -> Arc<Dataset> {
         Arc::clone(&lock(&self.shared.dataset))
+    }
+
+    /// Serves at most `max` items per list page, whatever `limit` or `pageSize` asks for (an
+    /// unlimited request included), as servers that cap the page size do; `metadata.count`
+    /// still counts the items of the answer. `None` lifts the cap.
+    pub fn set_max_page_size(&self, max: Option<usize>) {
+        *lock(&self.shared.max_page_size) = max;
     }
 }
 
@@ -535,7 +546,8 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Resp {
 
     let params = query_params(&req);
     let dataset = Arc::clone(&lock(&shared.dataset));
-    let body = match answer(&dataset, &route, &params, &taken) {
+    let cap = *lock(&shared.max_page_size);
+    let body = match answer(&dataset, &route, &params, &taken, cap) {
         Ok(value) => value,
         Err((status, message)) => return error_response(status, &message),
     };
@@ -548,6 +560,7 @@ fn answer(
     route: &Route,
     params: &[(String, String)],
     taken: &Taken,
+    cap: Option<usize>,
 ) -> Result<Value, (StatusCode, String)> {
     match route {
         Route::ServerStats => dataset
@@ -565,7 +578,7 @@ fn answer(
                     format!("No {} with id {id}", resource.detail_name()),
                 )
             }),
-        Route::List(resource) => list(dataset, *resource, params, taken),
+        Route::List(resource) => list(dataset, *resource, params, taken, cap),
     }
 }
 
@@ -574,15 +587,19 @@ fn list(
     resource: Resource,
     params: &[(String, String)],
     taken: &Taken,
+    cap: Option<usize>,
 ) -> Result<Value, (StatusCode, String)> {
     let window = Window::from_params(params).map_err(|m| (StatusCode::BAD_REQUEST, m))?;
-    let window = if taken.ignore_paging {
+    let mut window = if taken.ignore_paging {
         Window::ALL
     } else if taken.ignore_offset {
         Window { start: 0, ..window }
     } else {
         window
     };
+    if let Some(cap) = cap {
+        window.limit = Some(window.limit.map_or(cap, |l| l.min(cap)));
+    }
     let constraints = resource.constraints();
     let detail_only = resource.detail_only_keys();
     let items: Vec<Value> = dataset
@@ -1439,6 +1456,27 @@ mod tests {
             source_ids(&get(&server, "/rest/usages?offset=2&limit=2").await),
             vec![3, 4]
         );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_capped_page_size_serves_fewer_than_asked() {
+        let server = start(Dataset::document_examples()).await;
+        server.set_max_page_size(Some(1));
+        for path in [
+            "/rest/orgs?offset=0&limit=3",
+            "/rest/orgs",
+            "/rest/orgs?page=1&pageSize=5",
+        ] {
+            let body = get(&server, path).await.json();
+            assert_eq!(body["orgs"].as_array().unwrap().len(), 1, "{path}");
+            assert_eq!(body["metadata"]["count"], json!(1), "{path}");
+        }
+        let second = get(&server, "/rest/orgs?offset=1&limit=3").await.json();
+        assert_eq!(second["orgs"][0]["id"], json!(3));
+        server.set_max_page_size(None);
+        let body = get(&server, "/rest/orgs?offset=0&limit=3").await.json();
+        assert_eq!(body["orgs"].as_array().unwrap().len(), 3);
         server.shutdown().await;
     }
 
