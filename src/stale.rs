@@ -75,6 +75,10 @@ impl StalePolicy {
 #[derive(Debug, Default)]
 pub struct Memory {
     targets: HashMap<Box<str>, Learned>,
+    /// The vendor's last success is itself learned by the exporter (see
+    /// `crate::sources::Vendor::last_success_learned`): a later one is never replaced by an
+    /// earlier one.
+    never_back: bool,
     /// The key being looked up, made again for each target without allocating.
     key: String,
 }
@@ -91,6 +95,13 @@ pub struct Learned {
 }
 
 impl Memory {
+    /// A memory for a source whose last successes are learned by the exporter (they never
+    /// move back), or given by the vendor (the vendor's value always wins).
+    pub fn with_learned_successes(mut self, learned: bool) -> Memory {
+        self.never_back = learned;
+        self
+    }
+
     /// Records that the target was read at `now`, with the last success the vendor gave
     /// (`None`: none, or unreadable). Returns when it was first read and the last success to
     /// export: the vendor's, else the one it reported before (a value unreadable in one
@@ -106,9 +117,11 @@ impl Memory {
         match self.targets.get_mut(self.key.as_str()) {
             Some(known) => {
                 known.last = known.last.max(now);
-                if success.is_some() {
-                    known.success = success;
-                }
+                known.success = match (success, known.success) {
+                    (Some(new), Some(old)) if self.never_back => Some(new.max(old)),
+                    (Some(new), _) => Some(new),
+                    (None, old) => old,
+                };
                 (known.first, known.success)
             }
             None => {
@@ -395,6 +408,19 @@ threshold = "off"
         );
         assert_eq!(seen.touch("1", "cloud", 500.0, None), (100.0, Some(120.0)));
         assert_eq!(seen.touch("2", "cloud", 500.0, None), (10.0, Some(15.0)));
+
+        // Where the exporter learns the last success itself, an earlier one (all the vendor
+        // tells after a restart) does not replace a later one learned before.
+        let mut learned = Memory::default().with_learned_successes(true);
+        learned.touch("1", "cloud", 100.0, Some(150.0));
+        assert_eq!(
+            learned.touch("1", "cloud", 200.0, Some(120.0)),
+            (100.0, Some(150.0))
+        );
+        assert_eq!(
+            learned.touch("1", "cloud", 300.0, Some(250.0)),
+            (100.0, Some(250.0))
+        );
     }
 
     #[test]

@@ -53,8 +53,13 @@ struct Contents {
 #[derive(Debug, Serialize, Deserialize)]
 struct AlertRow {
     labels: BTreeMap<String, String>,
+    #[serde(deserialize_with = "exact::f64")]
     active_since: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "exact::option"
+    )]
     fired_at: Option<f64>,
 }
 
@@ -77,10 +82,36 @@ struct SourceContents {
 struct Row {
     device_id: String,
     target: String,
+    #[serde(deserialize_with = "exact::f64")]
     first_read: f64,
+    #[serde(deserialize_with = "exact::f64")]
     last_read: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "exact::option"
+    )]
     last_success: Option<f64>,
+}
+
+/// Times read back exactly as they were written: serde_json writes the shortest text that
+/// reads back as the same f64, but its own reading may be one bit off in the fraction (a
+/// first-seen time would move by a fraction of a microsecond across a restart). The number's
+/// text is read by the standard library's exact parser instead.
+mod exact {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::value::RawValue;
+
+    pub fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        raw.get()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{} is not a number", raw.get())))
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        f64(d).map(Some)
+    }
 }
 
 /// Contents taken from the sources' memories, ready to write.
@@ -347,6 +378,21 @@ mod tests {
     }
 
     #[test]
+    fn times_read_back_to_the_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(dir.path().join("state.json"));
+        let times = [1_796_302_112.333_809_9, 1_796_302_108.272_780_7, 0.1 + 0.2];
+        let rows: Vec<_> = times.iter().map(|t| ("1", "a", *t, Some(*t))).collect();
+        for row in rows {
+            let m = memory(&[row]);
+            file.write(file.take([("hq", "crashplan", &m)].into_iter(), Vec::new(), 0.0));
+            let back = &known(&file.load(&[("hq", "crashplan")]).unwrap().memories["hq"])[0].2;
+            assert_eq!(back.first.to_bits(), row.2.to_bits());
+            assert_eq!(back.success.map(f64::to_bits), Some(row.2.to_bits()));
+        }
+    }
+
+    #[test]
     fn later_contents_are_not_replaced_by_earlier_ones() {
         let dir = tempfile::tempdir().unwrap();
         let file = StateFile::new(dir.path().join("state.json"));
@@ -380,7 +426,7 @@ mod tests {
             let err = file.load(&[("hq", "crashplan")]).unwrap_err();
             assert!(err.contains(wants), "{text}: {err}");
         }
-        // Implausible times are left out, the rest is read.
+        // Implausible times (negative, beyond f64) are left out, the rest is read.
         std::fs::write(
             &path,
             r#"{"version":1,"sources":{"hq":{"kind":"crashplan","targets":[
@@ -390,19 +436,21 @@ mod tests {
             ]}}}"#,
         )
         .unwrap();
-        let loaded = file.load(&[("hq", "crashplan")]).unwrap_err();
-        // 1e400 is not a JSON number serde reads as f64: the whole file is refused.
-        assert!(loaded.contains("not a state file"), "{loaded}");
+        let loaded = file.load(&[("hq", "crashplan")]).unwrap().memories;
+        assert_eq!(known(&loaded["hq"]).len(), 1);
+        // A time that is not a number is not a state file of this exporter.
         std::fs::write(
             &path,
             r#"{"version":1,"sources":{"hq":{"kind":"crashplan","targets":[
-                {"device_id":"1","target":"a","first_read":-5,"last_read":1},
-                {"device_id":"3","target":"a","first_read":1,"last_read":2,"last_success":1.5}
+                {"device_id":"1","target":"a","first_read":"soon","last_read":1}
             ]}}}"#,
         )
         .unwrap();
-        let loaded = file.load(&[("hq", "crashplan")]).unwrap().memories;
-        assert_eq!(known(&loaded["hq"]).len(), 1);
+        let err = file.load(&[("hq", "crashplan")]).unwrap_err();
+        assert!(
+            err.contains("not a state file") && err.contains("soon"),
+            "{err}"
+        );
         std::fs::create_dir(dir.path().join("dir")).unwrap();
         let err = StateFile::new(dir.path().join("dir"))
             .load(&[("hq", "crashplan")])

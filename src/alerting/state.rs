@@ -86,7 +86,7 @@ pub struct Tracker {
     version: u64,
     /// Alerts of before a restart ([`Tracker::restore`]), by [`label_key`], until their
     /// condition holds again or `restored_until`.
-    restored: HashMap<String, (f64, Option<f64>)>,
+    restored: HashMap<String, Kept>,
     restored_until: f64,
 }
 
@@ -98,7 +98,8 @@ impl Tracker {
         }
     }
 
-    /// The pending and firing alerts, for the state file.
+    /// The pending and firing alerts, for the state file; with those of before a restart
+    /// whose condition has not been evaluated again yet (within the tolerance).
     pub fn kept(&self) -> Vec<Kept> {
         self.alerts
             .values()
@@ -112,6 +113,7 @@ impl Tracker {
                 active_since: a.active_since,
                 fired_at: a.fired_at,
             })
+            .chain(self.restored.values().cloned())
             .collect()
     }
 
@@ -123,7 +125,7 @@ impl Tracker {
         self.restored_until = saved_at + RESTORE_TOLERANCE_SECONDS;
         for k in kept {
             let key = label_key(k.labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-            self.restored.insert(key, (k.active_since, k.fired_at));
+            self.restored.insert(key, k);
         }
     }
 
@@ -180,9 +182,10 @@ impl Tracker {
                             .remove(&label_key(c.labels.iter().map(|(k, v)| (*k, v.as_str()))))
                     };
                     let (active_since, fired_at) = match restored {
-                        Some((since, fired)) if since <= now => {
-                            (since, fired.or((now - since >= hold).then_some(now)))
-                        }
+                        Some(k) if k.active_since <= now => (
+                            k.active_since,
+                            k.fired_at.or((now - k.active_since >= hold).then_some(now)),
+                        ),
                         _ => (now, (hold <= 0.0).then_some(now)),
                     };
                     changed |= fired_at.is_some();
@@ -379,6 +382,10 @@ mod tests {
         // Restarted at 2000: a (fired) and b (pending since 1800) hold again at 2100.
         let mut after = Tracker::new(0.0);
         after.restore(kept.clone(), 1900.0);
+        // Until they are evaluated again, they are kept as they were.
+        let mut again = after.kept();
+        again.sort_by(|x, y| x.labels.cmp(&y.labels));
+        assert_eq!(again.len(), 3);
         after.update(
             vec![
                 candidate(&AGENT_OFFLINE, "a"),

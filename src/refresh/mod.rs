@@ -144,8 +144,9 @@ impl Exporter {
         let mut sources = Vec::new();
         let mut entries = Vec::new();
         for cfg in &config.sources {
-            let source = registry::find(cfg.kind)
-                .ok_or_else(|| format!("source {:?}: unknown kind {:?}", cfg.name, cfg.kind))?
+            let vendor = registry::find(cfg.kind)
+                .ok_or_else(|| format!("source {:?}: unknown kind {:?}", cfg.name, cfg.kind))?;
+            let source = vendor
                 .build(cfg, metrics.clone())
                 .map_err(|e| format!("source {:?}: {e}", cfg.name))?;
             sources.push(source);
@@ -155,7 +156,13 @@ impl Exporter {
                 url: cfg.base_url().to_string(),
                 refresh_interval: cfg.refresh_interval,
                 stale: StalePolicy::of(cfg),
-                memory: Mutex::new(loaded.memories.remove(&cfg.name).unwrap_or_default()),
+                memory: Mutex::new(
+                    loaded
+                        .memories
+                        .remove(&cfg.name)
+                        .unwrap_or_default()
+                        .with_learned_successes(vendor.last_success_learned()),
+                ),
                 state: Mutex::new(SourceState::default()),
                 progress: metrics.progress(&cfg.name),
             });

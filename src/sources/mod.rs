@@ -277,6 +277,10 @@ pub trait Vendor: Sync {
     /// The vendor-neutral families it fills (for the series estimate; its mapping tests
     /// check it writes no other).
     fn neutral_families(&self) -> &'static [&'static Desc];
+    /// Its last successes are learned by the exporter (from what it saw), not reported by the
+    /// vendor: a later one is never replaced by an earlier one, after a restart included
+    /// (`crate::stale::Memory`).
+    fn last_success_learned(&self) -> bool;
     /// The keys of its section (beyond the keys every kind takes).
     fn section_keys(&self) -> &'static [&'static str];
     /// The keys of its section whose values are secrets (never shown in an error).
@@ -323,6 +327,8 @@ pub trait VendorSpec: Sync {
     fn families() -> &'static [&'static Desc];
     /// See [`Vendor::neutral_families`].
     const NEUTRAL_FAMILIES: &'static [&'static Desc];
+    /// See [`Vendor::last_success_learned`].
+    const LAST_SUCCESS_LEARNED: bool = false;
     /// The section's rules beyond its keys' types (required and refused keys, ranges, secret
     /// files read).
     fn check(section: &mut Self::Section) -> Result<(), KeyError>;
@@ -347,6 +353,9 @@ impl<V: VendorSpec> Vendor for V {
     }
     fn neutral_families(&self) -> &'static [&'static Desc] {
         V::NEUTRAL_FAMILIES
+    }
+    fn last_success_learned(&self) -> bool {
+        V::LAST_SUCCESS_LEARNED
     }
     fn section_keys(&self) -> &'static [&'static str] {
         serde_aux::serde_introspection::serde_introspect::<V::Section>()

@@ -80,6 +80,8 @@ impl VendorSpec for CrashPlanPro {
         &crate::metrics::STALE_THRESHOLD,
         &crate::metrics::FIRST_SEEN,
     ];
+    /// The later of the computer's `lastBackup` and the activity seen with nothing left to do.
+    const LAST_SUCCESS_LEARNED: bool = true;
     fn families() -> &'static [&'static Desc] {
         families::ALL
     }
