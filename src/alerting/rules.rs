@@ -345,13 +345,25 @@ fn agent_offline(s: &SourceView<'_>, d: &Device, now: f64, out: &mut Vec<Candida
     if d.connected != Some(false) {
         return;
     }
-    let since = match d.last_connected {
-        Some(t) if now - t > OFFLINE_AFTER_SECONDS => Some(now - t),
-        Some(_) => return,
-        None => None,
+    // The device's own limit where its system gives one (+Inf: nothing is due), else a day;
+    // without a check-in time, only where the system gives no limit either.
+    let since = match (d.last_connected, d.offline_threshold) {
+        (Some(t), Some(limit)) if now - t > limit => Some(now - t),
+        (Some(t), None) if now - t > OFFLINE_AFTER_SECONDS => Some(now - t),
+        (None, None) => None,
+        _ => return,
     };
     let how = match since {
-        Some(age) => format!(": it last checked in {} ago", humanize_duration(age)),
+        Some(age) => {
+            let mut how = format!(": it last checked in {} ago", humanize_duration(age));
+            if let Some(limit) = d.offline_threshold {
+                how.push_str(&format!(
+                    ", longer than the {} its backup schedule allows",
+                    humanize_duration(limit)
+                ));
+            }
+            how
+        }
         None => format!(
             " for more than 30 minutes ({} does not report when it last checked in)",
             s.system

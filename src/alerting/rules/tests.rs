@@ -231,6 +231,42 @@ fn offline_by_last_check_in_or_without_one() {
 }
 
 #[test]
+fn offline_past_the_device_s_own_limit_only() {
+    // Rackspace agents: the last check-in is the last sign of work, the limit the shortest
+    // schedule plus an hour (+Inf: nothing scheduled).
+    let device = |name: &str, last: Option<f64>, limit: f64| Device {
+        name: name.into(),
+        id: format!("id-{name}"),
+        connected: Some(false),
+        last_connected: last,
+        offline_threshold: Some(limit),
+        ..Default::default()
+    };
+    let c = eval(&snapshot(
+        vec![
+            // Weekly, idle since its run 2 days ago.
+            device("vpn01", Some(NOW - 2.0 * DAY), 7.0 * DAY + 3600.0),
+            // Manual only, last run weeks ago.
+            device("app03", Some(NOW - 37.5 * DAY), f64::INFINITY),
+            // Scheduled but never worked: no check-in to be late from.
+            device("new01", None, DAY + 3600.0),
+            // Daily, runs missed since its last work 49 hours ago.
+            device("build01", Some(NOW - 49.0 * 3600.0), DAY + 3600.0),
+            // Daily, 24 hours since its last run: not late yet.
+            device("web01", Some(NOW - DAY), DAY + 3600.0),
+        ],
+        vec![],
+        vec![],
+    ));
+    assert_eq!(names(&c), ["BackupAgentOffline"]);
+    assert_eq!(label(&c[0], "device"), Some("build01"));
+    assert_eq!(
+        c[0].description,
+        "Device build01 (id id-build01) on the code42 source hq is offline, not connected to its backup service: it last checked in 2d 1h 0m 0s ago, longer than the 1d 1h 0m 0s its backup schedule allows. Its backups cannot run until it connects again."
+    );
+}
+
+#[test]
 fn a_store_under_a_tenth_free_with_its_trend() {
     let store = |free: f64| Store {
         name: "cloud-west-01".into(),

@@ -423,6 +423,7 @@ pub fn map<'a>(
             info,
             connected,
             last_connected,
+            offline_threshold: None,
         });
     }
 

@@ -525,6 +525,7 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
             info,
             connected: a.online().filter(|_| detailed),
             last_connected: None,
+            offline_threshold: None,
         });
 
         let l = Labels::new(&[("device", name), ("device_id", id)]);
