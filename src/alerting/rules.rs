@@ -124,7 +124,7 @@ impl Evaluator {
             for t in &s.snapshot.targets {
                 stale(s, t, now, &mut out);
                 never_completed(s, t, now, &mut out);
-                failing(s, t, &mut out);
+                failing(s, t, now, &mut out);
             }
             for d in &s.snapshot.devices {
                 agent_offline(s, d, now, &mut out);
@@ -291,7 +291,7 @@ fn never_completed(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec
     });
 }
 
-fn failing(s: &SourceView<'_>, t: &BackupTarget, out: &mut Vec<Candidate>) {
+fn failing(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec<Candidate>) {
     let failed = t.last_run_failed == Some(true);
     let states: Vec<&str> = t
         .alert_states
@@ -328,12 +328,16 @@ fn failing(s: &SourceView<'_>, t: &BackupTarget, out: &mut Vec<Candidate>) {
         labels: target_labels(&FAILING, s, t),
         summary: format!("Backup of {}{} is failing", t.device, to_target(t)),
         description: format!(
-            "The backup of device {} (id {}){} on the {} source {} is failing:{why}.",
+            "The backup of device {} (id {}){} on the {} source {} is failing:{why}.{}",
             t.device,
             t.device_id,
             to_target(t),
             s.system,
-            s.name
+            s.name,
+            t.last_success.map_or(String::new(), |last| format!(
+                " Its last successful backup finished {} ago.",
+                humanize_duration(now - last)
+            )),
         ),
         value: 1.0,
         device: t.device.clone(),

@@ -155,8 +155,31 @@ fn failing_by_run_result_error_count_and_vendor_state() {
     assert_eq!(c[0].summary, "Backup of srv to nightly is failing");
     assert_eq!(
         c[0].description,
-        "The backup of device srv (id id-srv) to nightly on the code42 source hq is failing: its latest finished run failed with 3 errors."
+        "The backup of device srv (id id-srv) to nightly on the code42 source hq is failing: its latest finished run failed with 3 errors. Its last successful backup finished 1h 0m 0s ago."
     );
+    // A run with errors that still made a backup to restore (Rackspace CanRestore): failing,
+    // a warning, and not stale; the description says how recent the success is.
+    let mut restorable = target("SQL01", "Daily SQL Server Backup");
+    restorable.last_run_failed = Some(true);
+    restorable.last_run_errors = Some(2.0);
+    restorable.last_success = Some(NOW - 5.0 * 3600.0 - 27.0);
+    let c = eval(&snapshot(vec![], vec![restorable.clone()], vec![]));
+    assert_eq!(names(&c), ["BackupFailing"]);
+    assert_eq!(label(&c[0], "severity"), Some("warning"));
+    assert!(
+        c[0].description
+            .ends_with("failed with 2 errors. Its last successful backup finished 5h 0m 27s ago."),
+        "{}",
+        c[0].description
+    );
+    // Without a restorable backup for 6 days: failing, and stale (critical).
+    restorable.last_success = Some(NOW - 6.0 * DAY);
+    let c = eval(&snapshot(vec![], vec![restorable], vec![]));
+    assert_eq!(names(&c), ["BackupStale", "BackupFailing"]);
+    assert_eq!(label(&c[0], "severity"), Some("critical"));
+    // No success known: nothing said of it.
+    t.last_success = None;
+    t.stale_threshold = None;
     t.last_run_errors = Some(1.0);
     t.alert_states = vec![
         "CriticalBackupAlert".into(),
