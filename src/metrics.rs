@@ -78,4 +78,7 @@ families! {
     DEVICE_LAST_CONNECTED: Gauge Neutral "backup_device_last_connected_timestamp_seconds"
         ["device", "device_id"]
         "Unix time the device (backup agent) last checked in with its backup service. Absent where the system does not say.";
+    DEVICE_OFFLINE_THRESHOLD: Gauge Neutral "backup_device_offline_threshold_seconds"
+        ["device", "device_id"]
+        "How long the device (backup agent) may go without checking in while not connected before it counts as offline, where the system's schedules say: its shortest backup schedule plus an hour; +Inf when no backup of it is scheduled (an idle agent is not late). Absent elsewhere: one day.";
 }

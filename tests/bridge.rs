@@ -996,3 +996,132 @@ async fn an_alertmanager_answering_errors_gets_the_alerts_after_retries() {
         Some(1.0)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rackspace: the rules and the bridge decide alike on the demo account.
+
+/// The alerts of the landing page's table: (state, alert, device, target).
+fn bridge_alerts(landing: &str) -> BTreeSet<(String, String, String, String)> {
+    let row = regex::Regex::new(
+        r#"<tr class="(firing|pending)"><td>[^<]*</td><td>([A-Za-z]+)</td><td>[a-z]+</td><td>[^<]*</td><td>(.*?)</td><td>([^<]*)</td>"#,
+    )
+    .unwrap();
+    let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+    row.captures_iter(alerts_section(landing))
+        .map(|c| {
+            (
+                c[1].to_owned(),
+                c[2].to_owned(),
+                tags.replace_all(&c[3], "").into_owned(),
+                c[4].to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The alerts Prometheus holds: (state, alert, device, target).
+fn prometheus_alerts(alerts: &[Value]) -> BTreeSet<(String, String, String, String)> {
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    alerts
+        .iter()
+        .map(|a| {
+            (
+                text(&a["state"]),
+                text(&a["labels"]["alertname"]),
+                text(&a["labels"]["device"]),
+                text(&a["labels"]["target"]),
+            )
+        })
+        .collect()
+}
+
+/// The Rackspace demo account read by the exporter, its alerts decided by the bridge and by a
+/// real Prometheus with the bundled rules: the same alerts, firing and pending. Among them the
+/// document's cases: SQL01's runs complete with errors but can be restored (failing, not
+/// stale); vpn01 is Offline but idle between its weekly runs (nothing), build01 Offline with
+/// its daily runs missed (BackupAgentOffline, pending for its 30 minutes); mail01 is stale
+/// once, for its configuration, not again for the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_and_bridge_decide_alike_on_the_rackspace_demo() {
+    use backup_exporter::sources::rackspace::sim::{fleet as rax, AccountConfig, SimServer};
+    let account = AccountConfig::default();
+    let upstream = SimServer::start(rax::demo_account(Utc::now()), account.clone())
+        .await
+        .unwrap();
+    let recorder = Receiver::start().await;
+    let (process, addr) = start_exporter(&format!(
+        "[[source]]\nname = \"rax\"\nkind = \"rackspace\"\nidentity_url = \"{}\"\n\
+         username = \"{}\"\napi_key = \"{}\"\nregion = \"DFW\"\nrefresh_interval = \"1s\"\n\n{}",
+        upstream.url(),
+        account.username,
+        account.api_key,
+        bridge(&[&format!("{}/", recorder.base_url)], "")
+    ))
+    .await;
+    let prom = Prometheus::start(
+        PrometheusConfig::new()
+            .scrape("backup_exporter", &[&addr])
+            .rule_file(repo_path("alerts/backup_exporter.rules.yml")),
+    )
+    .await;
+    let _logs = LogsOnPanic::of(&[&process, prom.process()]);
+    let c = client();
+    let c = &c;
+    let landing_url = format!("http://{addr}/");
+    let landing_url = landing_url.as_str();
+    let prom = &prom;
+
+    let (ours, theirs) = wait_until(
+        "the bridge and Prometheus to hold the same Rackspace alerts",
+        secs(90),
+        move || async move {
+            let landing = c
+                .get(landing_url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            let ours = bridge_alerts(&landing);
+            let theirs = prometheus_alerts(&prom.alerts().await);
+            if !ours.is_empty() && ours == theirs {
+                Ok((ours, theirs))
+            } else {
+                Err(format!("bridge {ours:?}, Prometheus {theirs:?}"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(ours, theirs);
+    let has = |state: &str, alert: &str, device: &str, target: &str| {
+        ours.contains(&(
+            state.to_owned(),
+            alert.to_owned(),
+            device.to_owned(),
+            target.to_owned(),
+        ))
+    };
+    let of = |alert: &str, device: &str| {
+        ours.iter()
+            .filter(|(_, a, d, _)| a == alert && d == device)
+            .count()
+    };
+    let sql = rax::ERRORS_AGENT_NAME;
+    assert!(
+        has("firing", "BackupFailing", sql, "Daily SQL Server Backup"),
+        "{ours:?}"
+    );
+    assert_eq!(of("BackupStale", sql), 0, "{ours:?}");
+    assert!(
+        has("pending", "BackupAgentOffline", "build01.acme.example", ""),
+        "{ours:?}"
+    );
+    assert_eq!(
+        of("BackupAgentOffline", "vpn01.acme.example"),
+        0,
+        "{ours:?}"
+    );
+    assert_eq!(of("BackupStale", "mail01.acme.example"), 1, "{ours:?}");
+    assert_eq!(of("BackupStale", rax::DISABLED_AGENT_NAME), 0, "{ours:?}");
+}

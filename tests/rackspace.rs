@@ -260,6 +260,42 @@ async fn the_demo_account_shows_every_case() {
     assert_eq!(rep("rackspace_backup_last_duration_seconds"), 4329.0);
     assert_eq!(rep("rackspace_backup_last_bytes"), gib(2.1));
     assert_eq!(rep("rackspace_backup_last_files"), 1532.0);
+    // Every run since 125 hours ago completed with errors, and each can be restored: the last
+    // success is the latest run's completion (5 h), and the run still counts as failed.
+    let age = now_s
+        - s[&neutral(
+            "backup_last_success_timestamp_seconds",
+            sql,
+            fleet::ERRORS_AGENT_ID,
+            target,
+        )];
+    assert!((age - 5.0 * 3600.0).abs() < 1.0, "{age}");
+    assert_eq!(
+        s[&neutral(
+            "backup_last_run_failed",
+            sql,
+            fleet::ERRORS_AGENT_ID,
+            target
+        )],
+        1.0
+    );
+
+    // An idle agent (Offline between its weekly runs): its last work 2 days ago, its limit a
+    // week and an hour.
+    let vpn = "vpn01.acme.example";
+    let device = |family: &str| {
+        s[&format!(
+            "{family}{{system=\"rackspace\",source=\"rax\",device=\"{vpn}\",device_id=\"{}\"}}",
+            fleet::WEEKLY_AGENT_ID
+        )]
+    };
+    assert_eq!(device("backup_device_connected"), 0.0);
+    let idle = now_s - device("backup_device_last_connected_timestamp_seconds");
+    assert!((idle - 2.0 * 86_400.0).abs() < 1.0, "{idle}");
+    assert_eq!(
+        device("backup_device_offline_threshold_seconds"),
+        7.0 * 86_400.0 + 3_600.0
+    );
 
     // String booleans and ids; an in-progress run.
     let files = fleet::STRING_TYPED_AGENT_NAME;
@@ -319,8 +355,36 @@ async fn it_only_reads() {
             || path.starts_with("/v1.0/1234/agent/")
             || path == "/v1.0/1234/backup-configuration"
             || path == "/v1.0/1234/activity"
-            || path.starts_with("/v1.0/1234/backup/report/");
+            || path.starts_with("/v1.0/1234/backup/report/")
+            || path == "/v1.0/1234/backup/availableforrestore";
         assert!(allowed, "unexpected request {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backups_available_for_restore_are_one_call_and_optional() {
+    let server = account(fleet::demo_account(chrono::Utc::now())).await;
+    let mut run = Run::new(&config(&server, ""));
+    assert!(matches!(run.refresh().await, Outcome::Ok));
+    assert_eq!(server.request_count("available_for_restore"), 1);
+    let before = run.samples();
+    // An account that may not read them: the refresh goes on without, and does not ask again.
+    server.faults().set(
+        "available_for_restore",
+        Fault {
+            status: Some(403),
+            ..Fault::default()
+        },
+    );
+    for _ in 0..2 {
+        assert!(matches!(run.refresh().await, Outcome::Ok));
+    }
+    assert_eq!(server.request_count("available_for_restore"), 2);
+    let after = run.samples();
+    for (k, v) in &before {
+        if k.starts_with("backup_last_success_timestamp_seconds{") {
+            assert_eq!(after.get(k), Some(v), "{k}: the reports tell the same");
+        }
     }
 }
 

@@ -124,7 +124,7 @@ impl Evaluator {
             for t in &s.snapshot.targets {
                 stale(s, t, now, &mut out);
                 never_completed(s, t, now, &mut out);
-                failing(s, t, &mut out);
+                failing(s, t, now, &mut out);
             }
             for d in &s.snapshot.devices {
                 agent_offline(s, d, now, &mut out);
@@ -291,7 +291,7 @@ fn never_completed(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec
     });
 }
 
-fn failing(s: &SourceView<'_>, t: &BackupTarget, out: &mut Vec<Candidate>) {
+fn failing(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec<Candidate>) {
     let failed = t.last_run_failed == Some(true);
     let states: Vec<&str> = t
         .alert_states
@@ -328,12 +328,16 @@ fn failing(s: &SourceView<'_>, t: &BackupTarget, out: &mut Vec<Candidate>) {
         labels: target_labels(&FAILING, s, t),
         summary: format!("Backup of {}{} is failing", t.device, to_target(t)),
         description: format!(
-            "The backup of device {} (id {}){} on the {} source {} is failing:{why}.",
+            "The backup of device {} (id {}){} on the {} source {} is failing:{why}.{}",
             t.device,
             t.device_id,
             to_target(t),
             s.system,
-            s.name
+            s.name,
+            t.last_success.map_or(String::new(), |last| format!(
+                " Its last successful backup finished {} ago.",
+                humanize_duration(now - last)
+            )),
         ),
         value: 1.0,
         device: t.device.clone(),
@@ -345,13 +349,25 @@ fn agent_offline(s: &SourceView<'_>, d: &Device, now: f64, out: &mut Vec<Candida
     if d.connected != Some(false) {
         return;
     }
-    let since = match d.last_connected {
-        Some(t) if now - t > OFFLINE_AFTER_SECONDS => Some(now - t),
-        Some(_) => return,
-        None => None,
+    // The device's own limit where its system gives one (+Inf: nothing is due), else a day;
+    // without a check-in time, only where the system gives no limit either.
+    let since = match (d.last_connected, d.offline_threshold) {
+        (Some(t), Some(limit)) if now - t > limit => Some(now - t),
+        (Some(t), None) if now - t > OFFLINE_AFTER_SECONDS => Some(now - t),
+        (None, None) => None,
+        _ => return,
     };
     let how = match since {
-        Some(age) => format!(": it last checked in {} ago", humanize_duration(age)),
+        Some(age) => {
+            let mut how = format!(": it last checked in {} ago", humanize_duration(age));
+            if let Some(limit) = d.offline_threshold {
+                how.push_str(&format!(
+                    ", longer than the {} its backup schedule allows",
+                    humanize_duration(limit)
+                ));
+            }
+            how
+        }
         None => format!(
             " for more than 30 minutes ({} does not report when it last checked in)",
             s.system

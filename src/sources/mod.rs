@@ -36,6 +36,10 @@ pub struct Device {
     pub connected: Option<bool>,
     /// When it last checked in with its backup service.
     pub last_connected: Option<f64>,
+    /// How long it may go without checking in while not connected (seconds; `+Inf`: no
+    /// backup is due, so no time is too long), where its backup schedules say. `None`: the
+    /// rules' one day.
+    pub offline_threshold: Option<f64>,
 }
 
 /// The state of one device's backup to one target (destination).
@@ -199,6 +203,9 @@ pub fn render_devices(set: &mut MetricSet, devices: &[Device]) {
             if let Some(t) = d.last_connected {
                 set.add(&m::DEVICE_LAST_CONNECTED, l, t);
             }
+        }
+        if let Some(t) = d.offline_threshold {
+            set.add(&m::DEVICE_OFFLINE_THRESHOLD, &labels[..2], t);
         }
     }
 }

@@ -155,8 +155,31 @@ fn failing_by_run_result_error_count_and_vendor_state() {
     assert_eq!(c[0].summary, "Backup of srv to nightly is failing");
     assert_eq!(
         c[0].description,
-        "The backup of device srv (id id-srv) to nightly on the code42 source hq is failing: its latest finished run failed with 3 errors."
+        "The backup of device srv (id id-srv) to nightly on the code42 source hq is failing: its latest finished run failed with 3 errors. Its last successful backup finished 1h 0m 0s ago."
     );
+    // A run with errors that still made a backup to restore (Rackspace CanRestore): failing,
+    // a warning, and not stale; the description says how recent the success is.
+    let mut restorable = target("SQL01", "Daily SQL Server Backup");
+    restorable.last_run_failed = Some(true);
+    restorable.last_run_errors = Some(2.0);
+    restorable.last_success = Some(NOW - 5.0 * 3600.0 - 27.0);
+    let c = eval(&snapshot(vec![], vec![restorable.clone()], vec![]));
+    assert_eq!(names(&c), ["BackupFailing"]);
+    assert_eq!(label(&c[0], "severity"), Some("warning"));
+    assert!(
+        c[0].description
+            .ends_with("failed with 2 errors. Its last successful backup finished 5h 0m 27s ago."),
+        "{}",
+        c[0].description
+    );
+    // Without a restorable backup for 6 days: failing, and stale (critical).
+    restorable.last_success = Some(NOW - 6.0 * DAY);
+    let c = eval(&snapshot(vec![], vec![restorable], vec![]));
+    assert_eq!(names(&c), ["BackupStale", "BackupFailing"]);
+    assert_eq!(label(&c[0], "severity"), Some("critical"));
+    // No success known: nothing said of it.
+    t.last_success = None;
+    t.stale_threshold = None;
     t.last_run_errors = Some(1.0);
     t.alert_states = vec![
         "CriticalBackupAlert".into(),
@@ -228,6 +251,42 @@ fn offline_by_last_check_in_or_without_one() {
         "Device agent (id id-agent) on the code42 source hq is offline, not connected to its backup service for more than 30 minutes (code42 does not report when it last checked in). Its backups cannot run until it connects again."
     );
     assert_eq!(AGENT_OFFLINE.hold_seconds, 1800);
+}
+
+#[test]
+fn offline_past_the_device_s_own_limit_only() {
+    // Rackspace agents: the last check-in is the last sign of work, the limit the shortest
+    // schedule plus an hour (+Inf: nothing scheduled).
+    let device = |name: &str, last: Option<f64>, limit: f64| Device {
+        name: name.into(),
+        id: format!("id-{name}"),
+        connected: Some(false),
+        last_connected: last,
+        offline_threshold: Some(limit),
+        ..Default::default()
+    };
+    let c = eval(&snapshot(
+        vec![
+            // Weekly, idle since its run 2 days ago.
+            device("vpn01", Some(NOW - 2.0 * DAY), 7.0 * DAY + 3600.0),
+            // Manual only, last run weeks ago.
+            device("app03", Some(NOW - 37.5 * DAY), f64::INFINITY),
+            // Scheduled but never worked: no check-in to be late from.
+            device("new01", None, DAY + 3600.0),
+            // Daily, runs missed since its last work 49 hours ago.
+            device("build01", Some(NOW - 49.0 * 3600.0), DAY + 3600.0),
+            // Daily, 24 hours since its last run: not late yet.
+            device("web01", Some(NOW - DAY), DAY + 3600.0),
+        ],
+        vec![],
+        vec![],
+    ));
+    assert_eq!(names(&c), ["BackupAgentOffline"]);
+    assert_eq!(label(&c[0], "device"), Some("build01"));
+    assert_eq!(
+        c[0].description,
+        "Device build01 (id id-build01) on the code42 source hq is offline, not connected to its backup service: it last checked in 2d 1h 0m 0s ago, longer than the 1d 1h 0m 0s its backup schedule allows. Its backups cannot run until it connects again."
+    );
 }
 
 #[test]

@@ -679,6 +679,7 @@ impl Mapper {
             info,
             connected,
             last_connected,
+            offline_threshold: None,
         });
     }
 

@@ -635,6 +635,7 @@ pub fn map<'a>(
             info,
             connected,
             last_connected,
+            offline_threshold: None,
         });
     }
 

@@ -10,18 +10,49 @@
 //!   they are); only when every detail call fails does the refresh fail;
 //! - `GET /backup-configuration`: every configuration (deleted ones are left out);
 //! - `GET /activity`: the backup runs; per configuration the latest one gives the last state,
-//!   the newest `Completed` one the last success;
+//!   the newest `Completed` one a success;
+//! - `GET /backup/availableforrestore` (one call; an account that may not read it goes
+//!   without): per configuration the time of its last backup that can be restored, whatever
+//!   its run's state;
 //! - `GET /backup/report/{backupId}` (`read_reports`, default on) for each configuration's
 //!   latest finished run (`Completed`, `CompletedWithErrors` or `Failed`; the run's `ID`, else
 //!   the configuration's `LastRunBackupReportId`): errors, bytes, files and duration. A
-//!   finished run's report never changes, so each is read once and kept.
+//!   finished run's report never changes, so each is read once and kept. A run that
+//!   `CompletedWithErrors` but whose report says it can be restored (`CanRestore`, else
+//!   `Reason` `Success`: the document's own report, two locked files) made a backup: its
+//!   `CompletedTime` is a success. Its errors still count: `backup_last_run_failed` stays 1
+//!   (BackupFailing, a warning) while the success keeps BackupStale (critical) quiet.
+//!
+//! What each backup state means here (`rackspace_backup_last_state` exports them as they are):
+//!
+//! | State | Finished run | A success | Shows the agent at work |
+//! |---|---|---|---|
+//! | `Completed` | yes, not failed | yes | yes |
+//! | `CompletedWithErrors` | yes, failed unless its report counts 0 errors | when its report says it can be restored | yes |
+//! | `Failed` | yes, failed | no | yes |
+//! | `Stopped` | no (stopped on request: says nothing of the backup's health) | no | yes |
+//! | `Preparing`, `InProgress` | no (running) | no | yes |
+//! | `Queued`, `StartRequested`, `StartScheduled`, `StopRequested` | no (waiting for the agent) | no | no |
+//! | `Skipped`, `Missed` | no (the run did not happen) | no | no |
+//!
+//! An agent's `Status` `Offline` may only mean it is idle (the document: an idle agent posts no
+//! heartbeats until woken, and the exporter never wakes it). So the agent's last check-in
+//! (`backup_device_last_connected_timestamp_seconds`) is its last sign of work: the newest of
+//! its backup runs in a state that shows it at work, its configurations' `LastRunTime` and its
+//! `TimeOfLastSuccessfulBackup`; and how long it may go without one
+//! (`backup_device_offline_threshold_seconds`) is its shortest active schedule plus
+//! [`OFFLINE_GRACE`], or `+Inf` when none of its backups is scheduled (disabled agent, manual
+//! or inactive configurations only): an idle agent between its runs is not offline.
 //!
 //! The exporter never calls an operation that changes anything (wake-up, enable, start...):
 //! only the GETs above exist here.
 //!
 //! Each agent is a device (`device` = MachineName, `device_id` = MachineAgentId). The agent
 //! as a whole is the target `""` (last successful backup from the agent details, vault size as
-//! archive bytes); each configuration is the target named after it.
+//! archive bytes); each configuration is the target named after it. Staleness is watched per
+//! configuration only (each with its own schedule): the agent-wide target gets no threshold,
+//! so a stale agent raises one BackupStale per configuration that is late, not one more for
+//! the agent (which is late exactly when all of them are).
 
 pub mod auth;
 pub mod config;
@@ -47,15 +78,29 @@ use crate::sources::values::{parse_size, parse_timespan, plausible_time, Flag, W
 
 /// How far ahead a configuration's next scheduled run may plausibly be (a monthly schedule).
 const NEXT_RUN_AHEAD: f64 = 32.0 * 86_400.0;
+/// How late past its shortest schedule an agent's next sign of work may be (a run starting
+/// late, the time a run takes to show in the activity) before it counts as offline.
+pub const OFFLINE_GRACE: f64 = 3_600.0;
 use crate::sources::{BackupTarget, Demo, Device, Snapshot, Source, VendorSpec};
 use crate::time::unix_now;
 use config::RackspaceConfig;
-use model::{Activity, Agent, Configuration, Report, Schedule};
+use model::{Activity, Agent, Configuration, Report, Restorable, Schedule};
 
 const SYSTEM: &str = "rackspace";
 
 /// The states of a finished run (one with a report).
 const FINISHED: &[&str] = &["Completed", "CompletedWithErrors", "Failed"];
+
+/// The states only an agent at work puts a run in (the others are the service's: waiting for
+/// the agent, or a run that did not happen).
+const AT_WORK: &[&str] = &[
+    "Preparing",
+    "InProgress",
+    "Stopped",
+    "Completed",
+    "CompletedWithErrors",
+    "Failed",
+];
 
 /// How fresh an agent's details are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,6 +128,8 @@ pub struct Raw {
     pub activity: Vec<Activity>,
     /// The report of each configuration's latest finished run, by configuration id.
     pub reports: HashMap<String, Report>,
+    /// The configurations that have a backup to restore (empty when not read).
+    pub restorable: Vec<Restorable>,
     /// Items that could not be read.
     pub warnings: Warnings,
 }
@@ -97,6 +144,8 @@ impl VendorSpec for RackspaceCloudBackup {
     const NEUTRAL_FAMILIES: &'static [&'static Desc] = &[
         &crate::metrics::DEVICE_INFO,
         &crate::metrics::DEVICE_CONNECTED,
+        &crate::metrics::DEVICE_LAST_CONNECTED,
+        &crate::metrics::DEVICE_OFFLINE_THRESHOLD,
         &crate::metrics::LAST_SUCCESS,
         &crate::metrics::LAST_ACTIVITY,
         &crate::metrics::SELECTED_BYTES,
@@ -143,6 +192,8 @@ pub struct Rackspace {
     known_agents: HashMap<String, (Agent, f64)>,
     /// Reports by backup id; `None`: the service has none (403/404), not asked again.
     known_reports: HashMap<String, Option<Report>>,
+    /// The account may not read the backups available for restore: not asked again.
+    restorable_unavailable: bool,
 }
 
 impl Rackspace {
@@ -163,6 +214,7 @@ impl Rackspace {
             read_reports: section.read_reports(),
             known_agents: HashMap::new(),
             known_reports: HashMap::new(),
+            restorable_unavailable: false,
         })
     }
 
@@ -206,11 +258,13 @@ impl Rackspace {
         } else {
             HashMap::new()
         };
+        let restorable = self.restorable(&mut warnings, errors).await;
         Ok(Raw {
             agents,
             configurations,
             activity,
             reports,
+            restorable,
             warnings,
         })
     }
@@ -291,6 +345,40 @@ impl Rackspace {
         self.known_agents
             .retain(|id, _| listed.contains(id.as_str()));
         Ok(agents)
+    }
+
+    /// The backups available for restore (one call). An account that may not read them (403,
+    /// 404) goes without, said once; another error is the refresh's, and the rest is served.
+    async fn restorable(
+        &mut self,
+        warnings: &mut Warnings,
+        errors: &mut Vec<UpstreamError>,
+    ) -> Vec<Restorable> {
+        if self.restorable_unavailable {
+            return Vec::new();
+        }
+        match get_items::<Restorable>(
+            &self.upstream,
+            "availableforrestore",
+            "/backup/availableforrestore",
+        )
+        .await
+        {
+            Ok((items, w)) => {
+                warnings.merge(w);
+                items
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::info!(source = %self.source, error = %e, "backups available for restore cannot be read; restorable runs are known from their reports only");
+                self.restorable_unavailable = true;
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(source = %self.source, error = %e, "backups available for restore unavailable; read again next refresh");
+                errors.push(e);
+                Vec::new()
+            }
+        }
     }
 
     /// The report of each configuration's latest finished run, by configuration id: kept ones,
@@ -492,8 +580,10 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
         configurations,
         activity,
         reports,
+        restorable,
         mut warnings,
     } = raw;
+    let work = agents_at_work(&configurations, &activity);
     let mut set = MetricSet::new(SYSTEM, source);
     let mut devices = Vec::with_capacity(agents.len());
     let mut targets = Vec::with_capacity(agents.len() + configurations.len());
@@ -519,12 +609,24 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect();
         let detailed = read.details != Details::Missing;
+        let is_disabled = warnings.flag(|| format!("agents[{id}].IsDisabled"), &a.is_disabled);
+        let agent_work = work.get(id);
+        let own_success = if detailed {
+            plausible_time(&a.time_of_last_successful_backup)
+        } else {
+            None
+        };
         devices.push(Device {
             name: name.to_owned(),
             id: id.to_owned(),
             info,
             connected: a.online().filter(|_| detailed),
-            last_connected: None,
+            last_connected: max_of(agent_work.and_then(|w| w.last_seen), own_success),
+            offline_threshold: if is_disabled == Some(true) {
+                Some(f64::INFINITY)
+            } else {
+                agent_work.map_or(Some(f64::INFINITY), AgentWork::offline_threshold)
+            },
         });
 
         let l = Labels::new(&[("device", name), ("device_id", id)]);
@@ -550,7 +652,6 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
                     .push(|| format!("agents[{id}].Status: {s:?} is neither Online nor Offline"));
             }
         }
-        let is_disabled = warnings.flag(|| format!("agents[{id}].IsDisabled"), &a.is_disabled);
         if let Some(disabled) = is_disabled {
             set.add_labels(&m::RAX_AGENT_ENABLED, &l, bool01(!disabled));
         }
@@ -586,7 +687,10 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
             target: String::new(),
             last_success,
             archive_bytes: vault,
-            paused: is_disabled == Some(true),
+            // Not watched for staleness: its configurations are, each on its own schedule (the
+            // agent-wide last success is stale only when every one of them is, and a weekly
+            // configuration's agent would look stale after the default 3 days).
+            paused: true,
             ..Default::default()
         });
     }
@@ -599,6 +703,17 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
         );
     }
     let runs = runs_by_configuration(&activity);
+    let mut restorable_at: HashMap<&str, f64> = HashMap::new();
+    for r in &restorable {
+        let id = r.backup_configuration_id.as_str();
+        if let Some(t) = warnings.time(
+            || format!("availableforrestore[{id}].LastSuccessfulBackupTime"),
+            &r.last_successful_backup_time,
+        ) {
+            let e = restorable_at.entry(id).or_insert(t);
+            *e = e.max(t);
+        }
+    }
     let mut seen_names: HashMap<(&str, &str), usize> = HashMap::new();
     for c in &configurations {
         *seen_names
@@ -694,10 +809,23 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
         };
         // The newest Completed run; with no backup activity at all, the last run when the
         // configuration says it succeeded (it then names that run's report).
-        let last_success = match r {
+        let mut last_success = match r {
             Some(r) => r.last_completed,
             None => last_run.filter(|_| c.last_run_backup_report_id.is_some()),
         };
+        // A backup that can be restored, though its run completed with errors: when it
+        // completed (the report), and the service's own last restorable backup.
+        if let Some(rep) = reports
+            .get(config_id)
+            .filter(|r| r.restorable() == Some(true))
+        {
+            let completed = warnings.time(
+                || format!("reports[{config_id}].CompletedTime"),
+                &rep.completed_time,
+            );
+            last_success = max_of(last_success, completed);
+        }
+        last_success = max_of(last_success, restorable_at.get(config_id).copied());
         let last_activity = match (r.and_then(|r| r.newest), last_run) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -756,6 +884,86 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
         });
     }
     Snapshot::new(devices, targets, set, warnings)
+}
+
+/// The larger of two optional times.
+fn max_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What the configurations and activity say about one agent's work.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AgentWork {
+    /// Its last sign of work: the newest of its backup runs in a state only an agent at work
+    /// puts a run in ([`AT_WORK`]) and of its configurations' `LastRunTime`.
+    pub last_seen: Option<f64>,
+    /// The shortest period of its active, scheduled configurations.
+    pub shortest_period: Option<f64>,
+    /// One of its active configurations has a `Frequency` the exporter does not know.
+    pub unknown_schedule: bool,
+}
+
+impl AgentWork {
+    /// How long the agent may go without a sign of work: its shortest schedule plus
+    /// [`OFFLINE_GRACE`]; `+Inf` when nothing is scheduled (manual or inactive configurations
+    /// only: idle is its normal state); `None` (the rules' day) for a schedule not understood.
+    pub fn offline_threshold(&self) -> Option<f64> {
+        match (self.shortest_period, self.unknown_schedule) {
+            (Some(p), _) => Some(p + OFFLINE_GRACE),
+            (None, true) => None,
+            (None, false) => Some(f64::INFINITY),
+        }
+    }
+}
+
+/// Each agent's work, by agent id: runs are the agent's of their configuration (else the
+/// activity's `SourceMachineAgentId`); deleted configurations' runs count as work, not their
+/// schedules.
+pub fn agents_at_work<'a>(
+    configurations: &'a [Configuration],
+    activity: &'a [Activity],
+) -> HashMap<&'a str, AgentWork> {
+    let mut by: HashMap<&str, AgentWork> = HashMap::new();
+    let mut agent_of: HashMap<&str, &str> = HashMap::new();
+    for c in configurations {
+        let agent = c.machine_agent_id.as_str();
+        agent_of.insert(c.backup_configuration_id.as_str(), agent);
+        let w = by.entry(agent).or_default();
+        w.last_seen = max_of(w.last_seen, plausible_time(&c.last_run_time));
+        if c.deleted() || c.is_active == Some(Flag::Is(false)) {
+            continue;
+        }
+        match c.schedule() {
+            Schedule::Every(p) => {
+                w.shortest_period = Some(w.shortest_period.map_or(p, |s| s.min(p)));
+            }
+            Schedule::Unknown => w.unknown_schedule = true,
+            Schedule::Manual => {}
+        }
+    }
+    for a in activity.iter().filter(|a| a.is_backup()) {
+        let at_work = a
+            .current_state
+            .as_deref()
+            .map(model::backup_state)
+            .is_some_and(|s| AT_WORK.contains(&s.as_str()));
+        if !at_work {
+            continue;
+        }
+        let agent = a
+            .parent_id
+            .as_deref()
+            .and_then(|p| agent_of.get(p).copied())
+            .or(a.source_machine_agent_id.as_deref());
+        if let (Some(agent), Some(t)) = (agent, plausible_time(&a.time_of_activity)) {
+            let w = by.entry(agent).or_default();
+            w.last_seen = max_of(w.last_seen, Some(t));
+        }
+    }
+    by
 }
 
 fn bool01(b: bool) -> f64 {

@@ -223,6 +223,48 @@ pub struct Report {
     pub bytes_backed_up: Option<String>,
     #[serde(default, deserialize_with = "opt_num")]
     pub num_errors: Option<Num>,
+    /// Whether the backup the run made can be restored (`true` for the document's own
+    /// `CompletedWithErrors` report with two locked files).
+    #[serde(default, deserialize_with = "opt_flag")]
+    pub can_restore: Option<Flag>,
+    /// `"Success"`, also for a run that completed with errors; other words for a run that did
+    /// not complete.
+    #[serde(default, deserialize_with = "opt_text")]
+    pub reason: Option<String>,
+}
+
+impl Report {
+    /// Whether the backup the run made can be restored: the report's `CanRestore`, else (without
+    /// it) its `Reason` `Success`. A `Failed` run never made one, whatever else it says; a run
+    /// in any state that is not finished has no report to tell.
+    pub fn restorable(&self) -> Option<bool> {
+        let state = self.state.as_deref().map(backup_state);
+        match state.as_deref() {
+            Some("Failed") => return Some(false),
+            Some("Completed" | "CompletedWithErrors") | None => {}
+            Some(_) => return None,
+        }
+        match self.can_restore {
+            Some(Flag::Is(b)) => Some(b),
+            _ => self
+                .reason
+                .as_deref()
+                .map(|r| r.trim().eq_ignore_ascii_case("success")),
+        }
+    }
+}
+
+/// One configuration that has a backup to restore (`GET /backup/availableforrestore`: "a
+/// backup that has completed at least once and has not been deleted and is not expired").
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Restorable {
+    #[serde(deserialize_with = "id")]
+    pub backup_configuration_id: String,
+    #[serde(default, deserialize_with = "opt_id")]
+    pub machine_agent_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_time")]
+    pub last_successful_backup_time: Option<Time>,
 }
 
 /// A backup state in its documented spelling (`"Completed WithErrors"`, `"completedwitherrors"`

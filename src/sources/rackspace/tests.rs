@@ -162,6 +162,7 @@ fn an_agent_with_its_configurations_runs_and_report() {
             "1".to_owned(),
             decode::<Report>("report", REPORT.as_bytes()).unwrap(),
         )]),
+        restorable: Vec::new(),
         warnings: Warnings::default(),
     };
     assert_eq!(
@@ -520,6 +521,7 @@ fn configurations_with(activity_time: &str, files_searched: &str) -> Raw {
             .collect(),
         activity,
         reports,
+        restorable: Vec::new(),
         warnings: w,
     }
 }
@@ -577,4 +579,351 @@ fn one_bad_activity_time_costs_that_value_only() {
         );
         assert_eq!(snap.warnings.count, 1, "{bad}: {}", snap.warnings);
     }
+}
+
+// ---- Issue 18: what a run, an Offline status and a stale agent mean for the alerts ----
+
+const HOUR: f64 = 3_600.0;
+const DAY: f64 = 86_400.0;
+
+/// The `/Date(ms)/` milliseconds of `hours` before `now`.
+fn ms_ago(now: f64, hours: f64) -> i64 {
+    ((now - hours * HOUR) * 1000.0).round() as i64
+}
+
+/// The snapshot's alerts as the bridge decides them (the default 3-day threshold applied
+/// first, as every refresh does), by (alert, device, target).
+fn alerts_of(mut snap: Snapshot, now: f64) -> Vec<(String, String, String)> {
+    let cfg = crate::config::Config::from_toml_str(
+        "[[source]]\nname = \"rax\"\nkind = \"crashplan\"\nurl = \"https://cp.example\"\nusername = \"u\"\npassword = \"p\"\n",
+    )
+    .unwrap();
+    let policy = crate::stale::StalePolicy::of(&cfg.sources[0]);
+    let mut seen = crate::stale::FirstSeen::default();
+    crate::stale::annotate(&mut snap, &policy, &mut seen, now);
+    let view = crate::alerting::rules::SourceView {
+        name: "rax",
+        system: SYSTEM,
+        snapshot: &snap,
+    };
+    let mut out: Vec<(String, String, String)> = crate::alerting::rules::Evaluator::default()
+        .evaluate(&[view], now)
+        .into_iter()
+        .map(|c| {
+            let get = |k: &str| {
+                c.labels
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map_or(String::new(), |(_, v)| v.clone())
+            };
+            (c.rule.name.to_owned(), get("device"), get("target"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The document's report (`CompletedWithErrors`, `CanRestore` true, `Reason` "Success", two
+/// locked files) with its times moved to `hours` ago (start) and a few minutes later (end).
+fn report_at(now: f64, hours: f64, edit: &[(&str, &str)]) -> Report {
+    let mut v: serde_json::Value = serde_json::from_str(REPORT).unwrap();
+    v["StartTime"] = format!("/Date({})/", ms_ago(now, hours)).into();
+    v["CompletedTime"] = format!("/Date({})/", ms_ago(now, hours) + 273_000).into();
+    v["BackupId"] = 92500.into();
+    for (k, x) in edit {
+        v[*k] = serde_json::from_str(x).unwrap();
+    }
+    decode("report", v.to_string().as_bytes()).unwrap()
+}
+
+/// A daily configuration that always completes with errors (a locked file) since a Completed
+/// run 6 days ago; its latest run is the document's report, 5 hours ago.
+fn always_with_errors(now: f64, edit: &[(&str, &str)]) -> Raw {
+    let mut agent = agent(DETAIL);
+    agent.time_of_last_successful_backup = None;
+    let mut activity = vec![activity(
+        92000,
+        101145,
+        "Completed",
+        ms_ago(now, 6.0 * 24.0),
+    )];
+    for (n, day) in (0..5).rev().enumerate() {
+        let state = "Completed WithErrors";
+        let id = if day == 0 { 92500 } else { 92100 + n as u64 };
+        activity.push(self::activity(
+            id,
+            101145,
+            state,
+            ms_ago(now, 5.0 + f64::from(day) * 24.0),
+        ));
+    }
+    Raw {
+        agents: vec![AgentRead {
+            agent,
+            details: Details::Fresh(now),
+        }],
+        configurations: vec![configuration(&config_json(
+            101145,
+            "Database Server Backup",
+            "",
+        ))],
+        activity,
+        reports: HashMap::from([("101145".to_owned(), report_at(now, 5.0, edit))]),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_restorable_run_with_errors_is_a_success_when_it_completed_and_still_a_failure() {
+    let now = crate::time::unix_now().floor();
+    let target = "device=\"Web Server\",device_id=\"213564\",target=\"Database Server Backup\"";
+    let snap = map(always_with_errors(now, &[]), "rax");
+    let out = text(&snap);
+    // The success is the report's CompletedTime (5 hours ago, plus the run's 4 min 33 s), not
+    // the Completed run of 6 days ago, nor the run's start.
+    let completed = ((now - 5.0 * HOUR) * 1000.0).round() / 1000.0 + 273.0;
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_success_timestamp_seconds",
+            &format!("{SRC}{target}")
+        ),
+        Some(completed)
+    );
+    // Its errors stay visible: the run failed (BackupFailing, a warning), with its 2 errors.
+    assert_eq!(
+        line(&out, "backup_last_run_failed", &format!("{SRC}{target}")),
+        Some(1.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "rackspace_backup_last_errors",
+            &format!("source=\"rax\",{target}")
+        ),
+        Some(2.0)
+    );
+    // BackupFailing, and no BackupStale: a restorable backup completed 5 hours ago.
+    assert_eq!(
+        alerts_of(snap, now),
+        [(
+            "BackupFailing".to_owned(),
+            "Web Server".to_owned(),
+            "Database Server Backup".to_owned()
+        )]
+    );
+
+    // A run that cannot be restored is no success, whatever its Reason: stale and failing.
+    for edit in [
+        &[("CanRestore", "false")][..],
+        &[
+            ("CanRestore", "null"),
+            ("Reason", "\"UnableToProcessSomeFiles\""),
+        ][..],
+        &[("State", "\"Failed\""), ("CanRestore", "true")][..],
+    ] {
+        let snap = map(always_with_errors(now, edit), "rax");
+        let out = text(&snap);
+        assert_eq!(
+            line(
+                &out,
+                "backup_last_success_timestamp_seconds",
+                &format!("{SRC}{target}")
+            ),
+            Some(((now - 6.0 * DAY) * 1000.0).round() / 1000.0),
+            "{edit:?}"
+        );
+        let names: Vec<String> = alerts_of(snap, now).into_iter().map(|a| a.0).collect();
+        assert_eq!(names, ["BackupFailing", "BackupStale"], "{edit:?}");
+    }
+    // Without CanRestore, the Reason "Success" says it completed.
+    let snap = map(always_with_errors(now, &[("CanRestore", "null")]), "rax");
+    assert_eq!(
+        line(
+            &text(&snap),
+            "backup_last_success_timestamp_seconds",
+            &format!("{SRC}{target}")
+        ),
+        Some(completed)
+    );
+}
+
+#[test]
+fn report_restorable_reads_can_restore_then_reason() {
+    let now = 1_700_000_000.0;
+    assert_eq!(report_at(now, 1.0, &[]).restorable(), Some(true));
+    assert_eq!(
+        report_at(now, 1.0, &[("CanRestore", "\"false\"")]).restorable(),
+        Some(false)
+    );
+    assert_eq!(
+        report_at(now, 1.0, &[("CanRestore", "null")]).restorable(),
+        Some(true)
+    );
+    assert_eq!(
+        report_at(now, 1.0, &[("CanRestore", "null"), ("Reason", "null")]).restorable(),
+        None
+    );
+    assert_eq!(
+        report_at(now, 1.0, &[("State", "\"Failed\"")]).restorable(),
+        Some(false)
+    );
+    assert_eq!(
+        report_at(now, 1.0, &[("State", "\"InProgress\"")]).restorable(),
+        None
+    );
+}
+
+#[test]
+fn the_service_s_last_restorable_backup_is_a_success() {
+    let now = crate::time::unix_now().floor();
+    let mut raw = always_with_errors(now, &[("CanRestore", "false")]);
+    // The report cannot tell (not read); the service lists a backup of 2 days ago.
+    raw.reports.clear();
+    raw.restorable = decode_items(
+        "availableforrestore",
+        format!(
+            r#"[{{"BackupConfigurationId":101145,"BackupConfigurationName":"Database Server Backup",
+                "MachineName":"Web Server","MachineAgentId":213564,"IsEncrypted":false,
+                "PublicKeyHex":10001,"PublicKeyMod":"a5","Flavor":"RaxCloudServer",
+                "LastSuccessfulBackupTime":"\/Date({})\/"}}]"#,
+            ms_ago(now, 48.0)
+        )
+        .as_bytes(),
+        &mut Warnings::default(),
+    )
+    .unwrap();
+    let out = text(&map(raw, "rax"));
+    assert_eq!(
+        line(
+            &out,
+            "backup_last_success_timestamp_seconds",
+            &format!(
+                "{SRC}device=\"Web Server\",device_id=\"213564\",target=\"Database Server Backup\""
+            )
+        ),
+        Some(((now - 48.0 * HOUR) * 1000.0).round() / 1000.0)
+    );
+}
+
+/// Agent 213564 of the document, `Status` as given, with one configuration of `frequency`
+/// whose runs are `(state, hours ago)`.
+fn agent_with(now: f64, status: &str, frequency: &str, runs: &[(&str, f64)]) -> Raw {
+    let mut a = agent(DETAIL);
+    a.status = Some(status.to_owned());
+    a.time_of_last_successful_backup = None;
+    Raw {
+        agents: vec![AgentRead {
+            agent: a,
+            details: Details::Fresh(now),
+        }],
+        configurations: vec![configuration(&config_json(
+            7,
+            "Files",
+            &format!(r#""Frequency": "{frequency}""#),
+        ))],
+        activity: runs
+            .iter()
+            .enumerate()
+            .map(|(i, (state, hours))| activity(700 + i as u64, 7, state, ms_ago(now, *hours)))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_offline_agent_is_offline_only_when_its_scheduled_work_is_not_happening() {
+    let now = crate::time::unix_now().floor();
+    let offline = |raw: Raw| -> bool {
+        alerts_of(map(raw, "rax"), now)
+            .iter()
+            .any(|a| a.0 == "BackupAgentOffline")
+    };
+    // Idle between weekly runs (the last one 2 days ago): Offline says nothing.
+    let idle = || agent_with(now, "Offline", "Weekly", &[("Completed", 50.0)]);
+    let out = text(&map(idle(), "rax"));
+    let dev = "device=\"Web Server\",device_id=\"213564\"";
+    assert_eq!(
+        line(
+            &out,
+            "backup_device_last_connected_timestamp_seconds",
+            &format!("{SRC}{dev}")
+        ),
+        Some(((now - 50.0 * HOUR) * 1000.0).round() / 1000.0)
+    );
+    assert_eq!(
+        line(
+            &out,
+            "backup_device_offline_threshold_seconds",
+            &format!("{SRC}{dev}")
+        ),
+        Some(7.0 * DAY + HOUR)
+    );
+    assert!(!offline(idle()));
+    // Idle with only a manual configuration, its last run weeks ago: nothing is due.
+    let manual = || agent_with(now, "Offline", "Manually", &[("Completed", 900.0)]);
+    assert_eq!(
+        line(
+            &text(&map(manual(), "rax")),
+            "backup_device_offline_threshold_seconds",
+            &format!("{SRC}{dev}")
+        ),
+        Some(f64::INFINITY)
+    );
+    assert!(!offline(manual()));
+    // Daily, its last run 20 hours ago: not late yet.
+    assert!(!offline(agent_with(
+        now,
+        "Offline",
+        "Daily",
+        &[("Completed", 20.0)]
+    )));
+    // Daily, and the service marked the runs since Missed (the last work 49 hours ago).
+    assert!(offline(agent_with(
+        now,
+        "Offline",
+        "Daily",
+        &[("Completed", 49.0), ("Missed", 25.0), ("Missed", 1.0)]
+    )));
+    // Hourly, queued for 3 hours with nothing started: the queue is the service's, not work.
+    assert!(offline(agent_with(
+        now,
+        "Offline",
+        "Hourly",
+        &[("Completed", 3.5), ("Queued", 2.5)]
+    )));
+    // Online: never offline, however late.
+    assert!(!offline(agent_with(
+        now,
+        "Online",
+        "Daily",
+        &[("Completed", 49.0), ("Missed", 1.0)]
+    )));
+}
+
+#[test]
+fn a_stale_agent_raises_one_stale_alert_per_late_configuration_and_none_for_itself() {
+    let now = crate::time::unix_now().floor();
+    // The agent's last success and its daily configuration's are 5 days old.
+    let mut raw = agent_with(now, "Online", "Daily", &[("Completed", 120.0)]);
+    raw.agents[0].agent.time_of_last_successful_backup =
+        Some(crate::sources::values::Time::At(now - 120.0 * HOUR));
+    let snap = map(raw, "rax");
+    let out = text(&snap);
+    // The agent-wide target keeps its last success (dashboards), without a threshold.
+    let agent = "device=\"Web Server\",device_id=\"213564\",target=\"\"";
+    assert!(line(
+        &out,
+        "backup_last_success_timestamp_seconds",
+        &format!("{SRC}{agent}")
+    )
+    .is_some());
+    assert_eq!(
+        alerts_of(snap, now),
+        [(
+            "BackupStale".to_owned(),
+            "Web Server".to_owned(),
+            "Files".to_owned()
+        )]
+    );
 }

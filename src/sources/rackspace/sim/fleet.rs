@@ -56,14 +56,14 @@
 //! | [`HEALTHY_AGENT_ID`] `web01.acme.example` | [`HEALTHY_CONFIGURATION_ID`] Daily (5 runs, latest Completed 7.5 h ago), [`HOURLY_CONFIGURATION_ID`] Hourly (6 runs, latest Completed 24 min ago) | healthy |
 //! | [`UTC_FORM_AGENT_ID`] `web02.acme.example` | 510103 Daily (latest Completed 6 h ago), [`DELETED_CONFIGURATION_ID`] Weekly, `IsDeleted` true, `IsActive` false, runs 31, 24 and 17 days ago with `IsBackupConfigurationDeleted` true | every time `"\/Date(ms+0000)\/"`; a `Restore` activity onto it from web01 |
 //! | [`DB_AGENT_ID`] `db01.acme.example` | [`FAILED_CONFIGURATION_ID`] Daily: Completed 80.2, 56.2, 32.2 h ago, then **Failed** 8.2 h ago ([`FAILED_BACKUP_ID`]); [`WEEKLY_CONFIGURATION_ID`] Weekly, latest Completed 2.8 days ago | last success 32.2 h ago; a `Cleanup` activity |
-//! | [`ERRORS_AGENT_ID`] `SQL01` (Windows) | [`ERRORS_CONFIGURATION_ID`] Daily: Completed 77, 53, 29 h ago, then `"Completed WithErrors"` 5 h ago ([`ERRORS_BACKUP_ID`]: report `CompletedWithErrors`, `NumErrors` 3, `"01:12:09"`, `"2.1 GB"`, `"1532"` files) | every time `"\/Date(ms-0600)\/"` |
+//! | [`ERRORS_AGENT_ID`] `SQL01` (Windows) | [`ERRORS_CONFIGURATION_ID`] Daily: Completed 125 h ago, then `"Completed WithErrors"` every day since (101, 77, 53, 29 and 5 h ago; [`ERRORS_BACKUP_ID`] the latest: report `CompletedWithErrors`, `CanRestore` true, `Reason` `Success`, `NumErrors` 3, `"01:12:09"`, `"2.1 GB"`, `"1532"` files) | locked database files on every run, yet restorable: last success 5 h ago, failing (a warning), not stale; every time `"\/Date(ms-0600)\/"` |
 //! | [`STRING_TYPED_AGENT_ID`] `FILESRV01` (Windows) | [`IN_PROGRESS_CONFIGURATION_ID`] Daily: Completed 72.5, 48.5, 24.5 h ago, **InProgress** since 36 min ([`IN_PROGRESS_BACKUP_ID`], no report) | booleans `"true"`/`"false"` and ids as strings in its detail, configuration, activity and reports; its detail (and list entry) is raw text with `"ExponentHex": 010001` and `CloudBackup\_v2\_0_` |
 //! | [`STALE_AGENT_ID`] `mail01.acme.example` | [`STALE_CONFIGURATION_ID`] Daily: Completed 7, 6 and **5 days** ago, then `Skipped` 4, 3, 2 and 1 days ago | Online, **stale**: last success exactly 5 days ago |
 //! | [`OFFLINE_AGENT_ID`] `build01.acme.example` | [`MISSED_CONFIGURATION_ID`] Daily: Completed 97, 73, 49 h ago, then `Missed` 25 h and 1 h ago | detail `Status` **Offline**; last success 49 h ago |
 //! | [`DISABLED_AGENT_ID`] `ci01.acme.example` | 510111 Daily: Completed 23, 22, 21 days ago | `IsDisabled` true (Online); last success 21 days ago |
 //! | [`STAGING_AGENT_ID`] `staging01.acme.example` | 510112 Hourly every 2 h (latest Completed 66 min ago), [`INACTIVE_CONFIGURATION_ID`] Daily, `IsActive` false, last Completed 9 days ago, `NextScheduledRunTime` null | healthy through the hourly one |
 //! | [`EMPTY_VAULT_AGENT_ID`] `app03.acme.example` | [`NEVER_RUN_CONFIGURATION_ID`] Manually, never ran: `LastRunTime` null, `LastRunBackupReportId` null, `NextScheduledRunTime` `"\/Date(-62135578800000)\/"`; no activity | `"BackupVaultSize": "0 B"`, `TimeOfLastSuccessfulBackup` null |
-//! | [`WEEKLY_AGENT_ID`] `vpn01.acme.example` | 510115 Weekly: Completed 16, 9 and 2 days ago | healthy, encrypted |
+//! | [`WEEKLY_AGENT_ID`] `vpn01.acme.example` | 510115 Weekly: Completed 16, 9 and 2 days ago | detail `Status` **Offline**: idle between its weekly runs, not offline (limit 7 days + 1 h); encrypted |
 //! | [`PLAIN_DATES_AGENT_ID`] `wiki01.acme.example` | 510116 Daily (latest Completed 5.2 h ago) | every item raw text with unescaped `"/Date(ms)/"` |
 //!
 //! # The large account ([`large_account`])
@@ -1054,12 +1054,12 @@ pub const WEEKLY_CONFIGURATION_ID: i64 = 510106;
 pub const ERRORS_AGENT_ID: i64 = 348104;
 /// Name of [`ERRORS_AGENT_ID`].
 pub const ERRORS_AGENT_NAME: &str = "SQL01";
-/// "Daily SQL Server Backup" of [`ERRORS_AGENT_ID`]: latest run `"Completed WithErrors"` 5 hours
-/// ago.
+/// "Daily SQL Server Backup" of [`ERRORS_AGENT_ID`]: every run since the one of 125 hours ago
+/// `"Completed WithErrors"` (locked files) but restorable, the latest 5 hours ago.
 pub const ERRORS_CONFIGURATION_ID: i64 = 510107;
-/// The run with errors: report `CompletedWithErrors`, `NumErrors` 3, `Duration` `"01:12:09"`,
-/// `BytesBackedUp` `"2.1 GB"`, `FilesBackedUp` `"1532"`.
-pub const ERRORS_BACKUP_ID: i64 = 51010704;
+/// The latest run with errors: report `CompletedWithErrors`, `CanRestore` true, `NumErrors` 3,
+/// `Duration` `"01:12:09"`, `BytesBackedUp` `"2.1 GB"`, `FilesBackedUp` `"1532"`.
+pub const ERRORS_BACKUP_ID: i64 = 51010706;
 /// `FILESRV01` (Windows Server 2016): string booleans and string ids; raw detail with
 /// `"ExponentHex": 010001` and `\_`.
 pub const STRING_TYPED_AGENT_ID: i64 = 348105;
@@ -1097,7 +1097,8 @@ pub const EMPTY_VAULT_AGENT_ID: i64 = 348110;
 /// "Manual Pre-Deploy Snapshot" of [`EMPTY_VAULT_AGENT_ID`]: Manually, never ran
 /// (`LastRunTime` null, `NextScheduledRunTime` .NET's minimum), no activity.
 pub const NEVER_RUN_CONFIGURATION_ID: i64 = 510114;
-/// `vpn01.acme.example`: one weekly configuration, healthy.
+/// `vpn01.acme.example`: one weekly configuration, healthy; `Status` Offline (idle between its
+/// weekly runs, the last one 2 days ago).
 pub const WEEKLY_AGENT_ID: i64 = 348111;
 /// `wiki01.acme.example`: every item raw text with unescaped `"/Date(ms)/"`.
 pub const PLAIN_DATES_AGENT_ID: i64 = 348112;
@@ -1200,7 +1201,8 @@ const DB01: &[ConfigSpec<'static>] = &[
 #[rustfmt::skip]
 const SQL01: &[ConfigSpec<'static>] = &[
     with_paths(daily(ERRORS_CONFIGURATION_ID, "Daily SQL Server Backup", 23, 0, &[
-        run(Completed, 77.0, 4_102), run(Completed, 53.0, 4_230), run(Completed, 29.0, 4_188),
+        run(Completed, 125.0, 4_012), run(WithErrors, 101.0, 4_075), run(WithErrors, 77.0, 4_102),
+        run(WithErrors, 53.0, 4_230), run(WithErrors, 29.0, 4_188),
         Run { state: WithErrors, hours_ago: 5.0, secs: 4_329, files: 1_532, bytes: 2_254_857_830 },
     ]), &["D:\\SQLData", "D:\\SQLBackups"], &["D:\\SQLData\\tempdb"]),
 ];
@@ -1422,6 +1424,8 @@ const DEMO_AGENTS: &[AgentSpec<'static>] = &[
     ),
     AgentSpec {
         encrypted: true,
+        // Idle between its weekly runs: no heartbeats until its next run wakes it.
+        online: false,
         ..linux(
             WEEKLY_AGENT_ID,
             "vpn01.acme.example",
@@ -1897,7 +1901,8 @@ mod tests {
             .iter()
             .filter(|a| a.detail.get("Status").as_deref() == Some("Online"))
             .count();
-        assert_eq!(online, 11);
+        // build01 is offline; vpn01 idle between its weekly runs.
+        assert_eq!(online, 10);
         let disabled_count = d
             .agents
             .iter()
@@ -1977,6 +1982,8 @@ mod tests {
             .value()
             .unwrap();
         assert_eq!(report["State"], json!("CompletedWithErrors"));
+        assert_eq!(report["CanRestore"], json!(true));
+        assert_eq!(report["Reason"], json!("Success"));
         assert_eq!(report["NumErrors"], json!(3));
         assert_eq!(report["ErrorList"].as_array().unwrap().len(), 3);
         assert_eq!(report["Duration"], json!("01:12:09"));
