@@ -599,7 +599,7 @@ fn alerts_of(mut snap: Snapshot, now: f64) -> Vec<(String, String, String)> {
     )
     .unwrap();
     let policy = crate::stale::StalePolicy::of(&cfg.sources[0]);
-    let mut seen = crate::stale::FirstSeen::default();
+    let mut seen = crate::stale::Memory::default();
     crate::stale::annotate(&mut snap, &policy, &mut seen, now);
     let view = crate::alerting::rules::SourceView {
         name: "rax",
