@@ -388,9 +388,9 @@ struct Plan {
     since: Option<f64>,
 }
 
-/// The longest gaps of the cron-like schedules already walked in one refresh: a fleet's jobs
-/// share a few schedules.
-type Gaps = HashMap<(String, cron::Bounds), Option<f64>>;
+/// The cron-like schedules already walked in one refresh (a fleet's jobs share a few): whether
+/// a run is still to come, and the longest gap.
+type Gaps = HashMap<(String, cron::Bounds), (bool, Option<f64>)>;
 
 /// Reads a job's schedule at `now`, telling `warnings` once what cannot be read (the job then
 /// keeps the source's default threshold).
@@ -427,10 +427,11 @@ fn plan(job: &Job, now: f64, gaps: &mut Gaps, warnings: &mut Warnings) -> Plan {
         }),
         Schedule::Cron => match js.cron() {
             Ok(Some(c)) => {
-                plan.expects &= c.runs_after(at);
-                plan.period = *gaps
+                let (runs, gap) = *gaps
                     .entry((c.pattern.clone(), bounds))
-                    .or_insert_with(|| c.longest_gap(at));
+                    .or_insert_with(|| (c.runs_after(at), c.longest_gap(at)));
+                plan.expects &= runs;
+                plan.period = gap;
             }
             Ok(None) => {}
             Err(e) => tell(warnings, &e),
