@@ -119,7 +119,13 @@ async fn the_demo_deployment_through_keystone_matches_the_golden_file() {
     assert_eq!(s.auth_count(), 1);
     assert_eq!(s.request_count("versions"), 1);
     // An admin's job list holds both projects' jobs: each job is exported once.
-    assert_eq!(text.matches("freezer_job_info{").count(), 11);
+    assert_eq!(text.matches("freezer_job_info{").count(), 12);
+    // The document's Tue-Sat job on a Tuesday morning: its last backup is 3 days and 30
+    // minutes old, its threshold the Saturday -> Tuesday gap plus a day.
+    let workdays = format!(
+        "backup_stale_threshold_seconds{{system=\"freezer\",source=\"fz\",device=\"dev-ci-01\",device_id=\"{DEV_PROJECT_ID}_dev-ci-01\",target=\"dev-ci-01-artifacts\"}} 345600\n"
+    );
+    assert!(text.contains(&workdays), "{workdays} missing from\n{text}");
     // Reading again needs no new token and no new version document.
     assert!(matches!(run.refresh().await, Outcome::Ok));
     assert_eq!((s.auth_count(), s.request_count("versions")), (1, 1));

@@ -305,6 +305,33 @@ fn fs_backup(name: &str, path: &str, storage: &str, container: &str) -> Value {
     })
 }
 
+/// The longest wait between two runs of each schedule the fleet uses, worked out by hand.
+fn longest_gap(schedule: &Value) -> Option<i64> {
+    if schedule.get("schedule_date").is_some() {
+        return None;
+    }
+    if let Some(every) = schedule.get("schedule_interval") {
+        return Some(match every.as_str() {
+            Some("1 days") => DAY,
+            Some("1 hours") => HOUR,
+            other => panic!("no gap known for schedule_interval {other:?}"),
+        });
+    }
+    let field = |k: &str| schedule.get(k).and_then(Value::as_str);
+    match (
+        field("schedule_day_of_week"),
+        field("schedule_hour"),
+        field("schedule_minute"),
+    ) {
+        // Daily at a time.
+        (None, Some(_), Some(_)) => Some(DAY),
+        // The API document's job: Saturday to Tuesday.
+        (Some("tue,wed,thu,fri,sat"), Some(_), Some(_)) => Some(3 * DAY),
+        (None, None, None) => None,
+        other => panic!("no gap known for {other:?}"),
+    }
+}
+
 fn daily(start: &str) -> Value {
     json!({"schedule_interval": "1 days", "schedule_start_date": start})
 }
@@ -434,6 +461,33 @@ fn jobs() -> Vec<JobSpec> {
             }),
             session: None,
             backups: backups(DAY + 10 * MINUTE - 3, DAY, 2, "available"),
+        },
+        // ledger-db: the API document's Tue-Sat job at 03:20 (its own schedule payload), whose
+        // last backup is 3 days 30 minutes old, as on a Tuesday morning after Saturday's run:
+        // not stale, its threshold is the Saturday -> Tuesday gap plus a day.
+        JobSpec {
+            key: "ledger-reports-workdays",
+            host: "ledger-db",
+            description: "workday_backup_of_my_work_stuff",
+            schedule: json!({"schedule_day_of_week": "tue,wed,thu,fri,sat",
+                             "schedule_hour": "03", "schedule_minute": "20"}),
+            pre_actions: vec![],
+            backup: fs_backup(
+                "ledger-db-reports",
+                "/srv/reports",
+                "swift",
+                "northwind_ledger-db-reports",
+            ),
+            run: Some(RunSpec {
+                status: "scheduled",
+                result: "success",
+                started_ago: 3 * DAY + 30 * MINUTE,
+                ended_ago: Some(3 * DAY + 10 * MINUTE),
+                current_pid: None,
+            }),
+            session: None,
+            // Five, so project A keeps a multiple of five backups (an exact last page).
+            backups: backups(3 * DAY + 30 * MINUTE - 3, DAY, 5, "available"),
         },
         // archive-01: STALE. Its scheduler died four days ago: last success 4 days 2 hours
         // ago; the oldest backup was deleted by retention.
@@ -715,6 +769,9 @@ pub struct JobFacts {
     pub time_created: i64,
     /// Has a recurring schedule (interval or cron fields), not a one-shot `schedule_date`.
     pub recurring: bool,
+    /// The longest wait between two of its runs in seconds, as the fleet's author reads its
+    /// schedule ([`longest_gap`]); None: one-shot or none.
+    pub longest_gap: Option<i64>,
     /// `time_ended` when the last result is success, else the newest `available` backup
     /// carrying the job's id (None: none).
     pub last_success: Option<i64>,
@@ -770,6 +827,9 @@ pub struct TargetFacts {
     /// Some active job with a recurring schedule writes the target (else: manual backups,
     /// finished one-shot job → no stale threshold).
     pub scheduled: bool,
+    /// The shortest longest-gap of those jobs (None: none known): the stale threshold is
+    /// at least that plus a day.
+    pub longest_gap: Option<i64>,
 }
 
 impl Facts {
@@ -1309,6 +1369,7 @@ pub async fn seed(base: &str) -> Facts {
             time_ended,
             time_created,
             recurring: j.schedule.get("schedule_date").is_none(),
+            longest_gap: longest_gap(&j.schedule),
             last_success: None, // below, once the backups are in
         });
     }
@@ -1520,6 +1581,13 @@ fn derive(
                     scheduled: writers.iter().any(|j| {
                         !matches!(j.status.as_deref(), Some("completed" | "stop" | "removed"))
                     }),
+                    longest_gap: writers
+                        .iter()
+                        .filter(|j| {
+                            !matches!(j.status.as_deref(), Some("completed" | "stop" | "removed"))
+                        })
+                        .filter_map(|j| j.longest_gap)
+                        .min(),
                 }
             })
             .collect();

@@ -23,6 +23,7 @@
 //! a host is a target: its last success is the newest `time_stamp` of an `available` backup.
 
 pub mod config;
+pub mod cron;
 mod demo;
 pub mod families;
 pub mod keystone;
@@ -68,6 +69,8 @@ pub struct ProjectRead {
 pub struct Raw {
     pub projects: Vec<ProjectRead>,
     pub warnings: Warnings,
+    /// When it was read (`None`: when it is mapped): the time cron-like schedules are read at.
+    pub read_at: Option<f64>,
 }
 
 /// The OpenStack Freezer vendor, as the registry lists it.
@@ -230,7 +233,10 @@ impl Freezer {
             .iter()
             .map(|p| read_project(&self.upstream, self.paging, api, p.as_deref()));
         let results = try_join_all(reads).await?;
-        let mut raw = Raw::default();
+        let mut raw = Raw {
+            read_at: Some(crate::time::unix_now()),
+            ..Raw::default()
+        };
         for (read, warnings, optional) in results {
             raw.warnings.merge(warnings);
             let (clients, sessions) = optional;
@@ -365,6 +371,74 @@ struct JobRef<'a> {
     project: String,
     device: String,
     device_id: String,
+    plan: Plan,
+}
+
+/// What a job's schedule says about its backups at the time of the refresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Plan {
+    /// The scheduler will run it again: not finished, stopped or removed (see
+    /// [`model::JobSchedule::active`]), its start date come, its end date not past, and (cron)
+    /// a run still to come.
+    expects: bool,
+    /// The longest wait between two runs in seconds: the interval, or the longest gap of a
+    /// cron-like schedule; `None`: unknown (one-shot, continuous, unreadable, no schedule).
+    period: Option<f64>,
+    /// Since when backups are expected: the job's creation time, or its start date if later.
+    since: Option<f64>,
+}
+
+/// The cron-like schedules already walked in one refresh (a fleet's jobs share a few): whether
+/// a run is still to come, and the longest gap.
+type Gaps = HashMap<(String, cron::Bounds), (bool, Option<f64>)>;
+
+/// Reads a job's schedule at `now`, telling `warnings` once what cannot be read (the job then
+/// keeps the source's default threshold).
+fn plan(job: &Job, now: f64, gaps: &mut Gaps, warnings: &mut Warnings) -> Plan {
+    let js = &job.job_schedule;
+    let at = cron::naive(now);
+    let tell = |warnings: &mut Warnings, e: &cron::Unreadable| {
+        warnings.push(|| {
+            format!(
+                "jobs[{}].job_schedule.{e}; the job keeps the default stale threshold",
+                job.job_id
+            )
+        })
+    };
+    let bounds = js.bounds().unwrap_or_else(|e| {
+        tell(warnings, &e);
+        cron::Bounds::default()
+    });
+    let mut plan = Plan {
+        expects: js.active() && bounds.started(at) && !bounds.ended(at),
+        period: None,
+        since: match (js.created(), bounds.start) {
+            (Some(c), Some(s)) => Some(c.max(s.and_utc().timestamp() as f64)),
+            (c, _) => c,
+        },
+    };
+    match js.schedule() {
+        Schedule::Every(p) if p > 0.0 => plan.period = Some(p),
+        Schedule::Unreadable(text) => warnings.push(|| {
+            format!(
+                "jobs: {}: schedule_interval {text:?} is not \"<n> <unit>\"",
+                job.job_id
+            )
+        }),
+        Schedule::Cron => match js.cron() {
+            Ok(Some(c)) => {
+                let (runs, gap) = *gaps
+                    .entry((c.pattern.clone(), bounds))
+                    .or_insert_with(|| (c.runs_after(at), c.longest_gap(at)));
+                plan.expects &= runs;
+                plan.period = gap;
+            }
+            Ok(None) => {}
+            Err(e) => tell(warnings, &e),
+        },
+        _ => {}
+    }
+    plan
 }
 
 #[derive(Default)]
@@ -417,7 +491,9 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
     let Raw {
         mut projects,
         mut warnings,
+        read_at,
     } = raw;
+    let now = read_at.unwrap_or_else(crate::time::unix_now);
     // Unreadable and implausible values are told once here and dropped, so that the readings
     // below, however many, see only good ones.
     for p in &mut projects {
@@ -459,6 +535,7 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
     // Jobs, once each (an admin's jobs list holds every project's).
     let mut seen_jobs = HashSet::new();
     let mut jobs: Vec<JobRef> = Vec::new();
+    let mut gaps = Gaps::new();
     for p in &projects {
         for job in &p.jobs {
             if !seen_jobs.insert(job.job_id.as_str()) {
@@ -485,6 +562,7 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
                 client_id.to_owned()
             };
             jobs.push(JobRef {
+                plan: plan(job, now, &mut gaps, &mut warnings),
                 job,
                 project,
                 device,
@@ -638,11 +716,7 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
     let mut backup_targets = Vec::with_capacity(targets.len());
     for ((device, device_id, name), t) in &targets {
         let writers: Vec<&JobRef> = t.jobs.iter().map(|&i| &jobs[i]).collect();
-        let active: Vec<&JobRef> = writers
-            .iter()
-            .copied()
-            .filter(|j| j.job.job_schedule.active())
-            .collect();
+        let active: Vec<&JobRef> = writers.iter().copied().filter(|j| j.plan.expects).collect();
         // The newest finished run with a result of any job writing the target.
         let by_jobs = writers
             .iter()
@@ -671,14 +745,11 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
             .fold(None, |acc: Option<f64>, t| max_opt(acc, t));
         let created = writers
             .iter()
-            .filter_map(|j| j.job.job_schedule.created())
+            .filter_map(|j| j.plan.since)
             .fold(None, |acc: Option<f64>, t| min_opt(acc, t));
         let period = active
             .iter()
-            .filter_map(|j| match j.job.job_schedule.schedule() {
-                Schedule::Every(p) if p > 0.0 => Some(p),
-                _ => None,
-            })
+            .filter_map(|j| j.plan.period)
             .fold(None, |acc: Option<f64>, p| min_opt(acc, p));
         backup_targets.push(BackupTarget {
             device: device.clone(),
@@ -712,14 +783,6 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
             ("device_id", &j.device_id),
         ]);
         let schedule = js.schedule();
-        if let Schedule::Unreadable(text) = &schedule {
-            warnings.push(|| {
-                format!(
-                    "jobs: {}: schedule_interval {text:?} is not \"<n> <unit>\"",
-                    j.job.job_id
-                )
-            });
-        }
         let text = |v: &Option<String>| v.as_deref().unwrap_or("").to_owned();
         let names = j.job.backup_names().join(",");
         let kinds = j.job.action_kinds();

@@ -12,6 +12,7 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::cron::{self, CronSchedule};
 use crate::sources::values::{opt_flag, opt_id, opt_num, opt_text, Flag, Num, Time, Warnings};
 
 /// An item of a list: read, or the reason it could not be (and its text, which keeps
@@ -361,6 +362,8 @@ pub struct JobSchedule {
     #[serde(default, deserialize_with = "opt_text")]
     pub schedule_date: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
+    pub schedule_start_date: Option<String>,
+    #[serde(default, deserialize_with = "opt_text")]
     pub schedule_end_date: Option<String>,
     /// The cron-like keys (`schedule_hour`, `schedule_minute`, `schedule_day_of_week`...).
     #[serde(flatten)]
@@ -373,7 +376,7 @@ pub enum Schedule {
     /// Every so many seconds (`schedule_interval`: `"1 days"`, `"12 hours"`); `continuous`
     /// is 0.
     Every(f64),
-    /// Cron-like fields (`schedule_hour`, ...): recurring, period unknown.
+    /// Cron-like fields (`schedule_hour`, ...): recurring, read by [`JobSchedule::cron`].
     Cron,
     /// Once, at `schedule_date`.
     Once,
@@ -396,16 +399,6 @@ impl Schedule {
         }
     }
 }
-
-const CRON_KEYS: &[&str] = &[
-    "schedule_month",
-    "schedule_day",
-    "schedule_week",
-    "schedule_day_of_week",
-    "schedule_hour",
-    "schedule_minute",
-    "schedule_second",
-];
 
 impl Job {
     /// Drops (and tells `w`) the values that cannot be read or are implausible, once.
@@ -430,25 +423,49 @@ impl JobSchedule {
         get_time(&self.time_created)
     }
 
+    /// The kind of schedule, in freezer-scheduler's order: a `schedule_date` wins, then a
+    /// `schedule_interval`, then the cron-like keys.
     pub fn schedule(&self) -> Schedule {
+        if non_empty(&self.schedule_date).is_some() {
+            return Schedule::Once;
+        }
         if let Some(interval) = non_empty(&self.schedule_interval) {
             return match parse_interval(interval) {
                 Some(s) => Schedule::Every(s),
                 None => Schedule::Unreadable(interval.to_owned()),
             };
         }
-        let cron = CRON_KEYS.iter().any(|k| {
+        let cron = cron::KEYS.iter().any(|k| {
             self.other
                 .get(*k)
-                .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+                .is_some_and(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
         });
         if cron {
             Schedule::Cron
-        } else if non_empty(&self.schedule_date).is_some() {
-            Schedule::Once
         } else {
             Schedule::None
         }
+    }
+
+    /// The cron-like keys read, with the start and end dates (`None`: the schedule is not
+    /// cron-like).
+    pub fn cron(&self) -> Result<Option<CronSchedule>, cron::Unreadable> {
+        if self.schedule() != Schedule::Cron {
+            return Ok(None);
+        }
+        CronSchedule::read(
+            |k| self.other.get(k),
+            self.schedule_start_date.as_deref(),
+            self.schedule_end_date.as_deref(),
+        )
+    }
+
+    /// The start and end dates as freezer-scheduler applies them (see [`cron::bounds`]).
+    pub fn bounds(&self) -> Result<cron::Bounds, cron::Unreadable> {
+        cron::bounds(
+            self.schedule_start_date.as_deref(),
+            self.schedule_end_date.as_deref(),
+        )
     }
 
     /// The status as reported; absent and `""` are both no status.

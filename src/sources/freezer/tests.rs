@@ -73,6 +73,7 @@ fn read(items: serde_json::Value) -> Raw {
                 .map(|c| serde_json::from_value(c.clone()).unwrap()),
         }],
         warnings: Warnings::at(NOW),
+        read_at: Some(NOW),
     }
 }
 
@@ -411,6 +412,7 @@ fn v1_items_map_like_v2() {
             sessions: None,
         }],
         warnings: Warnings::default(),
+        read_at: Some(NOW),
     };
     let out = text(&map(raw, "fz"));
     let t =
@@ -466,6 +468,7 @@ fn backups_with(field: &str, bad: &str) -> Raw {
             sessions: None,
         }],
         warnings,
+        read_at: Some(NOW),
     }
 }
 
@@ -527,4 +530,202 @@ fn one_bad_backup_time_costs_that_value_only() {
 fn never_times_are_absent_and_not_counted() {
     let snap = map(backups_with("time_stamp", "-1"), "fz");
     assert_eq!(snap.warnings.count, 0, "{}", snap.warnings);
+}
+
+// ---- cron-like schedules --------------------------------------------------------------------
+
+/// Unix seconds of a UTC date like `2026-12-01T03:50:00`.
+fn utc(date: &str) -> f64 {
+    cron::parse_date("test", date)
+        .unwrap()
+        .and_utc()
+        .timestamp() as f64
+}
+
+/// The document's own job (freezer-api v1, "5.2 Get job details"): Tue–Sat at 03:20, as the
+/// scheduler leaves it after a run on Saturday 2026-11-28 03:20–03:50 that uploaded one
+/// backup, with `extra` keys added to its `job_schedule`.
+fn workday_job(extra: serde_json::Value) -> serde_json::Value {
+    let mut schedule = json!({
+        "schedule_day_of_week": "tue,wed,thu,fri,sat", "schedule_hour": "03",
+        "schedule_minute": "20", "time_created": 1435064743,
+        "status": "scheduled", "result": "success", "event": "",
+        "time_started": utc("2026-11-28T03:20:00"), "time_ended": utc("2026-11-28T03:50:00")
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        schedule[k] = v.clone();
+    }
+    json!({
+        "client_id": "5c869f05e23149e4bf18639f2dd96380_my-workstation",
+        "job_action": {"action": "backup", "backup_name": "workday_backup_of_my_work_stuff",
+                       "container": "my_backups", "max_level": "4",
+                       "path_to_backup": "/home/me/work_stuff"},
+        "job_id": "685eab6e3a2744b6bce789fe7e71d6e7",
+        "job_schedule": schedule,
+        "user_id": "fe93b43c374247c38b456c08041e6765"
+    })
+}
+
+fn workday_backup(job_id: &str) -> serde_json::Value {
+    json!({"backup_id": "b740ed9ad2b646aba304ef54c21c6774", "backup_metadata": {
+        "backup_name": "workday_backup_of_my_work_stuff", "container": "my_backups",
+        "host_name": "my-workstation", "hostname": "my-workstation", "level": 0,
+        "max_level": 4, "mode": "fs", "time_stamp": utc("2026-11-28T03:20:05"), "job_id": job_id}})
+}
+
+/// What the bundled rules decide for a refresh of `jobs` read at `now`: the names of the
+/// alerts that hold, with the snapshot.
+fn decide(jobs: Vec<serde_json::Value>, now: f64) -> (Vec<&'static str>, Snapshot) {
+    let backups = vec![workday_backup("685eab6e3a2744b6bce789fe7e71d6e7")];
+    // The document's client ("4.2 Get client details").
+    let clients = json!([{"client": {
+        "client_id": "5c869f05e23149e4bf18639f2dd96380_my-workstation",
+        "description": "my simple freezer client description", "hostname": "my-workstation"},
+        "user_id": "fe93b43c374247c38b456c08041e6765"}]);
+    let mut raw = read(json!({"jobs": jobs, "backups": backups, "clients": clients}));
+    raw.read_at = Some(now);
+    let mut snap = map(raw, "fz");
+    let cfg = crate::config::Config::from_toml_str(
+        "[[source]]\nname = \"fz\"\nkind = \"crashplan\"\nurl = \"https://cp.example\"\nusername = \"u\"\npassword = \"p\"\n",
+    )
+    .unwrap();
+    let policy = crate::stale::StalePolicy::of(&cfg.sources[0]);
+    crate::stale::annotate(
+        &mut snap,
+        &policy,
+        &mut crate::stale::FirstSeen::default(),
+        now,
+    );
+    let views = [crate::alerting::rules::SourceView {
+        name: "fz",
+        system: SYSTEM,
+        snapshot: &snap,
+    }];
+    let names = crate::alerting::rules::Evaluator::default()
+        .evaluate(&views, now)
+        .iter()
+        .map(|c| c.rule.name)
+        .collect();
+    (names, snap)
+}
+
+#[test]
+fn the_documents_tue_sat_job_is_not_stale_on_tuesday_morning() {
+    // Tuesday 2026-12-01 03:50: the Tuesday run is under way, the last backup is Saturday's,
+    // 3 days and 30 minutes old. The schedule's longest gap is Saturday → Tuesday, 3 days:
+    // the threshold is that plus a day, not the 3-day default.
+    let (alerts, snap) = decide(vec![workday_job(json!({}))], utc("2026-12-01T03:50:00"));
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let t = &snap.targets[0];
+    assert_eq!(t.target, "workday_backup_of_my_work_stuff");
+    assert_eq!(t.schedule_period, Some(3.0 * 86_400.0));
+    assert_eq!(t.stale_threshold, Some(4.0 * 86_400.0));
+    assert_eq!(
+        value(
+            &text(&snap),
+            "backup_stale_threshold_seconds",
+            &format!("{N}device=\"my-workstation\",device_id=\"5c869f05e23149e4bf18639f2dd96380_my-workstation\",target=\"workday_backup_of_my_work_stuff\"")
+        ),
+        Some(345_600.0)
+    );
+    // Runs missed on Tuesday and Wednesday: stale by Wednesday 03:21 (4 days since Saturday
+    // 03:20:05), not before.
+    let (alerts, _) = decide(vec![workday_job(json!({}))], utc("2026-12-02T03:20:00"));
+    assert!(alerts.is_empty(), "{alerts:?}");
+    let (alerts, _) = decide(vec![workday_job(json!({}))], utc("2026-12-02T03:21:00"));
+    assert_eq!(alerts, ["BackupStale"]);
+}
+
+#[test]
+fn cron_schedules_set_the_period_weekly_monthly_hourly() {
+    let now = utc("2026-12-03T12:00:00");
+    for (schedule, period) in [
+        (
+            json!({"schedule_day_of_week": "sun", "schedule_hour": "1"}),
+            Some(7.0 * 86_400.0),
+        ),
+        (
+            json!({"schedule_day": "1", "schedule_hour": "1"}),
+            Some(31.0 * 86_400.0),
+        ),
+        (json!({"schedule_minute": "0"}), Some(3600.0)),
+        (
+            json!({"schedule_hour": "3", "schedule_minute": "15"}),
+            Some(86_400.0),
+        ),
+    ] {
+        let mut js = workday_job(json!({}))["job_schedule"].clone();
+        for k in ["schedule_day_of_week", "schedule_hour", "schedule_minute"] {
+            js.as_object_mut().unwrap().remove(k);
+        }
+        for (k, v) in schedule.as_object().unwrap() {
+            js[k] = v.clone();
+        }
+        let mut job = workday_job(json!({}));
+        job["job_schedule"] = js;
+        let (_, snap) = decide(vec![job], now);
+        assert_eq!(snap.targets[0].schedule_period, period, "{schedule}");
+        assert_eq!(snap.warnings.count, 0, "{}", snap.warnings);
+    }
+}
+
+#[test]
+fn an_unreadable_cron_schedule_is_named_and_keeps_the_default() {
+    // A bad hour on one job; another job of the fleet is unaffected.
+    let bad = workday_job(json!({"schedule_hour": "25"}));
+    let mut good = workday_job(json!({}));
+    good["job_id"] = json!("another");
+    good["client_id"] = json!("5c869f05e23149e4bf18639f2dd96380_other");
+    good["job_action"]["backup_name"] = json!("other");
+    let (_, snap) = decide(vec![bad, good], utc("2026-12-01T03:50:00"));
+    assert_eq!(snap.warnings.count, 1, "{}", snap.warnings);
+    let (field, _, example) = snap.warnings.fields().next().unwrap();
+    assert_eq!(field, "jobs.job_schedule.schedule_hour");
+    assert!(
+        example.starts_with("jobs[685eab6e3a2744b6bce789fe7e71d6e7].job_schedule.schedule_hour: ")
+            && example.contains("\"25\""),
+        "{example}"
+    );
+    let by_name = |n: &str| snap.targets.iter().find(|t| t.target == n).unwrap();
+    assert_eq!(
+        by_name("workday_backup_of_my_work_stuff").schedule_period,
+        None
+    );
+    assert_eq!(
+        by_name("workday_backup_of_my_work_stuff").stale_threshold,
+        Some(3.0 * 86_400.0)
+    );
+    assert_eq!(by_name("other").schedule_period, Some(3.0 * 86_400.0));
+}
+
+#[test]
+fn start_and_end_dates_decide_whether_runs_are_expected() {
+    let now = utc("2026-12-01T03:50:00");
+    let paused =
+        |extra: serde_json::Value| decide(vec![workday_job(extra)], now).1.targets[0].paused;
+    // Ended: the scheduler runs it no more, and its target is not stale however old.
+    assert!(paused(json!({"schedule_start_date": "2026-01-01T00:00:00",
+                           "schedule_end_date": "2026-11-29T00:00:00"})));
+    // Not started yet.
+    assert!(paused(
+        json!({"schedule_start_date": "2026-12-10T00:00:00"})
+    ));
+    // An end date without a start date is ignored by freezer-scheduler.
+    assert!(!paused(json!({"schedule_end_date": "2026-11-29T00:00:00"})));
+    assert!(!paused(
+        json!({"schedule_start_date": "2026-01-01T00:00:00",
+                            "schedule_end_date": "2027-01-01T00:00:00"})
+    ));
+    // A schedule that never runs (no year 2020 to come).
+    assert!(paused(json!({"schedule_year": "2020"})));
+    // Interval schedules follow the same dates.
+    assert!(paused(json!({"schedule_interval": "1 days",
+                           "schedule_start_date": "2026-01-01T00:00:00",
+                           "schedule_end_date": "2026-11-29T00:00:00"})));
+    // A schedule_date wins over everything (a one-shot job): no period.
+    let (_, snap) = decide(
+        vec![workday_job(json!({"schedule_date": "2026-11-28T03:20:00"}))],
+        now,
+    );
+    assert_eq!(snap.targets[0].schedule_period, None);
 }

@@ -29,10 +29,11 @@
 //! | dev | `dev-app-01` | | [`JOB_DEVAPP01_SNAPSHOT`] (mode nova) | one-shot, `schedule_date` = 2 D ago | **completed / aborted**, started 172800, ended 172500 | none | aborted one-shot job without a backup |
 //! | dev | `dev-db-01` | yes | [`JOB_DEVDB01_NIGHTLY`] | `1 days` | scheduled / success, started 7800, ended 7200 | `dev-db-01-pgdump`: 7795, 7795 + D (2, available) | healthy |
 //! | dev | `dev-ci-01` | yes | none | | | `dev-ci-01-manual`: 3 D (1, available, manual, no `job_id`) | manual backups only |
+//! | dev | `dev-ci-01` | | [`JOB_DEVCI01_WORKDAYS`] | cron-like, [`workdays`]: five days a week at the time of its "Tuesday" run, `r` = 1800 + `now` mod 60 s ago | **running** since `r`, `current_pid` [`RUNNING_PID`] + 1 | `dev-ci-01-artifacts`: `r` + 3 D − 5 + k·D, k = 0..3 (4, available) | the API document's Tue–Sat job on a Tuesday morning: last backup 3 days 30 minutes old, not stale (threshold 4 days: the Saturday → Tuesday gap plus a day) |
 //!
 //! Counts: prod 7 clients, 8 jobs, 28 backups (27 available, 1 error: more than one default
 //! page of 10), 1 session, 10 actions (9 from its jobs' `job_actions` + 1 stand-alone `info`);
-//! dev 3 clients, 3 jobs, 6 backups (all available), 1 session, 3 actions. Every backup but the
+//! dev 3 clients, 4 jobs, 10 backups (all available), 1 session, 4 actions. Every backup but the
 //! `error` one and legacy-01's has the three size fields.
 //!
 //! Newest available backup per host (age in s): `web-01` 11395, `web-02` 15295, `db-01` 6295
@@ -43,8 +44,9 @@
 //! Jobs by last result: success 7 ([`JOB_WEB01_NIGHTLY`], [`JOB_WEB02_NIGHTLY`],
 //! [`JOB_FILES01_NIGHTLY`], [`JOB_MAIL01_WEEKLY`], [`JOB_LEGACY01_NIGHTLY`],
 //! [`JOB_DEVAPP01_NIGHTLY`], [`JOB_DEVDB01_NIGHTLY`]), fail 1 ([`JOB_DB01_HOURLY`]), aborted 1
-//! ([`JOB_DEVAPP01_SNAPSHOT`]), `""` 1 ([`JOB_APP01_NIGHTLY`], running), no `result` key 1
-//! ([`JOB_WEB01_RESTORE`]). By status: scheduled 8, running 1, completed 1, absent 1.
+//! ([`JOB_DEVAPP01_SNAPSHOT`]), `""` 2 ([`JOB_APP01_NIGHTLY`], [`JOB_DEVCI01_WORKDAYS`],
+//! running), no `result` key 1 ([`JOB_WEB01_RESTORE`]). By status: scheduled 8, running 2,
+//! completed 1, absent 1.
 //!
 //! Sessions: [`SESSION_PROD_WEB`] "web tier nightly" (prod): jobs web-01 and web-02 nightly,
 //! both completed / success, session `status` completed, `result` success, `session_tag` 1,
@@ -112,6 +114,9 @@ pub const JOB_DEVAPP01_NIGHTLY: &str = "0aedc2450175e2f16d6631d51a879f2b";
 pub const JOB_DEVAPP01_SNAPSHOT: &str = "3e7e54e3019d1ce9bbdb726be8e6821a";
 /// dev-db-01 nightly backup (healthy).
 pub const JOB_DEVDB01_NIGHTLY: &str = "d2912a1ea81fe3db8675ad8ef86d8a5f";
+/// dev-ci-01 workday backup: cron-like, five days a week, like the API document's Tue–Sat job
+/// seen on a Tuesday morning (see [`workdays`]).
+pub const JOB_DEVCI01_WORKDAYS: &str = "685eab6e3a2744b6bce789fe7e71d6e7";
 /// prod session "web tier nightly": web-01 and web-02 nightly, completed / success.
 pub const SESSION_PROD_WEB: &str = "5015f692d706095f469957b77b494779";
 /// dev session "dev nightly (unused)": no jobs, active.
@@ -367,6 +372,23 @@ pub enum Run {
 /// A recurring schedule: `{"schedule_interval": interval, "time_created": created}`.
 pub fn every(interval: &str, created: i64) -> Value {
     json!({"schedule_interval": interval, "time_created": created})
+}
+
+/// The API document's workday schedule (Tue–Sat at 03:20: `schedule_day_of_week`,
+/// `schedule_hour`, `schedule_minute`) moved so that `at` is its "Tuesday" run: five days a
+/// week from `at`'s weekday, at `at`'s hour and minute (UTC). The run before `at` is 3 days
+/// earlier ("Saturday"), the longest gap.
+pub fn workdays(at: i64, created: i64) -> Value {
+    const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let t = chrono::DateTime::from_timestamp(at, 0).unwrap_or_default();
+    let first = chrono::Datelike::weekday(&t).num_days_from_monday() as usize;
+    let days: Vec<&str> = (0..5).map(|k| NAMES[(first + k) % 7]).collect();
+    json!({
+        "schedule_day_of_week": days.join(","),
+        "schedule_hour": format!("{:02}", chrono::Timelike::hour(&t)),
+        "schedule_minute": format!("{:02}", chrono::Timelike::minute(&t)),
+        "time_created": created,
+    })
 }
 
 /// A one-shot schedule: `{"schedule_date": <date of at>, "time_created": created}`.
@@ -968,6 +990,36 @@ fn demo_dev(now: i64) -> Project {
         "swift",
     );
     backups.extend(history(p, &ci, None, &[3 * DAY], now, 700_000_000));
+    // The "Tuesday" run started 30 minutes ago (on the minute) and is still running; the last
+    // backup is the "Saturday" one, 3 days and 30 minutes old.
+    let tuesday = (now - 1800) / 60 * 60;
+    let workday = backup_action(
+        "dev-ci-01",
+        "dev-ci-01-artifacts",
+        "fs",
+        "/srv/artifacts",
+        "swift",
+    );
+    backups.extend(history(
+        p,
+        &workday,
+        Some(JOB_DEVCI01_WORKDAYS),
+        &ages(now - tuesday + 3 * DAY - 5, DAY, 4),
+        now,
+        60_000_000,
+    ));
+    let workday_job = job(
+        p,
+        "dev-ci-01",
+        JOB_DEVCI01_WORKDAYS,
+        "dev-ci-01 artifacts, workdays",
+        workdays(tuesday, created),
+        Run::Running {
+            started: tuesday,
+            pid: RUNNING_PID + 1,
+        },
+        vec![workday.clone()],
+    );
 
     let session = session(
         p,
@@ -977,7 +1029,7 @@ fn demo_dev(now: i64) -> Project {
         &[],
         None,
     );
-    let jobs = vec![app_job, snapshot_job, db_job];
+    let jobs = vec![app_job, snapshot_job, db_job, workday_job];
     let actions = actions_of(&jobs);
     Project {
         name: DEV_PROJECT_NAME.to_owned(),
@@ -1399,9 +1451,9 @@ mod tests {
         );
         assert_eq!(
             (dev.clients.len(), dev.jobs.len(), dev.backups.len()),
-            (3, 3, 6)
+            (3, 4, 10)
         );
-        assert_eq!((prod.actions.len(), dev.actions.len()), (10, 3));
+        assert_eq!((prod.actions.len(), dev.actions.len()), (10, 4));
         let available = newest(&d, Some("available"));
         let expected: BTreeMap<String, i64> = [
             ("web-01", 11395),

@@ -2188,18 +2188,18 @@ mod tests {
             .as_array()
             .unwrap()
             .clone();
-        assert_eq!(all.len(), 11);
+        assert_eq!(all.len(), 12);
         assert_eq!(
             all.iter()
                 .filter(|j| j["project_id"] == DEV_PROJECT_ID)
                 .count(),
-            3
+            4
         );
         let from_dev = get(&dev_jobs, Some(&admin)).await.json()["jobs"]
             .as_array()
             .unwrap()
             .clone();
-        assert_eq!(from_dev.len(), 11);
+        assert_eq!(from_dev.len(), 12);
         // The admin's project is prod's: the running job keeps its pid.
         let running = from_dev
             .iter()
@@ -2212,7 +2212,7 @@ mod tests {
             .as_array()
             .unwrap()
             .clone();
-        assert_eq!(from_dev.len(), 11);
+        assert_eq!(from_dev.len(), 12);
         let running = from_dev
             .iter()
             .find(|j| j["job_id"] == JOB_APP01_NIGHTLY)
@@ -2225,7 +2225,7 @@ mod tests {
             Some(&admin),
         )
         .await;
-        assert_eq!(page.json()["jobs"].as_array().unwrap().len(), 1);
+        assert_eq!(page.json()["jobs"].as_array().unwrap().len(), 2);
         // Backups are never cross-project.
         let backups = get(
             &format!("{base}/v2/{PROD_PROJECT_ID}/backups?limit=-1"),
@@ -2253,7 +2253,7 @@ mod tests {
                 .header("X-Roles", "admin"),
         )
         .await;
-        assert_eq!(admin.json()["jobs"].as_array().unwrap().len(), 11);
+        assert_eq!(admin.json()["jobs"].as_array().unwrap().len(), 12);
         server.shutdown().await;
     }
 
