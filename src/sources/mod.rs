@@ -74,8 +74,9 @@ pub struct BackupTarget {
     /// configuration, disabled agent, blocked or deactivated device, manual-only schedule):
     /// it gets no stale threshold, so staleness alerts leave it alone.
     pub paused: bool,
-    /// Seconds between scheduled runs, where the vendor says (a weekly schedule must not look
-    /// stale after three days).
+    /// The longest wait between two scheduled runs in seconds, where the vendor says: the
+    /// interval of an interval schedule, the longest gap of a cron-like one (a weekly schedule
+    /// must not look stale after three days).
     pub schedule_period: Option<f64>,
 }
 

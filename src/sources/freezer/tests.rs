@@ -593,7 +593,7 @@ fn decide(jobs: Vec<serde_json::Value>, now: f64) -> (Vec<&'static str>, Snapsho
     crate::stale::annotate(
         &mut snap,
         &policy,
-        &mut crate::stale::FirstSeen::default(),
+        &mut crate::stale::Memory::default(),
         now,
     );
     let views = [crate::alerting::rules::SourceView {
