@@ -258,9 +258,7 @@ async fn the_server_runs_from_a_config_file_and_stops_on_sigterm() {
     struct KillOnDrop(u32);
     impl Drop for KillOnDrop {
         fn drop(&mut self) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .status();
+            let _ = common::signal(self.0, "KILL");
         }
     }
     let guard = KillOnDrop(child.id());
@@ -313,11 +311,7 @@ async fn the_server_runs_from_a_config_file_and_stops_on_sigterm() {
         "{text}"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::signal(child.id(), "TERM").unwrap();
     let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();

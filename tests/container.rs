@@ -524,9 +524,7 @@ impl Drop for Running {
         // A failing assertion must not leave anything running.
         if self.child.try_wait().ok().flatten().is_none() {
             for pid in [self.exporter_pid, self.child.id()] {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
+                let _ = common::signal(pid, "KILL");
             }
             let _ = self.child.wait();
         }
@@ -566,11 +564,8 @@ impl Running {
     async fn stop(mut self, signal: &str) -> (Option<i32>, Duration) {
         let started = Instant::now();
         let name = signal.trim_start_matches("SIG");
-        let sent = Command::new("kill")
-            .args(["-s", name, &self.exporter_pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -s {name}");
+        common::signal(self.exporter_pid, name)
+            .unwrap_or_else(|e| panic!("signal {name} to {}: {e}", self.exporter_pid));
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return (status.code(), started.elapsed());

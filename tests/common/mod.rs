@@ -228,3 +228,22 @@ pub fn failure(o: &backup_exporter::refresh::Outcome) -> (&'static str, String) 
         backup_exporter::refresh::Outcome::Ok => ("ok", String::new()),
     }
 }
+
+/// Sends the signal `name` (`TERM`, `SIGTERM`, `INT`, `KILL`, `HUP`, `QUIT`) to process `pid`,
+/// as `kill -s NAME PID` would, without the `kill` program (minimal images lack procps).
+pub fn signal(pid: u32, name: &str) -> std::io::Result<()> {
+    use rustix::process::{kill_process, Pid, Signal};
+    let sig = match name.trim_start_matches("SIG") {
+        "TERM" => Signal::TERM,
+        "INT" => Signal::INT,
+        "KILL" => Signal::KILL,
+        "HUP" => Signal::HUP,
+        "QUIT" => Signal::QUIT,
+        other => panic!("no signal {other} in the tests' list"),
+    };
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .unwrap_or_else(|| panic!("{pid} is not a process id"));
+    kill_process(pid, sig).map_err(std::io::Error::from)
+}

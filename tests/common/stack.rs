@@ -167,17 +167,9 @@ impl Process {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status;
         }
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap_or_else(|e| panic!("kill -TERM {} ({}): {e}", self.pid(), self.name));
-        assert!(
-            sent.success(),
-            "kill -TERM {} ({}): {sent}",
-            self.pid(),
-            self.name
-        );
+        if let Err(e) = super::signal(self.pid(), "TERM") {
+            panic!("SIGTERM to {} ({}): {e}", self.pid(), self.name);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
