@@ -60,7 +60,10 @@ cmd_install() {
   # --clear: a venv whose python is gone (or another freezer-api version) starts over.
   "$python" -m venv --clear "$VENV"
   local log="$VENV/pip-install.log"
-  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check "freezer-api==$VERSION" >"$log" 2>&1; then
+  # Every dependency pinned (scripts/freezer/constraints.txt): a new release on PyPI cannot
+  # change the server the tests run against.
+  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    --constraint "$HELPERS/constraints.txt" "freezer-api==$VERSION" >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     die "pip install freezer-api==$VERSION failed (log: $log)"
   fi

@@ -16,7 +16,18 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]} (Debian packages)"
   sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if [ "$(id -u)" != 0 ]; then
+    # Not root: sudo without a password prompt, or say exactly what to install.
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo="sudo"
+    else
+      echo "scripts/test.sh: the tests need the Debian packages ${need_apt[*]}, and this user" >&2
+      echo "cannot install them (not root, no sudo without a password). As root, run:" >&2
+      echo "  apt-get update && apt-get install -y --no-install-recommends ${need_apt[*]}" >&2
+      echo "then run bash scripts/test.sh again." >&2
+      exit 1
+    fi
+  fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
