@@ -33,8 +33,23 @@ fn give_memory_back_at_once() {
 struct Cli {
     /// Configuration file (TOML). Environment variables BACKUP_EXPORTER_<KEY> override its
     /// top-level keys.
-    #[arg(long, short, global = true, env = "BACKUP_EXPORTER_CONFIG")]
+    #[arg(
+        long,
+        short,
+        visible_alias = "config.file",
+        global = true,
+        env = "BACKUP_EXPORTER_CONFIG",
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
+    /// Address to serve /metrics on (host:port); overrides the `listen` key and
+    /// BACKUP_EXPORTER_LISTEN (and the demo's --listen).
+    #[arg(long = "web.listen-address", global = true, value_name = "ADDRESS")]
+    web_listen_address: Option<SocketAddr>,
+    /// Log filter: `info`, `debug`, `backup_exporter=debug,warn`, ...; overrides the
+    /// `log_level` key (RUST_LOG overrides it in turn).
+    #[arg(long = "log.level", global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
     /// Web configuration file (YAML, as node_exporter's): TLS, client certificates, basic
     /// auth, response headers for every endpoint; overrides the `web_config_file` key.
     #[arg(
@@ -52,8 +67,8 @@ struct Cli {
         value_name = "N"
     )]
     web_max_connections: Option<usize>,
-    /// Log format, overriding the configuration.
-    #[arg(long, global = true, value_enum)]
+    /// Log format, overriding the `log_format` key.
+    #[arg(long, visible_alias = "log.format", global = true, value_enum)]
     log_format: Option<CliLogFormat>,
     /// This exporter's shard, 0 to --total-shards - 1, or `auto`: the ordinal of a StatefulSet
     /// pod (the trailing -<n> of POD_NAME, else of the hostname); overrides the `shard` key.
@@ -136,7 +151,14 @@ fn main() -> ExitCode {
                 listen,
                 alertmanager,
             } => {
-                app::init_logging(cli_format.unwrap_or_default(), "info");
+                let listen = cli.web_listen_address.unwrap_or(listen);
+                let level = cli.log_level.as_deref().unwrap_or("info");
+                if tracing_subscriber::EnvFilter::try_new(level).is_err() {
+                    return Err(format!(
+                        "--log.level: {level:?} is not a valid filter (try \"info\" or \"debug\")"
+                    ));
+                }
+                app::init_logging(cli_format.unwrap_or_default(), level);
                 app::demo(listen, cli_format.unwrap_or_default(), alertmanager, &flags)
                     .await
                     .map(|()| true)
@@ -148,6 +170,17 @@ fn main() -> ExitCode {
                 config.check_runnable().map_err(|e| e.to_string())?;
                 if let Some(path) = cli.web_config_file {
                     config.web_config_file = Some(path);
+                }
+                if let Some(address) = cli.web_listen_address {
+                    config.listen = address;
+                }
+                if let Some(level) = cli.log_level {
+                    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+                        return Err(format!(
+                            "--log.level: {level:?} is not a valid filter (try \"info\" or \"debug\")"
+                        ));
+                    }
+                    config.log_level = level;
                 }
                 if let Some(n) = cli.web_max_connections {
                     if n == 0 {
@@ -187,6 +220,8 @@ fn main() -> ExitCode {
                                 println!("web config file: none (plain HTTP, no authentication)")
                             }
                         }
+                        println!("listen: {}", config.listen);
+                        println!("log level: {}", config.log_level);
                         println!("max connections: {}", config.max_connections);
                         println!("sharding: {}", app::sharding_summary(&config));
                         match &config.alertmanager {

@@ -104,6 +104,78 @@ fn environment_overrides_the_file_from_the_command_line() {
         .contains("listen"));
 }
 
+/// The Prometheus-style flags: `--config.file`, `--web.listen-address`, `--log.level` and
+/// `--log.format`, each over the environment over the file over the default.
+#[test]
+fn prometheus_style_flags_win_over_the_environment_and_the_file() {
+    let f = config_file(&format!(
+        "log_level = \"warn\"\n{}",
+        source_toml("https://x.example", "password = \"p\"")
+    ));
+    let check = |args: &[&str], env: &[(&str, &str)]| -> String {
+        let mut c = bin();
+        c.arg("check-config").args(["--config.file"]).arg(f.path());
+        c.args(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} {env:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The file says 127.0.0.1:0 and warn.
+    let out = check(&[], &[]);
+    assert!(out.contains("\nlisten: 127.0.0.1:0\n"), "{out}");
+    assert!(out.contains("\nlog level: warn\n"), "{out}");
+    let env = [
+        ("BACKUP_EXPORTER_LISTEN", "127.0.0.1:2222"),
+        ("BACKUP_EXPORTER_LOG_LEVEL", "debug"),
+    ];
+    let out = check(&[], &env);
+    assert!(out.contains("\nlisten: 127.0.0.1:2222\n"), "{out}");
+    assert!(out.contains("\nlog level: debug\n"), "{out}");
+    let out = check(
+        &[
+            "--web.listen-address",
+            "[::1]:3333",
+            "--log.level",
+            "backup_exporter=trace,info",
+            "--log.format",
+            "json",
+        ],
+        &env,
+    );
+    assert!(out.contains("\nlisten: [::1]:3333\n"), "{out}");
+    assert!(
+        out.contains("\nlog level: backup_exporter=trace,info\n"),
+        "{out}"
+    );
+    // Bad values are named.
+    for (args, wants) in [
+        (
+            &["--web.listen-address", "nowhere"][..],
+            "--web.listen-address",
+        ),
+        (&["--log.level", "[[["][..], "--log.level"),
+        (&["--log.format", "xml"][..], "--log-format"),
+    ] {
+        let out = bin()
+            .arg("check-config")
+            .arg("--config.file")
+            .arg(f.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(wants), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn the_shard_comes_from_the_environment_and_the_flags_win() {
     let f = config_file(&source_toml("https://x.example", "password = \"p\""));
