@@ -5,6 +5,7 @@
 
 pub mod alerting;
 pub mod app;
+pub mod build_info;
 pub mod config;
 pub mod exposition;
 pub mod metrics;

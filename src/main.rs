@@ -121,6 +121,7 @@ fn main() -> ExitCode {
     give_memory_back_at_once();
     let kinds: Vec<&str> = backup_exporter::sources::registry::kinds().collect();
     let matches = Cli::command()
+        .long_version(backup_exporter::build_info::long_version())
         .after_help(format!("Kinds of source: {}.", kinds.join(", ")))
         .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {

@@ -148,7 +148,7 @@ impl SelfMetrics {
                 "backup_exporter_build_info",
                 "Build of the running exporter; value always 1.",
             ),
-            &["version", "revision", "rustc"],
+            &["version", "revision", "branch", "rustc"],
         )
         .unwrap();
         let shard_ordinal = IntGauge::with_opts(opts(
@@ -164,9 +164,10 @@ impl SelfMetrics {
         total_shards.set(1);
         build_info
             .with_label_values(&[
-                env!("CARGO_PKG_VERSION"),
-                option_env!("BACKUP_EXPORTER_REVISION").unwrap_or("unknown"),
-                option_env!("BACKUP_EXPORTER_RUSTC").unwrap_or("unknown"),
+                crate::build_info::VERSION,
+                crate::build_info::revision(),
+                crate::build_info::branch(),
+                crate::build_info::rustc(),
             ])
             .set(1.0);
         for c in [
@@ -361,7 +362,7 @@ mod tests {
             "backup_exporter_refresh_errors_total{reason=\"timeout\",source=\"hq\",system=\"crashplan\"} 0"
         ));
         assert!(text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 0"));
-        assert!(text.contains("backup_exporter_build_info{revision="));
+        assert!(text.contains("backup_exporter_build_info{branch="));
         assert!(
             text.contains("\nbackup_exporter_shard_ordinal 0\n"),
             "{text}"

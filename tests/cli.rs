@@ -104,6 +104,37 @@ fn environment_overrides_the_file_from_the_command_line() {
         .contains("listen"));
 }
 
+/// `--version` tells version, branch, revision, build date and rustc from a plain cargo build.
+#[test]
+fn version_tells_the_build() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "backup_exporter {} (branch: ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    let revision = text
+        .split("revision: ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_default();
+    assert!(
+        revision.len() >= 7 && revision.chars().all(|c| c.is_ascii_hexdigit()),
+        "{text}"
+    );
+    for line in [
+        "\n  build date: 20",
+        "\n  rustc version: 1.",
+        "\n  platform: ",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+}
+
 /// The Prometheus-style flags: `--config.file`, `--web.listen-address`, `--log.level` and
 /// `--log.format`, each over the environment over the file over the default.
 #[test]
