@@ -250,8 +250,15 @@ fn device_link(source: &str, device_id: &str, text: &str) -> String {
     format!("<a href=\"device?{}\">{}</a>", esc(&query), esc(text))
 }
 
+/// Since when an alert's condition holds: when it began where the rule's inputs tell (a stale
+/// backup: when its threshold passed, before the exporter may have seen it), else when the
+/// exporter first saw it hold.
+fn since(a: &Alert) -> f64 {
+    a.began.unwrap_or(a.active_since).min(a.active_since)
+}
+
 /// How bad an alert is, smallest first: firing before pending, critical before warning, then
-/// the oldest first.
+/// the oldest condition first.
 fn worst_first(a: &Alert, b: &Alert) -> std::cmp::Ordering {
     fn severity(s: &str) -> u8 {
         match s {
@@ -260,9 +267,10 @@ fn worst_first(a: &Alert, b: &Alert) -> std::cmp::Ordering {
             _ => 2,
         }
     }
-    (a.pending(), severity(a.rule.severity), a.rule.name)
-        .cmp(&(b.pending(), severity(b.rule.severity), b.rule.name))
-        .then(a.active_since.total_cmp(&b.active_since))
+    (a.pending(), severity(a.rule.severity))
+        .cmp(&(b.pending(), severity(b.rule.severity)))
+        .then(since(a).total_cmp(&since(b)))
+        .then_with(|| a.rule.name.cmp(b.rule.name))
         .then_with(|| a.labels.cmp(&b.labels))
 }
 
@@ -280,10 +288,8 @@ fn alert_rows(alerts: &mut Vec<Alert>, time: impl Fn(f64) -> String) -> String {
     worst(alerts, MAX_ROWS, worst_first);
     let mut rows = String::new();
     for a in alerts.iter() {
-        let (state, since) = match a.fired_at {
-            Some(t) => ("firing", t),
-            None => ("pending", a.active_since),
-        };
+        let state = if a.pending() { "pending" } else { "firing" };
+        let since = since(a);
         let device = match &a.page {
             Page::Device { source, device_id } => device_link(source, device_id, &a.device),
             Page::Alerts => esc(a.label("mount_point")),
@@ -636,6 +642,7 @@ mod tests {
                 device_id: format!("id-{device}"),
             },
             active_since: 1_700_000_000.0,
+            began: None,
             fired_at: firing.then_some(1_700_000_000.0),
             last_held: 1_700_000_000.0,
             resolved_at: None,
@@ -683,6 +690,31 @@ mod tests {
             esc("<b>\"x\" & 'y'</b>"),
             "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
         );
+    }
+
+    #[test]
+    fn alerts_are_ordered_by_severity_then_by_how_long_their_condition_holds() {
+        // Seen by the exporter at the same moment; stale-old's threshold passed three days
+        // before, stale-new's an hour before; a warning older than both.
+        let seen = 1_700_000_000.0;
+        let mut old = alert(&STALE, "stale-old", true, "stale");
+        old.began = Some(seen - 3.0 * 86_400.0);
+        let mut new = alert(&STALE, "stale-new", true, "stale");
+        new.began = Some(seen - 3_600.0);
+        let mut warning = alert(&FAILING, "failing-older", true, "failing");
+        warning.active_since = seen - 10.0 * 86_400.0;
+        let mut alerts = vec![warning, new, old];
+        alert_rows(&mut alerts, |t| format!("{t}"));
+        let order: Vec<&str> = alerts.iter().map(|a| a.device.as_str()).collect();
+        assert_eq!(order, ["stale-old", "stale-new", "failing-older"]);
+        let rows = alert_rows(&mut alerts, |t| format!("t={t}"));
+        // "since" is when the condition began, not when the exporter first saw it.
+        assert!(
+            rows.contains(&format!("t={}", seen - 3.0 * 86_400.0)),
+            "{rows}"
+        );
+        assert!(rows.contains(&format!("t={}", seen - 3_600.0)), "{rows}");
+        assert!(!rows.contains(&format!("t={seen}<")), "{rows}");
     }
 
     #[test]

@@ -420,6 +420,7 @@ mod tests {
             summary: "s".into(),
             description: "d".into(),
             value: 1.0,
+            began: None,
             device: device.into(),
             page: Page::Device {
                 source: "hq & co".into(),

@@ -93,6 +93,9 @@ pub struct Candidate {
     /// The device the alert is about (empty for a store), for the status page.
     pub device: String,
     pub page: Page,
+    /// When the condition began, where the rule's inputs tell (a stale backup: its last
+    /// success plus its threshold), for the status page; `None`: when it was first seen.
+    pub began: Option<f64>,
 }
 
 /// A source as the rules see it.
@@ -249,6 +252,7 @@ fn stale(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec<Candidate
         value: age,
         device: t.device.clone(),
         page: device_page(s, &t.device_id),
+        began: Some(last + threshold),
     });
 }
 
@@ -288,6 +292,7 @@ fn never_completed(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec
         value: age,
         device: t.device.clone(),
         page: device_page(s, &t.device_id),
+        began: Some(first + threshold),
     });
 }
 
@@ -342,6 +347,7 @@ fn failing(s: &SourceView<'_>, t: &BackupTarget, now: f64, out: &mut Vec<Candida
         value: 1.0,
         device: t.device.clone(),
         page: device_page(s, &t.device_id),
+        began: None,
     });
 }
 
@@ -351,10 +357,12 @@ fn agent_offline(s: &SourceView<'_>, d: &Device, now: f64, out: &mut Vec<Candida
     }
     // The device's own limit where its system gives one (+Inf: nothing is due), else a day;
     // without a check-in time, only where the system gives no limit either.
-    let since = match (d.last_connected, d.offline_threshold) {
-        (Some(t), Some(limit)) if now - t > limit => Some(now - t),
-        (Some(t), None) if now - t > OFFLINE_AFTER_SECONDS => Some(now - t),
-        (None, None) => None,
+    let (since, began) = match (d.last_connected, d.offline_threshold) {
+        (Some(t), Some(limit)) if now - t > limit => (Some(now - t), Some(t + limit)),
+        (Some(t), None) if now - t > OFFLINE_AFTER_SECONDS => {
+            (Some(now - t), Some(t + OFFLINE_AFTER_SECONDS))
+        }
+        (None, None) => (None, None),
         _ => return,
     };
     let how = match since {
@@ -392,6 +400,7 @@ fn agent_offline(s: &SourceView<'_>, d: &Device, now: f64, out: &mut Vec<Candida
         value: 1.0,
         device: d.name.clone(),
         page: device_page(s, &d.id),
+        began,
     });
 }
 
@@ -436,6 +445,7 @@ fn store_filling_up(
         value: ratio,
         device: String::new(),
         page: Page::Alerts,
+        began: None,
     });
 }
 

@@ -47,8 +47,11 @@ pub struct Alert {
     pub description: String,
     pub device: String,
     pub page: Page,
-    /// When the condition began to hold (Unix seconds).
+    /// When the condition began to hold (Unix seconds), as the evaluations saw it.
     pub active_since: f64,
+    /// When the condition began, where the rule's inputs tell (a stale backup: when its
+    /// threshold passed), which may be before the exporter saw it.
+    pub began: Option<f64>,
     /// When it fired (`None`: pending).
     pub fired_at: Option<f64>,
     /// The last evaluation at which the condition held.
@@ -166,6 +169,7 @@ impl Tracker {
                     edited |= a.summary != c.summary || a.description != c.description;
                     a.summary = c.summary;
                     a.description = c.description;
+                    a.began = c.began;
                     a.last_held = now;
                     if a.fired_at.is_none() && now - a.active_since >= hold {
                         a.fired_at = Some(now);
@@ -198,6 +202,7 @@ impl Tracker {
                             description: c.description,
                             device: c.device,
                             page: c.page,
+                            began: c.began,
                             active_since,
                             fired_at,
                             last_held: now,
@@ -281,6 +286,7 @@ mod tests {
             value: 1.0,
             device: device.into(),
             page: Page::Alerts,
+            began: None,
         }
     }
 
