@@ -87,6 +87,9 @@ pub struct Tracker {
     by_device: HashMap<(String, String), Vec<AlertLabels>>,
     /// Counts the updates that changed an alert: one came or went, changed state or text.
     version: u64,
+    /// Counts the updates that changed what [`Tracker::kept`] says: an alert came, went,
+    /// fired or resolved (not a text that changed).
+    kept_version: u64,
     /// Alerts of before a restart ([`Tracker::restore`]), by [`label_key`], until their
     /// condition holds again or `restored_until`.
     restored: HashMap<String, Kept>,
@@ -135,6 +138,11 @@ impl Tracker {
     /// Changes whenever an update changed an alert (what the status page shows of them).
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Changes whenever an update changed the pending and firing alerts the state file keeps.
+    pub fn kept_version(&self) -> u64 {
+        self.kept_version
     }
 
     /// The alerts (any state) about one device, without looking at the others.
@@ -246,6 +254,9 @@ impl Tracker {
         if changed || added_or_removed || edited {
             self.version += 1;
         }
+        if changed || added_or_removed {
+            self.kept_version += 1;
+        }
         changed
     }
 
@@ -356,6 +367,30 @@ mod tests {
         // b clears before its 30 minutes: gone without a word.
         assert!(!t.update(vec![candidate(&AGENT_OFFLINE, "a")], 2100.0));
         assert_eq!(states(&t), [("a".into(), "firing")]);
+    }
+
+    #[test]
+    fn what_the_state_file_keeps_changes_with_alerts_not_with_their_text() {
+        let mut t = Tracker::new(0.0);
+        t.update(vec![candidate(&STALE, "a")], 0.0);
+        let (version, kept) = (t.version(), t.kept_version());
+        // The same alert, its summary one minute older: the page changes, the state does not.
+        let mut older = candidate(&STALE, "a");
+        older.summary = "a minute later".into();
+        t.update(vec![older], 60.0);
+        assert_ne!(t.version(), version);
+        assert_eq!(t.kept_version(), kept);
+        t.update(
+            vec![candidate(&STALE, "a"), candidate(&AGENT_OFFLINE, "b")],
+            120.0,
+        );
+        assert_ne!(t.kept_version(), kept, "a new pending alert");
+        let kept = t.kept_version();
+        t.update(
+            vec![candidate(&STALE, "a"), candidate(&AGENT_OFFLINE, "b")],
+            1920.0,
+        );
+        assert_ne!(t.kept_version(), kept, "b fired");
     }
 
     #[test]

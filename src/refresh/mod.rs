@@ -385,13 +385,19 @@ impl Exporter {
             .collect();
         let candidates = evaluator.evaluate(&views, now);
         let mut tracker = self.alerts.lock().expect("alerts lock");
-        let version = tracker.version();
+        let (version, kept_version) = (tracker.version(), tracker.kept_version());
         let changed = tracker.update(candidates, now);
-        let moved = tracker.version() != version;
+        let (moved, kept_moved) = (
+            tracker.version() != version,
+            tracker.kept_version() != kept_version,
+        );
         drop(tracker);
         if moved {
             self.page_generation.fetch_add(1, Ordering::AcqRel);
-            // An alert came, went or fired: the state file says so before the next refresh.
+        }
+        // An alert came, went, fired or resolved: the state file says so before the next
+        // refresh (a summary whose age moved on is not worth writing it again).
+        if kept_moved {
             if let Some((file, taken)) = self.take_state() {
                 match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => drop(runtime.spawn_blocking(move || file.write(taken))),
