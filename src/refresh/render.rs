@@ -150,16 +150,26 @@ impl Exposition {
 /// The fixed gzip header: deflate, no name, no time, unknown OS.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 
-/// The end of the gzip stream whose text so far has the CRC `head`: `last` as the final
-/// deflate block, and the trailer (CRC and length of all the text).
+/// The end of the gzip stream whose text so far has the CRC `head` (and ends on a byte
+/// boundary, as every piece does): `last` as stored deflate blocks, the last one final, and
+/// the trailer (CRC and length of all the text). Stored, not compressed: a scrape's process
+/// metrics are a few hundred bytes, not worth a compressor's state per scrape.
 fn gzip_end(head: &flate2::Crc, last: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(last.len() / 4 + 32),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(last).expect("writing to memory");
-    let mut out = enc.finish().expect("writing to memory");
+    let blocks = last.len().div_ceil(usize::from(u16::MAX)).max(1);
+    let mut out = Vec::with_capacity(last.len() + 5 * blocks + 8);
+    let mut chunks = last.chunks(usize::from(u16::MAX)).peekable();
+    loop {
+        let chunk = chunks.next().unwrap_or_default();
+        let len = u16::try_from(chunk.len()).expect("chunks of at most u16::MAX bytes");
+        // BFINAL on the last block, BTYPE 00 (stored); the header pads to the byte.
+        out.push(u8::from(chunks.peek().is_none()));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+        if chunks.peek().is_none() {
+            break;
+        }
+    }
     let mut crc = flate2::Crc::new();
     crc.combine(head);
     crc.update(last);
@@ -253,6 +263,15 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, plain);
+        // Live text longer than one stored block.
+        let long = "process_open_fds 9\n".repeat(10_000);
+        let z: Vec<u8> = r.gzip_chunks(long.as_bytes()).concat();
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out.ends_with(long.as_bytes()));
+        assert_eq!(out.len() as u64, r.text_len(long.len()));
     }
 
     #[test]
