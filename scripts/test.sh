@@ -3,7 +3,9 @@
 # vendor servers, the promtool checks of the exposition, and the alert rule unit tests.
 # Installs what the tests need when it is missing: promtool and the Prometheus server (Debian's
 # prometheus package) and Alertmanager (Debian's prometheus-alertmanager package), which the
-# dashboard and end-to-end tests run for real (tests/common/stack.rs).
+# dashboard and end-to-end tests run for real (tests/common/stack.rs), and the Python
+# prometheus_client (python3-prometheus-client), whose OpenMetrics parser checks the
+# OpenMetrics exposition (tests/openmetrics.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,10 @@ need_apt=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 ||
   need_apt+=(prometheus-alertmanager)
+# tests/openmetrics.rs uses the python3 on PATH when it has prometheus_client, else Debian's.
+{ python3 -c 'import prometheus_client.openmetrics.parser' ||
+  /usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'; } >/dev/null 2>&1 ||
+  need_apt+=(python3-prometheus-client)
 # The real freezer-api runs from a Python venv (scripts/freezer-api.sh); Debian splits venv out.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -17,6 +17,10 @@
 //! from them without inflating or compressing anything again; [`MetricSet::seal`] compresses
 //! the last partial pieces once a source's snapshot is complete.
 //!
+//! The sample lines are valid OpenMetrics as they are (label escaping and values are written
+//! the way both formats read them): only each family's header differs, so [`Deflated`] keeps
+//! both headers and serves either format from the same pieces (`crate::openmetrics`).
+//!
 //! Metric descriptors ([`Desc`]) are declared once, in `crate::metrics`.
 
 use std::collections::{HashMap, HashSet};
@@ -26,6 +30,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use bytes::Bytes;
 use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress};
 
+use crate::openmetrics::{self, Format};
 use crate::shard::{self, Shard};
 
 /// The type written on a family's `# TYPE` line.
@@ -36,7 +41,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The type as a 0.0.4 `# TYPE` line writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Gauge => "gauge",
             Kind::Counter => "counter",
@@ -536,7 +542,9 @@ pub(crate) fn deflate_piece(encoder: &mut Compress, text: &[u8], out: &mut Vec<u
 }
 
 /// The data families of every source as one raw deflate stream in pieces (see
-/// [`assemble_deflate`]).
+/// [`assemble_deflate`]), in both formats: the OpenMetrics text differs from the 0.0.4 text
+/// only in each family's metadata lines (`crate::openmetrics`), so it is the same pieces with
+/// each family's header piece swapped, and no more than those headers is kept for it.
 #[derive(Debug, Default)]
 pub struct Deflated {
     /// Raw deflate pieces in order: each ends on a byte boundary and none is final, so their
@@ -546,6 +554,12 @@ pub struct Deflated {
     pub crc: Crc,
     /// The text's length.
     pub len: u64,
+    /// For OpenMetrics: the index in `pieces` of each family's header piece, and the piece
+    /// that takes its place.
+    om_headers: Vec<(usize, Bytes)>,
+    /// CRC-32 and length of the OpenMetrics text.
+    om_crc: Crc,
+    om_len: u64,
 }
 
 impl Deflated {
@@ -554,20 +568,61 @@ impl Deflated {
         self.pieces.iter().map(Bytes::len).sum()
     }
 
-    /// The text, inflated in chunks of at most `chunk` bytes (a body served without keeping a
-    /// plain copy).
+    /// The 0.0.4 text, inflated in chunks of at most `chunk` bytes (a body served without
+    /// keeping a plain copy).
     pub fn inflate(&self, chunk: usize) -> Inflate {
-        Inflate::new(self.pieces.clone(), chunk)
+        self.inflate_as(Format::Text, chunk)
+    }
+
+    /// The text in `format`, inflated in chunks of at most `chunk` bytes.
+    pub fn inflate_as(&self, format: Format, chunk: usize) -> Inflate {
+        Inflate::new(self.pieces_as(format), chunk)
+    }
+
+    /// The pieces of the text in `format` (shared, not copied).
+    pub fn pieces_as(&self, format: Format) -> Vec<Bytes> {
+        let mut pieces = self.pieces.clone();
+        if format == Format::OpenMetrics {
+            for (i, piece) in &self.om_headers {
+                pieces[*i] = piece.clone();
+            }
+        }
+        pieces
+    }
+
+    /// CRC-32 of the text in `format`.
+    pub fn crc_as(&self, format: Format) -> &Crc {
+        match format {
+            Format::Text => &self.crc,
+            Format::OpenMetrics => &self.om_crc,
+        }
+    }
+
+    /// Length of the text in `format`.
+    pub fn len_as(&self, format: Format) -> u64 {
+        match format {
+            Format::Text => self.len,
+            Format::OpenMetrics => self.om_len,
+        }
     }
 }
 
 /// A compressed piece with the CRC and length of its text.
 type Piece = (Bytes, Crc, u64);
 
-/// The compressed `# HELP`/`# TYPE` header of each family, made the first time it is
-/// assembled, by `Desc` address.
-static HEADERS: LazyLock<Mutex<HashMap<usize, Piece>>> =
+/// The compressed metadata lines of each family, made the first time it is assembled, by
+/// `Desc` address: `# HELP`/`# TYPE` for 0.0.4, and OpenMetrics' (`crate::openmetrics`).
+static HEADERS: LazyLock<Mutex<HashMap<usize, [Piece; 2]>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A piece of `text` with its CRC and length.
+fn piece(encoder: &mut Compress, text: &str) -> Piece {
+    let mut piece = Vec::new();
+    deflate_piece(encoder, text.as_bytes(), &mut piece);
+    let mut crc = Crc::new();
+    crc.update(text.as_bytes());
+    (Bytes::from(piece), crc, text.len() as u64)
+}
 
 /// Assembles every family of every set as raw deflate: one header per family, families
 /// sorted by name, each family's samples in set order. Sealed sets are only concatenated:
@@ -592,30 +647,35 @@ pub fn assemble_deflate(sets: &[&MetricSet]) -> Deflated {
                 continue;
             };
             if !header {
-                let (piece, crc, len) = headers
+                let [text, om] = headers
                     .entry(std::ptr::from_ref(family.desc) as usize)
                     .or_insert_with(|| {
+                        let encoder = encoder.get_or_insert_with(new_encoder);
                         let mut text = String::new();
                         write_header(&mut text, family.desc);
-                        let mut piece = Vec::new();
-                        deflate_piece(
-                            encoder.get_or_insert_with(new_encoder),
-                            text.as_bytes(),
-                            &mut piece,
+                        let mut om = String::new();
+                        openmetrics::write_metadata(
+                            &mut om,
+                            family.desc.name,
+                            family.desc.kind.as_str(),
+                            family.desc.help,
                         );
-                        let mut crc = Crc::new();
-                        crc.update(text.as_bytes());
-                        (Bytes::from(piece), crc, text.len() as u64)
+                        [piece(encoder, &text), piece(encoder, &om)]
                     });
-                out.pieces.push(piece.clone());
-                out.crc.combine(crc);
-                out.len += *len;
+                out.om_headers.push((out.pieces.len(), om.0.clone()));
+                out.pieces.push(text.0.clone());
+                out.crc.combine(&text.1);
+                out.len += text.2;
+                out.om_crc.combine(&om.1);
+                out.om_len += om.2;
                 header = true;
             }
             let pieces = &family.deflated;
             out.pieces.extend(pieces.chunks());
             out.crc.combine(&pieces.crc);
+            out.om_crc.combine(&pieces.crc);
             out.len += pieces.len;
+            out.om_len += pieces.len;
             if !family.body.is_empty() {
                 let mut rest = Pieces::default();
                 rest.push(
@@ -624,7 +684,9 @@ pub fn assemble_deflate(sets: &[&MetricSet]) -> Deflated {
                 );
                 out.pieces.extend(rest.chunks());
                 out.crc.combine(&rest.crc);
+                out.om_crc.combine(&rest.crc);
                 out.len += rest.len;
+                out.om_len += rest.len;
             }
         }
     }
@@ -793,7 +855,8 @@ fn write_header(out: &mut String, desc: &Desc) {
     out.push('\n');
 }
 
-/// Escapes a label value: backslash, double quote and line feed.
+/// Escapes a label value: backslash, double quote and line feed (as 0.0.4 and OpenMetrics both
+/// want).
 pub fn escape_into(out: &mut String, value: &str) {
     if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
         out.push_str(value);
@@ -811,7 +874,7 @@ pub fn escape_into(out: &mut String, value: &str) {
 
 /// Writes a sample value. Integral values within the exact range of f64 are written without a
 /// fraction (byte counts stay readable); others use the shortest representation that
-/// round-trips.
+/// round-trips, never an exponent: forms 0.0.4 and OpenMetrics both read.
 pub fn write_value(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
@@ -1141,6 +1204,84 @@ mod tests {
             assert!(out.concat().len() < 200);
         }
         assert_eq!(Deflated::default().inflate(64).count(), 0);
+    }
+
+    #[test]
+    fn the_openmetrics_pieces_are_the_text_converted() {
+        static ODD: Desc = Desc {
+            name: "crashplan_test_requests",
+            help: "A counter not named *_total, \"quoted\".",
+            kind: Kind::Counter,
+            scope: Scope::Vendor,
+            labels: &["device"],
+            opt_in: false,
+        };
+        static SECONDS: Desc = Desc {
+            name: "backup_test_threshold_seconds",
+            help: "Thresholds.",
+            kind: Kind::Gauge,
+            scope: Scope::Neutral,
+            labels: &["device"],
+            opt_in: false,
+        };
+        // Several pieces per family, one set sealed and one not, escapes and odd values.
+        let mut a = written("a\"\\", 3000);
+        let mut b = MetricSet::new("crashplan", "b");
+        for (i, v) in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 0.1, 1e21, -2.5]
+            .into_iter()
+            .enumerate()
+        {
+            let device = format!("d{i}\n\"x\"\\");
+            b.add(&SECONDS, &[("device", &device)], v);
+            a.add(&ODD, &[("device", &device)], i as f64);
+        }
+        b.add_states(&S, &[("device", "d")], &["OK"], &["OK", "Odd\\"]);
+        a.seal();
+        let deflated = assemble_deflate(&[&a, &b]);
+        let inflate = |format| -> Vec<u8> {
+            let chunks: Vec<Bytes> = deflated.inflate_as(format, 4096).collect();
+            chunks.concat()
+        };
+        let text = inflate(Format::Text);
+        let om = String::from_utf8(inflate(Format::OpenMetrics)).unwrap();
+        assert_eq!(om, openmetrics::Converter::convert(&text));
+        // What the conversion does to these families (so the comparison is not vacuous).
+        for line in [
+            "# TYPE crashplan_test counter\n# HELP crashplan_test Vendor test.\n",
+            "# TYPE crashplan_test_requests unknown\n# HELP crashplan_test_requests A counter not named *_total, \\\"quoted\\\".\n",
+            "# TYPE backup_test_threshold_seconds gauge\n# UNIT backup_test_threshold_seconds seconds\n",
+            "backup_test_threshold_seconds{system=\"crashplan\",source=\"b\",device=\"d0\\n\\\"x\\\"\\\\\"} +Inf\n",
+            "crashplan_test_total{source=\"a\\\"\\\\\",device=\"device-1\"} 0.25\n",
+        ] {
+            assert!(om.contains(line), "{line}");
+        }
+        assert_ne!(om.as_bytes(), &text[..]);
+        // The CRC and length of each form are those of its text.
+        for (format, text) in [
+            (Format::Text, &text[..]),
+            (Format::OpenMetrics, om.as_bytes()),
+        ] {
+            let mut crc = Crc::new();
+            crc.update(text);
+            assert_eq!(deflated.crc_as(format).sum(), crc.sum(), "{format:?}");
+            assert_eq!(deflated.len_as(format), text.len() as u64, "{format:?}");
+        }
+        // The OpenMetrics form shares every sample piece.
+        let (plain, swapped) = (
+            deflated.pieces_as(Format::Text),
+            deflated.pieces_as(Format::OpenMetrics),
+        );
+        assert_eq!(plain.len(), swapped.len());
+        let shared = plain
+            .iter()
+            .zip(&swapped)
+            .filter(|(x, y)| x.as_ptr() == y.as_ptr())
+            .count();
+        assert_eq!(
+            shared,
+            plain.len() - 5,
+            "all but the five families' headers"
+        );
     }
 
     #[test]

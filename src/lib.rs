@@ -9,6 +9,7 @@ pub mod build_info;
 pub mod config;
 pub mod exposition;
 pub mod metrics;
+pub mod openmetrics;
 pub mod outbound;
 pub mod pages;
 pub mod progress;

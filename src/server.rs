@@ -1,5 +1,5 @@
 //! HTTP endpoints: `/metrics` (bytes prepared once per refresh: gzip when accepted, else
-//! inflated as they are sent), `/healthz`, `/ready`; `/` and `/device` are the pages of
+//! inflated as they are sent; OpenMetrics when the scraper prefers it), `/healthz`, `/ready`; `/` and `/device` are the pages of
 //! [`crate::pages`]. Nothing here calls upstream. Every response carries
 //! `X-Content-Type-Options: nosniff`, and no error response repeats any part of the request.
 
@@ -11,11 +11,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::refresh::Exporter;
+use crate::openmetrics::{self, Format};
+use crate::refresh::{Exporter, Rendered};
 pub use crate::response::{add_common_headers, text, Body};
 
 /// Content type of the Prometheus text format 0.0.4.
-pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const METRICS_CONTENT_TYPE: &str = openmetrics::TEXT_CONTENT_TYPE;
 
 /// Serves until `shutdown` completes, then lets open connections finish (up to 10 s): plain
 /// HTTP, no authentication, the default connection cap.
@@ -51,17 +52,18 @@ pub fn handle(exporter: &Arc<Exporter>, req: &Request<Incoming>) -> Response<Bod
         req.method(),
         req.uri().path(),
         req.uri().query(),
-        req.headers().get(header::ACCEPT_ENCODING),
+        req.headers(),
     )
 }
 
-/// Answers a request by its method, path, query and `Accept-Encoding`.
+/// Answers a request by its method, path, query and headers (`Accept-Encoding`, and `Accept`
+/// for `/metrics`).
 pub fn route(
     exporter: &Arc<Exporter>,
     method: &Method,
     path: &str,
     query: Option<&str>,
-    accept_encoding: Option<&HeaderValue>,
+    headers: &header::HeaderMap,
 ) -> Response<Body> {
     let mut response = if method != Method::GET && method != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -69,11 +71,15 @@ pub fn route(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         r
     } else {
-        let gzip = accept_encoding
+        let gzip = headers
+            .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(accepts_gzip);
         let mut r = match path {
-            "/metrics" => metrics(exporter, gzip),
+            "/metrics" => {
+                let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+                metrics(exporter, openmetrics::negotiate(accept), gzip)
+            }
             "/healthz" => text(StatusCode::OK, "ok\n"),
             "/ready" => ready(exporter),
             "/" => crate::pages::status(exporter, gzip),
@@ -92,28 +98,32 @@ pub fn route(
     response
 }
 
-fn metrics(exporter: &Exporter, gzip: bool) -> Response<Body> {
+fn metrics(exporter: &Exporter, format: Format, gzip: bool) -> Response<Body> {
     let rendered = exporter.rendered();
-    // The process metrics of this moment end the body.
-    let mut live = Vec::with_capacity(2048);
-    crate::selfmetrics::encode_process(&mut live);
+    // The process metrics of this moment end the body (and `# EOF` an OpenMetrics one).
+    let mut process = Vec::with_capacity(2048);
+    crate::selfmetrics::encode_process(&mut process);
+    let live = Rendered::live(format, process);
     // The plain text is the gzip stream inflated a chunk at a time as it is sent: no plain
     // copy is kept.
     let body = if gzip {
-        Body::chunks(rendered.gzip_chunks(&live))
+        Body::chunks(rendered.gzip_chunks(format, &live))
     } else {
         Body::made(
-            rendered.text_len(live.len()),
-            rendered.text_chunks(live.into()),
+            rendered.text_len(format, live.len()),
+            rendered.text_chunks(format, live),
         )
     };
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(METRICS_CONTENT_TYPE),
+        HeaderValue::from_static(format.content_type()),
     );
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Accept"),
+    );
     if gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }

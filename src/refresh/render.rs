@@ -4,6 +4,12 @@
 //! their metric sets, not copied), then the self-metrics as one more piece; a scrape adds the
 //! process metrics as the final deflate block and the trailer. The plain exposition is that
 //! stream inflated while it is sent.
+//!
+//! The OpenMetrics exposition is the same stream with each data family's header piece swapped
+//! for its OpenMetrics one (`crate::exposition::Deflated`), the self-metrics converted (a
+//! few kilobytes, kept beside the 0.0.4 ones), and the process metrics converted at each scrape
+//! and followed by `# EOF`: no second copy of the data, and nothing compressed per scrape in
+//! either format.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +17,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 
 use crate::exposition;
+use crate::openmetrics::{self, Format};
 use crate::selfmetrics::SelfMetrics;
 use crate::sources::Snapshot;
 
@@ -20,76 +27,128 @@ const PLAIN_CHUNK_BYTES: usize = 64 * 1024;
 /// The exposition as served, in two parts: the sources' data families, put together once per
 /// refresh, and the self-metrics, rendered again whenever they change (the alerting bridge
 /// counts sends between refreshes) without touching the first part. A scrape adds a third,
-/// `live`: the process metrics of that moment.
+/// `live`: the process metrics of that moment (see [`Rendered::live`]).
 #[derive(Debug)]
 pub struct Rendered {
     data: Arc<exposition::Deflated>,
-    /// The self-metrics.
-    tail: Bytes,
-    /// The self-metrics as a raw deflate piece (not final) to follow the data's.
-    tail_piece: Bytes,
+    /// The self-metrics in each format (by [`Tail::of`]).
+    tails: [Tail; 2],
+}
+
+/// The self-metrics in one format, and what the gzip stream needs of them.
+#[derive(Debug)]
+struct Tail {
+    text: Bytes,
+    /// `text` as a raw deflate piece (not final) to follow the data's.
+    piece: Bytes,
     /// CRC-32 of the data and the self-metrics together.
     crc: flate2::Crc,
 }
 
-impl Rendered {
-    fn new(data: Arc<exposition::Deflated>, tail: Vec<u8>) -> Rendered {
-        let mut tail_piece = Vec::with_capacity(tail.len() / 4 + 64);
+impl Tail {
+    fn new(data: &exposition::Deflated, format: Format, text: Vec<u8>) -> Tail {
+        let mut piece = Vec::with_capacity(text.len() / 4 + 64);
         exposition::deflate_piece(
             &mut flate2::Compress::new(flate2::Compression::fast(), false),
-            &tail,
-            &mut tail_piece,
+            &text,
+            &mut piece,
         );
         let mut crc = flate2::Crc::new();
-        crc.combine(&data.crc);
-        crc.update(&tail);
-        Rendered {
-            data,
-            tail: Bytes::from(tail),
-            tail_piece: Bytes::from(tail_piece),
+        crc.combine(data.crc_as(format));
+        crc.update(&text);
+        Tail {
+            text: Bytes::from(text),
+            piece: Bytes::from(piece),
             crc,
         }
     }
 
-    /// The plain exposition's length, followed by `live` bytes.
-    pub fn text_len(&self, live: usize) -> u64 {
-        self.data.len + self.tail.len() as u64 + live as u64
+    fn of(format: Format) -> usize {
+        usize::from(format == Format::OpenMetrics)
+    }
+}
+
+impl Rendered {
+    /// The data and the self-metrics `tail` (0.0.4 text).
+    fn new(data: Arc<exposition::Deflated>, tail: Vec<u8>) -> Rendered {
+        let om_tail = openmetrics::Converter::convert(&tail).into_bytes();
+        Rendered {
+            tails: [
+                Tail::new(&data, Format::Text, tail),
+                Tail::new(&data, Format::OpenMetrics, om_tail),
+            ],
+            data,
+        }
     }
 
-    /// The plain exposition, as the chunks of the response body: the data part inflated a
-    /// chunk at a time as the body is read ([`Rendered::text_len`] bytes in all), then the
-    /// self-metrics and `live`.
-    pub fn text_chunks(&self, live: Bytes) -> impl Iterator<Item = Bytes> + Send + 'static {
+    fn tail(&self, format: Format) -> &Tail {
+        &self.tails[Tail::of(format)]
+    }
+
+    /// What ends a scrape's body in `format`, from the process metrics `process` (0.0.4
+    /// text): themselves, or converted and followed by `# EOF`.
+    pub fn live(format: Format, process: Vec<u8>) -> Bytes {
+        match format {
+            Format::Text => Bytes::from(process),
+            Format::OpenMetrics => {
+                let mut live = openmetrics::Converter::convert(&process).into_bytes();
+                live.extend_from_slice(openmetrics::EOF);
+                Bytes::from(live)
+            }
+        }
+    }
+
+    /// The plain exposition's length in `format`, followed by `live` bytes.
+    pub fn text_len(&self, format: Format, live: usize) -> u64 {
+        self.data.len_as(format) + self.tail(format).text.len() as u64 + live as u64
+    }
+
+    /// The plain exposition in `format`, as the chunks of the response body: the data part
+    /// inflated a chunk at a time as the body is read ([`Rendered::text_len`] bytes in all),
+    /// then the self-metrics and `live` ([`Rendered::live`]).
+    pub fn text_chunks(
+        &self,
+        format: Format,
+        live: Bytes,
+    ) -> impl Iterator<Item = Bytes> + Send + 'static {
         self.data
-            .inflate(PLAIN_CHUNK_BYTES)
-            .chain([self.tail.clone(), live])
+            .inflate_as(format, PLAIN_CHUNK_BYTES)
+            .chain([self.tail(format).text.clone(), live])
             .filter(|c| !c.is_empty())
     }
 
-    /// The gzip exposition followed by `live`, as the chunks of the response body: the header,
-    /// the sources' pieces, the self-metrics' piece, `live` as the final block and the trailer.
-    pub fn gzip_chunks(&self, live: &[u8]) -> Vec<Bytes> {
+    /// The gzip exposition in `format` followed by `live` ([`Rendered::live`]), as the chunks
+    /// of the response body: the header, the sources' pieces, the self-metrics' piece, `live`
+    /// as the final block and the trailer.
+    pub fn gzip_chunks(&self, format: Format, live: &[u8]) -> Vec<Bytes> {
+        let tail = self.tail(format);
         let mut chunks = Vec::with_capacity(self.data.pieces.len() + 4);
         chunks.push(Bytes::from_static(&GZIP_HEADER));
-        chunks.extend(self.data.pieces.iter().cloned());
-        chunks.push(self.tail_piece.clone());
-        chunks.push(Bytes::from(gzip_end(&self.crc, live)));
+        chunks.extend(self.data.pieces_as(format));
+        chunks.push(tail.piece.clone());
+        chunks.push(Bytes::from(gzip_end(&tail.crc, live)));
         chunks
     }
 
-    /// The plain exposition in one piece, without live metrics (inflated: for `once`, tests
-    /// and benchmarks).
+    /// The plain 0.0.4 exposition in one piece, without live metrics (inflated: for `once`,
+    /// tests and benchmarks).
     pub fn text(&self) -> Bytes {
-        let mut out = Vec::with_capacity(usize::try_from(self.text_len(0)).unwrap_or(0));
-        for c in self.text_chunks(Bytes::new()) {
+        self.text_as(Format::Text)
+    }
+
+    /// The plain exposition in `format` in one piece, without live metrics (an OpenMetrics
+    /// one without its `# EOF`).
+    pub fn text_as(&self, format: Format) -> Bytes {
+        let mut out = Vec::with_capacity(usize::try_from(self.text_len(format, 0)).unwrap_or(0));
+        for c in self.text_chunks(format, Bytes::new()) {
             out.extend_from_slice(&c);
         }
         out.into()
     }
 
-    /// The gzip exposition in one piece, without live metrics (a copy).
+    /// The gzip 0.0.4 exposition in one piece, without live metrics (a copy).
     pub fn gzip(&self) -> Bytes {
-        let chunks = self.gzip_chunks(b"");
+        let chunks = self.gzip_chunks(Format::Text, b"");
         let mut out = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
         for c in &chunks {
             out.extend_from_slice(c);
@@ -141,7 +200,8 @@ impl Exposition {
     }
 
     fn store_with_self_metrics(&self, data: Arc<exposition::Deflated>, metrics: &SelfMetrics) {
-        let mut tail = Vec::with_capacity(self.rendered.load().tail.len() + 1024);
+        let mut tail =
+            Vec::with_capacity(self.rendered.load().tail(Format::Text).text.len() + 1024);
         metrics.encode(&mut tail);
         self.rendered.store(Arc::new(Rendered::new(data, tail)));
     }
@@ -180,6 +240,8 @@ fn gzip_end(head: &flate2::Crc, last: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
     use crate::exposition::{Desc, Kind, MetricSet, Scope};
 
@@ -217,14 +279,13 @@ mod tests {
 
     #[test]
     fn the_pieces_and_the_tail_make_one_gzip_member_and_inflate_to_the_text() {
-        use std::io::Read;
         for tail in [&b"backup_exporter_source_up 1\n"[..], b""] {
             let r = rendered(tail);
             let text = r.text();
-            assert_eq!(text.len() as u64, r.text_len(0));
+            assert_eq!(text.len() as u64, r.text_len(Format::Text, 0));
             assert!(text.ends_with(tail));
             assert!(text.starts_with(b"# HELP backup_device_connected Connected.\n"));
-            let chunks: Vec<Bytes> = r.text_chunks(Bytes::new()).collect();
+            let chunks: Vec<Bytes> = r.text_chunks(Format::Text, Bytes::new()).collect();
             assert!(chunks.len() > 10);
             assert!(chunks.iter().all(|c| c.len() <= PLAIN_CHUNK_BYTES));
             let mut z = r.gzip().to_vec();
@@ -248,16 +309,15 @@ mod tests {
 
     #[test]
     fn live_bytes_end_both_forms() {
-        use std::io::Read;
         let r = rendered(b"backup_exporter_source_up 1\n");
         let live = b"process_open_fds 9\n";
         let mut plain = Vec::new();
-        for c in r.text_chunks(Bytes::from_static(live)) {
+        for c in r.text_chunks(Format::Text, Bytes::from_static(live)) {
             plain.extend_from_slice(&c);
         }
-        assert_eq!(plain.len() as u64, r.text_len(live.len()));
+        assert_eq!(plain.len() as u64, r.text_len(Format::Text, live.len()));
         assert!(plain.ends_with(b"backup_exporter_source_up 1\nprocess_open_fds 9\n"));
-        let z: Vec<u8> = r.gzip_chunks(live).concat();
+        let z: Vec<u8> = r.gzip_chunks(Format::Text, live).concat();
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&z[..])
             .read_to_end(&mut out)
@@ -265,25 +325,98 @@ mod tests {
         assert_eq!(out, plain);
         // Live text longer than one stored block.
         let long = "process_open_fds 9\n".repeat(10_000);
-        let z: Vec<u8> = r.gzip_chunks(long.as_bytes()).concat();
+        let z: Vec<u8> = r.gzip_chunks(Format::Text, long.as_bytes()).concat();
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&z[..])
             .read_to_end(&mut out)
             .unwrap();
         assert!(out.ends_with(long.as_bytes()));
-        assert_eq!(out.len() as u64, r.text_len(long.len()));
+        assert_eq!(out.len() as u64, r.text_len(Format::Text, long.len()));
     }
 
     #[test]
     fn nothing_rendered_is_an_empty_text_and_a_valid_gzip() {
-        use std::io::Read;
         let r = Rendered::new(Arc::default(), Vec::new());
-        assert_eq!(r.text_len(0), 0);
+        assert_eq!(r.text_len(Format::Text, 0), 0);
         assert!(r.text().is_empty());
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&r.gzip()[..])
             .read_to_end(&mut out)
             .unwrap();
         assert!(out.is_empty());
+    }
+
+    const TAIL: &[u8] = b"# HELP backup_exporter_refresh_errors_total Failed \"refreshes\".\n\
+# TYPE backup_exporter_refresh_errors_total counter\n\
+backup_exporter_refresh_errors_total{reason=\"timeout\"} 2\n";
+    const PROCESS: &[u8] = b"# HELP process_cpu_seconds_total CPU.\n\
+# TYPE process_cpu_seconds_total counter\n\
+process_cpu_seconds_total 0.5\n";
+
+    fn gunzip(z: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(z)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn openmetrics_is_the_text_converted_and_ends_with_eof_in_both_encodings() {
+        let r = rendered(TAIL);
+        let text_live = Rendered::live(Format::Text, PROCESS.to_vec());
+        let om_live = Rendered::live(Format::OpenMetrics, PROCESS.to_vec());
+        assert_eq!(&text_live[..], PROCESS);
+        let collect = |format, live: &Bytes| -> Vec<u8> {
+            let chunks: Vec<Bytes> = r.text_chunks(format, live.clone()).collect();
+            assert!(chunks.iter().all(|c| c.len() <= PLAIN_CHUNK_BYTES));
+            let body = chunks.concat();
+            assert_eq!(body.len() as u64, r.text_len(format, live.len()));
+            // gzip inflates to the same bytes, its trailer checked.
+            assert_eq!(gunzip(&r.gzip_chunks(format, live).concat()), body);
+            body
+        };
+        let text = collect(Format::Text, &text_live);
+        let om = String::from_utf8(collect(Format::OpenMetrics, &om_live)).unwrap();
+        let mut want = openmetrics::Converter::convert(&text);
+        want.push_str("# EOF\n");
+        assert_eq!(om, want);
+        assert!(om.starts_with(
+            "# TYPE backup_device_connected gauge\n# HELP backup_device_connected Connected.\n"
+        ));
+        assert!(
+            om.contains("# TYPE backup_selected_bytes gauge\n# UNIT backup_selected_bytes bytes\n")
+        );
+        assert!(om.ends_with(
+            "# TYPE backup_exporter_refresh_errors counter\n\
+             # HELP backup_exporter_refresh_errors Failed \\\"refreshes\\\".\n\
+             backup_exporter_refresh_errors_total{reason=\"timeout\"} 2\n\
+             # TYPE process_cpu_seconds counter\n\
+             # UNIT process_cpu_seconds seconds\n\
+             # HELP process_cpu_seconds CPU.\n\
+             process_cpu_seconds_total 0.5\n\
+             # EOF\n"
+        ));
+        assert_eq!(om.matches("# EOF").count(), 1);
+        // Without live metrics (the `once` path), no # EOF: a scrape's live part brings it.
+        assert_eq!(
+            r.text_as(Format::OpenMetrics).len() as u64,
+            r.text_len(Format::OpenMetrics, 0)
+        );
+    }
+
+    #[test]
+    fn nothing_rendered_is_an_eof_alone() {
+        let r = Rendered::new(Arc::default(), Vec::new());
+        let live = Rendered::live(Format::OpenMetrics, Vec::new());
+        let body: Vec<u8> = r
+            .text_chunks(Format::OpenMetrics, live.clone())
+            .collect::<Vec<_>>()
+            .concat();
+        assert_eq!(body, b"# EOF\n");
+        assert_eq!(
+            gunzip(&r.gzip_chunks(Format::OpenMetrics, &live).concat()),
+            b"# EOF\n"
+        );
     }
 }
