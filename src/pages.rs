@@ -12,16 +12,21 @@
 //! - `/device` finds the device through an index of each snapshot (`refresh::DeviceIndex`,
 //!   built once per refresh) and its alerts through the alert tracker's index by device.
 //!
-//! Times on `/` are absolute: the page may be served for an hour when nothing changes.
+//! Times on `/` are absolute: the page may be served for an hour when nothing changes. Every
+//! duration on the pages is written one way, as the alert texts write theirs ([`duration`]).
+//!
+//! Every link is relative (`metrics`, `device?...`, `./`): the pages work behind a reverse
+//! proxy that serves the exporter under a path (`/backup/`, `/backup/device`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 
+use crate::alerting::humanize::humanize_duration;
 use crate::alerting::rules::Page;
 use crate::alerting::state::Alert;
 use crate::refresh::{CachedPage, Exporter, SourceState};
@@ -185,17 +190,23 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// A time and how long ago it was (for pages rendered per request).
+/// A duration of `seconds`, as the alert texts (Prometheus' `humanizeDuration`) write theirs:
+/// `5d 0h 2m 10s`, `1h 0m 0s`, `1m 1s`, `1.5s`, `532ms`. The pages write every duration with
+/// it, so a row never mixes two styles (an alert's summary beside its age).
+pub fn duration(seconds: f64) -> String {
+    humanize_duration(seconds)
+}
+
+/// A time and how long ago it was, in whole seconds (for pages rendered per request).
 fn when(t: Option<SystemTime>, now: SystemTime) -> String {
     match t {
         None => "never".into(),
         Some(t) => {
             let ago = now.duration_since(t).unwrap_or_default();
-            let ago = Duration::from_secs(ago.as_secs());
             format!(
                 "{} ({} ago)",
                 humantime::format_rfc3339_seconds(t),
-                humantime::format_duration(ago)
+                duration(ago.as_secs() as f64)
             )
         }
     }
@@ -315,7 +326,7 @@ const ALERT_HEADER: &str = "<tr><th>state</th><th>alert</th><th>severity</th><th
 /// Where the alerts left out of a table are.
 const MORE_ALERTS: &str = "each device's page (<code>/device?source=...&amp;device_id=...</code>, \
      linked above and from each alert's <code>generatorURL</code> in Alertmanager) lists its own \
-     alerts, and <a href=\"/metrics\">/metrics</a> has every backup the rules read \
+     alerts, and <a href=\"metrics\">/metrics</a> has every backup the rules read \
      (<code>backup_last_success_timestamp_seconds</code>, <code>backup_last_run_failed</code>, \
      <code>backup_alert_state</code>, ...)";
 
@@ -416,7 +427,7 @@ fn sources_section(sources: &[SourceLine]) -> String {
             at(st.last_attempt),
             at(st.last_success),
             st.last_duration
-                .map(|d| format!("{:.3}s", d.as_secs_f64()))
+                .map(|d| duration(d.as_secs_f64()))
                 .unwrap_or_else(|| "-".into()),
             st.last_error.as_deref().map(esc).unwrap_or_default(),
         );
@@ -429,7 +440,7 @@ fn sources_section(sources: &[SourceLine]) -> String {
             sources.len(),
             sources.len().min(MAX_ROWS),
             "sources",
-            "<a href=\"/metrics\">/metrics</a> has every source's state \
+            "<a href=\"metrics\">/metrics</a> has every source's state \
              (<code>backup_exporter_source_up</code>, \
              <code>backup_exporter_last_refresh_success_timestamp_seconds</code>, \
              <code>backup_exporter_refresh_errors_total</code>)"
@@ -444,7 +455,7 @@ pub fn status_page(mut view: StatusView) -> String {
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>backup_exporter</title>\
          {STYLE}</head><body>\n\
          <h1>backup_exporter {}</h1>\n\
-         <p><a href=\"/metrics\">/metrics</a> · <a href=\"/healthz\">/healthz</a> · <a href=\"/ready\">/ready</a></p>\n\
+         <p><a href=\"metrics\">/metrics</a> · <a href=\"healthz\">/healthz</a> · <a href=\"ready\">/ready</a></p>\n\
          <p>As of {}: this page changes when a refresh reads on or ends, or the alerts change.</p>\n\
          {}{}{}</body></html>\n",
         env!("CARGO_PKG_VERSION"),
@@ -553,12 +564,7 @@ fn device_html(
             );
         }
     }
-    let seconds = |s: Option<f64>| {
-        s.map_or_else(
-            || "none".to_owned(),
-            |s| humantime::format_duration(Duration::from_secs(s.max(0.0) as u64)).to_string(),
-        )
-    };
+    let seconds = |s: Option<f64>| s.map_or_else(|| "none".to_owned(), duration);
     let mut rows = String::new();
     for t in targets.iter().take(MAX_ROWS) {
         let at = |v: Option<f64>| match v {
@@ -586,7 +592,7 @@ fn device_html(
         targets.len(),
         targets.len().min(MAX_ROWS),
         "backups of this device",
-        "<a href=\"/metrics\">/metrics</a> has them all \
+        "<a href=\"metrics\">/metrics</a> has them all \
          (<code>backup_last_success_timestamp_seconds</code> with this <code>device_id</code>)",
     );
     let n = alerts.len();
@@ -751,7 +757,7 @@ mod tests {
             page.contains("/device?source=...&amp;device_id=..."),
             "{page}"
         );
-        assert!(page.contains("<a href=\"/metrics\">/metrics</a> has every backup"));
+        assert!(page.contains("<a href=\"metrics\">/metrics</a> has every backup"));
         // The counts per rule cover every alert.
         assert!(
             page.contains("<tr><td>BackupStale</td><td>critical</td><td>50</td><td>30</td></tr>")
@@ -894,6 +900,132 @@ mod tests {
         assert!(d.is_none());
         assert_eq!(t.len(), 1);
         assert!(index.get(&snapshot, "nope").is_none());
+    }
+
+    /// A device page: one device, `n` targets, `alerts`, read `now`.
+    fn device_page_of(n: usize, alerts: &mut Vec<Alert>, now: SystemTime) -> String {
+        let t = crate::time::unix(now);
+        let device = Device {
+            name: "laptop".into(),
+            id: "id-laptop".into(),
+            connected: Some(false),
+            last_connected: Some(t - 3.0 * 86_400.0 - 61.0),
+            ..Device::default()
+        };
+        let targets: Vec<BackupTarget> = (0..n)
+            .map(|i| BackupTarget {
+                device: "laptop".into(),
+                device_id: "id-laptop".into(),
+                target: format!("cloud-{i}"),
+                last_success: Some(t - 432_130.0),
+                last_activity: Some(t - 59.0),
+                stale_threshold: Some(3.0 * 86_400.0),
+                ..BackupTarget::default()
+            })
+            .collect();
+        let targets: Vec<&BackupTarget> = targets.iter().collect();
+        device_html(
+            "crashplan",
+            "hq",
+            "id-laptop",
+            Some(&device),
+            &targets,
+            alerts,
+            Some(now - std::time::Duration::from_millis(1500)),
+            now,
+        )
+    }
+
+    #[test]
+    fn durations_are_written_as_the_alert_texts_write_them() {
+        // A whole second: every age below is whole seconds exactly.
+        let now = from_unix(1_800_000_000.0);
+        let mut alerts = vec![alert(
+            &STALE,
+            "laptop",
+            true,
+            "Backup of laptop to cloud is stale: last success 5d 0h 2m 10s ago",
+        )];
+        let page = device_page_of(1, &mut alerts, now);
+        // Ages, the stale threshold, the last refresh: humanizeDuration's style, never
+        // humantime's ("5days 2m 10s", "3days").
+        for want in [
+            "(5d 0h 2m 10s ago)",
+            "<td>3d 0h 0m 0s</td>",
+            "(3d 0h 1m 1s ago)",
+            "(59s ago)",
+            "(1s ago)",
+        ] {
+            assert!(page.contains(want), "{want} in {page}");
+        }
+        assert!(!page.contains("days"), "{page}");
+        // The status page's refresh duration too.
+        let mut s = source("hq", true);
+        s.state.last_duration = Some(std::time::Duration::from_millis(75_300));
+        let page = status_page(view(vec![s], Vec::new()));
+        assert!(page.contains("<td>1m 15s</td>"), "{page}");
+        assert_eq!(duration(0.5321), "532.1ms");
+        assert_eq!(duration(86_400.0), "1d 0h 0m 0s");
+    }
+
+    /// The targets of a page's links and forms, unescaped.
+    fn links(page: &str) -> Vec<String> {
+        let re = regex::Regex::new(r#"(?:href|action|src)="([^"]*)""#).unwrap();
+        re.captures_iter(page)
+            .map(|c| c[1].replace("&amp;", "&"))
+            .collect()
+    }
+
+    #[test]
+    fn every_link_is_relative_and_works_behind_a_path_prefix() {
+        // Enough sources, alerts and targets for every "more" line and its links.
+        let now = SystemTime::now();
+        let alerts: Vec<Alert> = (0..150)
+            .map(|i| alert(&STALE, &format!("d{i}"), true, "stale"))
+            .collect();
+        let sources = (0..120).map(|i| source(&format!("s{i}"), true)).collect();
+        let status = status_page(view(sources, alerts.clone()));
+        let device = device_page_of(MAX_ROWS + 5, &mut alerts.clone(), now);
+        let base = url::Url::parse("https://example.org/backup/").unwrap();
+        for (page, at) in [
+            (&status, base.clone()),
+            (
+                &device,
+                base.join("device?source=hq&device_id=id-d1").unwrap(),
+            ),
+        ] {
+            for bad in ["href=\"/", "action=\"/", "src=\"/"] {
+                assert!(!page.contains(bad), "{bad} in {page}");
+            }
+            let links = links(page);
+            assert!(links.len() > 3, "{links:?}");
+            for link in links {
+                let to = at.join(&link).unwrap();
+                assert_eq!(to.host_str(), Some("example.org"), "{link}");
+                let path = to
+                    .path()
+                    .strip_prefix("/backup/")
+                    .unwrap_or_else(|| panic!("{link} from {at} leads to {to}, out of /backup/"));
+                // One of the exporter's routes, with what it needs.
+                match path {
+                    "metrics" | "healthz" | "ready" | "" => assert_eq!(to.query(), None),
+                    "device" => {
+                        let q: Vec<(String, String)> = to.query_pairs().into_owned().collect();
+                        assert_eq!(q[0].0, "source", "{to}");
+                        assert_eq!(q[1].0, "device_id", "{to}");
+                    }
+                    other => panic!("{link} leads to {other}, which the exporter does not serve"),
+                }
+            }
+        }
+        // The device page links back to the status page and to /metrics.
+        let device_links = links(&device);
+        assert!(device_links.iter().any(|l| l == "./"), "{device_links:?}");
+        assert!(
+            device_links.iter().any(|l| l == "metrics"),
+            "{device_links:?}"
+        );
+        assert!(links(&status).iter().any(|l| l.starts_with("device?")));
     }
 
     #[test]
