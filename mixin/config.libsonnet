@@ -19,10 +19,11 @@
     // only the exporter has, so keep a selector for the alerts).
     backupExporterSelector: 'job="backup_exporter"',
 
-    // Where alerts/RUNBOOK.md is read: each alert's runbook_url is this, `#`, its name in lower
-    // case (the anchor of its section). Replace it with the address where your team reads the
-    // runbook.
-    runbookURL: 'alerts/RUNBOOK.md',
+    // Where alerts/RUNBOOK.md is read, an absolute URL: each alert's runbook_url is this, `#`,
+    // its name in lower case (the anchor of its section). The exporter's alerting bridge has
+    // the same default ([alertmanager] runbook_base_url); set both to where your team reads
+    // the runbook.
+    runbookURL: 'https://github.com/backup-exporter/backup_exporter/blob/main/alerts/RUNBOOK.md',
 
     // The name of the rule group.
     ruleGroupName: 'backup_exporter',

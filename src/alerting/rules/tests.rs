@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::DEFAULT_RUNBOOK_BASE_URL;
 use crate::exposition::MetricSet;
 use crate::sources::values::Warnings;
 
@@ -415,9 +416,17 @@ fn every_rule_of_the_rule_file_and_only_those_are_bridged() {
             "{}",
             rule.name
         );
+        // The bridge's default runbook_base_url and the mixin's default runbookURL link the
+        // same section.
+        assert_eq!(
+            rule.runbook_anchor,
+            rule.name.to_lowercase(),
+            "{}",
+            rule.name
+        );
         assert_eq!(
             text(yaml, &["annotations", "runbook_url"]),
-            Some(rule.runbook_url),
+            Some(format!("{DEFAULT_RUNBOOK_BASE_URL}#{}", rule.runbook_anchor).as_str()),
             "{}",
             rule.name
         );
