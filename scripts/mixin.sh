@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Generates the files of the monitoring mixin (mixin/): alerts/backup_exporter.rules.yml and
-# dashboards/*.json, with jsonnet (Debian's `jsonnet` package, 0.18: apt-get install jsonnet).
+# Generates the files of the monitoring mixin (mixin/): alerts/backup_exporter.rules.yml,
+# dashboards/*.json and examples/kubernetes/prometheusrule.yaml, with jsonnet (Debian's
+# `jsonnet` package, 0.18: apt-get install jsonnet).
 #
 #   bash scripts/mixin.sh            regenerate the committed files in place (then commit them)
 #   bash scripts/mixin.sh DIR        write them under DIR instead (tests/mixin.rs compares the two)
@@ -21,7 +22,7 @@ out="${1:-.}"
 config="${MIXIN_CONFIG:-}"
 [ -n "$config" ] || config='{}'
 # jsonnet -m writes each file under $out but creates no folder.
-for dir in alerts dashboards; do
+for dir in alerts dashboards examples/kubernetes; do
   mkdir -p "$out/$dir"
 done
 jsonnet -S -m "$out" --tla-code "config=$config" mixin/lib/generate.jsonnet >/dev/null

@@ -1,6 +1,6 @@
-//! The monitoring mixin (mixin/): the committed rule file and dashboards are what it generates
-//! (`bash scripts/mixin.sh`, with jsonnet from Debian's `jsonnet` package; scripts/test.sh
-//! installs it), and its `_config` really changes what it generates.
+//! The monitoring mixin (mixin/): the committed rule file, PrometheusRule and dashboards are
+//! what it generates (`bash scripts/mixin.sh`, with jsonnet from Debian's `jsonnet` package;
+//! scripts/test.sh installs it), and its `_config` really changes what it generates.
 
 mod common;
 
@@ -249,6 +249,11 @@ fn the_config_sets_the_job_selector_runbook_and_limits() {
             "{name}"
         );
     }
+
+    // The PrometheusRule: the same rules.
+    let operator: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&custom["examples/kubernetes/prometheusrule.yaml"]).unwrap();
+    assert_eq!(operator["spec"]["groups"], file["groups"]);
 
     // The dashboards: every query scoped (but ALERTS, whose backup alerts carry no job),
     // the uids and the links between them renamed.

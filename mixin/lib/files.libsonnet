@@ -1,5 +1,5 @@
 // The files generated from a mixin, by their path in the repository: the rule file (with its
-// header) and the dashboards.
+// header), the same rules as a PrometheusRule, and the dashboards.
 local utils = import 'utils.libsonnet';
 
 function(mixin) {
@@ -35,6 +35,29 @@ function(mixin) {
     #
     # Unit tests: promtool test rules alerts/tests/*.test.yml
   |||, { runbook: cfg.runbookURL, selector: selector }) + utils.manifestYaml(mixin.prometheusAlerts),
+
+  'examples/kubernetes/prometheusrule.yaml': utils.fill(|||
+    # The alert rules of alerts/backup_exporter.rules.yml as a PrometheusRule of the Prometheus
+    # Operator. Generated from the monitoring mixin in mixin/ by `bash scripts/mixin.sh`, with the
+    # same _config: edit the mixin, not this file.
+    #
+    #   kubectl apply -f examples/kubernetes/prometheusrule.yaml
+    #
+    # The operator loads it into the Prometheus whose ruleSelector matches its labels: add the
+    # label yours selects under metadata.labels (kube-prometheus-stack: `release: <release name>`).
+    # BackupExporterDown and the exporter's own alerts select its targets by
+    #   ${selector}
+    # the job servicemonitor.yaml and podmonitor.yaml give them. Each alert's runbook_url links
+    #   ${runbook}
+  |||, { runbook: cfg.runbookURL, selector: selector }) + utils.manifestYaml({
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    metadata: {
+      name: 'backup-exporter',
+      labels: { 'app.kubernetes.io/name': 'backup_exporter' },
+    },
+    spec: mixin.prometheusAlerts,
+  }),
 } + {
   ['dashboards/' + name]: utils.manifestJson(mixin.grafanaDashboards[name])
   for name in std.objectFields(mixin.grafanaDashboards)
