@@ -15,8 +15,8 @@
     // (`up`, `absent(up)`), the alerts on the exporter's own backup_exporter_* metrics and every
     // dashboard query are scoped with it. The default is the scrape job of
     // examples/compose/prometheus.yml and of the Prometheus Operator monitors in
-    // examples/kubernetes/. Empty: nothing is scoped (but absent() then needs a metric name
-    // only the exporter has, so keep a selector for the alerts).
+    // examples/kubernetes/. Empty, nothing is scoped: then BackupExporterDown's absent(up)
+    // watches every target of the Prometheus, not the exporter's, so keep one for the alerts.
     backupExporterSelector: 'job="backup_exporter"',
 
     // Where alerts/RUNBOOK.md is read, an absolute URL: each alert's runbook_url is this, `#`,
