@@ -3,9 +3,10 @@
 # vendor servers, the promtool checks of the exposition, and the alert rule unit tests.
 # Installs what the tests need when it is missing: promtool and the Prometheus server (Debian's
 # prometheus package) and Alertmanager (Debian's prometheus-alertmanager package), which the
-# dashboard and end-to-end tests run for real (tests/common/stack.rs), and the Python
+# dashboard and end-to-end tests run for real (tests/common/stack.rs); the Python
 # prometheus_client (python3-prometheus-client), whose OpenMetrics parser checks the
-# OpenMetrics exposition (tests/openmetrics.rs).
+# OpenMetrics exposition (tests/openmetrics.rs); and jsonnet (Debian's jsonnet package), with
+# which tests/mixin.rs generates the rule file and dashboards from mixin/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/
 { python3 -c 'import prometheus_client.openmetrics.parser' ||
   /usr/bin/python3 -c 'import prometheus_client.openmetrics.parser'; } >/dev/null 2>&1 ||
   need_apt+=(python3-prometheus-client)
+command -v jsonnet >/dev/null 2>&1 || need_apt+=(jsonnet)
 # The real freezer-api runs from a Python venv (scripts/freezer-api.sh); Debian splits venv out.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -247,6 +247,10 @@ pub struct AlertmanagerConfig {
     /// `10m`; 0, the default, resolves it at once).
     #[serde(default, with = "humantime_serde")]
     pub keep_firing_for: Duration,
+    /// Where alerts/RUNBOOK.md is read: each alert's `runbook_url` is this, `#`, the anchor
+    /// of its section. An absolute http(s) URL without a fragment; validated.
+    #[serde(default = "default_runbook_base_url")]
+    pub runbook_base_url: String,
     /// Basic authentication: `username` with `password` or `password_file`.
     #[serde(default)]
     pub username: Option<String>,
@@ -319,6 +323,14 @@ fn default_resend_interval() -> Duration {
 }
 fn default_alertmanager_timeout() -> Duration {
     Duration::from_secs(10)
+}
+/// The repository's runbook: the default `[alertmanager] runbook_base_url`, and the mixin's
+/// default `runbookURL` (mixin/config.libsonnet), so that the bridge and the bundled rule file
+/// link the same sections.
+pub const DEFAULT_RUNBOOK_BASE_URL: &str =
+    "https://github.com/backup-exporter/backup_exporter/blob/main/alerts/RUNBOOK.md";
+fn default_runbook_base_url() -> String {
+    DEFAULT_RUNBOOK_BASE_URL.to_owned()
 }
 fn default_page_size() -> usize {
     500
@@ -625,6 +637,30 @@ fn check_common(s: &CommonKeys) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// What is wrong with a `runbook_base_url`: not an absolute http(s) URL with a host, or one
+/// with a fragment (the bridge appends `#` and the alert's anchor).
+fn runbook_base_url_problem(text: &str) -> Option<String> {
+    let url = match Url::parse(text) {
+        Ok(url) => url,
+        Err(e) => {
+            return Some(format!(
+                "{:?} is not an absolute http(s) URL ({e}): give the address where your \
+                 team reads alerts/RUNBOOK.md, such as {DEFAULT_RUNBOOK_BASE_URL}",
+                crate::settings::without_userinfo(text)
+            ))
+        }
+    };
+    not_http_with_host(&url).or_else(|| {
+        url.fragment().is_some().then(|| {
+            format!(
+                "{} has a fragment (`#...`): give the runbook's address without it, the \
+                 bridge appends `#` and each alert's section",
+                crate::settings::shown_url(&url)
+            )
+        })
+    })
+}
+
 impl AlertmanagerConfig {
     fn validate(&mut self) -> Result<(), ConfigError> {
         let err =
@@ -658,6 +694,9 @@ impl AlertmanagerConfig {
         }
         if let Some(problem) = self.external_url.as_ref().and_then(not_http_with_host) {
             return Err(err("external_url", problem));
+        }
+        if let Some(problem) = runbook_base_url_problem(&self.runbook_base_url) {
+            return Err(err("runbook_base_url", problem));
         }
         if let Some(path) = &self.password_file {
             if self.password.is_some() {
@@ -793,6 +832,7 @@ mod tests {
         assert_eq!(am.timeout, Duration::from_secs(10));
         assert_eq!(am.keep_firing_for, Duration::ZERO);
         assert!(am.external_url.is_none() && am.username.is_none());
+        assert_eq!(am.runbook_base_url, DEFAULT_RUNBOOK_BASE_URL);
     }
 
     #[test]
@@ -818,6 +858,9 @@ mod tests {
             (&format!("urls = [\"http://am:9093\"]\nbearer_token_file = {empty:?}"), "bearer_token_file", "empty"),
             ("urls = [\"http://am:9093\"]\nbearer_token_file = \"/nonexistent/token\"", "bearer_token_file", "/nonexistent/token"),
             ("urls = [\"http://am:9093\"]\n[alertmanager.tls]\nca_file = \"/nonexistent/ca.pem\"", "tls.ca_file", "not found"),
+            ("urls = [\"http://am:9093\"]\nrunbook_base_url = \"alerts/RUNBOOK.md\"", "runbook_base_url", "not an absolute http(s) URL"),
+            ("urls = [\"http://am:9093\"]\nrunbook_base_url = \"file:///srv/RUNBOOK.md\"", "runbook_base_url", "not an http(s) URL with a host"),
+            ("urls = [\"http://am:9093\"]\nrunbook_base_url = \"https://wiki.example/RUNBOOK.md#top\"", "runbook_base_url", "has a fragment"),
         ] {
             let e = with(extra).unwrap_err();
             assert!(

@@ -102,7 +102,10 @@ async fn a_stale_device_reaches_the_webhook_through_prometheus_and_alertmanager(
         !description.contains("<no value>") && !description.contains("%!"),
         "template filled in: {description}"
     );
-    assert_eq!(annotations["runbook_url"], "alerts/RUNBOOK.md#backupstale");
+    assert_eq!(
+        annotations["runbook_url"],
+        "https://github.com/backup-exporter/backup_exporter/blob/main/alerts/RUNBOOK.md#backupstale"
+    );
 
     // Nothing for anything healthy: let the rules run over a few more scrapes, then no alert
     // ever pended or fired for another device, nor any other alert at all.

@@ -496,7 +496,10 @@ async fn a_stale_device_is_notified_once_and_resolves_when_fixed() {
             "{key} filled in: {text:?}"
         );
     }
-    assert_eq!(annotations["runbook_url"], "alerts/RUNBOOK.md#backupstale");
+    assert_eq!(
+        annotations["runbook_url"],
+        "https://github.com/backup-exporter/backup_exporter/blob/main/alerts/RUNBOOK.md#backupstale"
+    );
 
     // Still one notification after several more resends (each re-posts the alert; Alertmanager
     // regroups every second).

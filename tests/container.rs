@@ -12,7 +12,10 @@
 //! compose example's Prometheus configuration (with the rule file where compose mounts it),
 //! `amtool check-config` on its Alertmanager configuration, every file the compose files and
 //! Kubernetes manifests mount exists, their ports, users and paths agree with the Dockerfile,
-//! and every configuration they carry passes `check-config` as the image runs it.
+//! and every configuration they carry passes `check-config` as the image runs it. The
+//! Prometheus Operator's objects among the Kubernetes examples (no workloads) select the
+//! Service and pods of the examples by their labels and port names, scrape `/metrics` under
+//! the job the rules select, and hold the bundled rule group.
 //! promtool and amtool come with the Debian packages `prometheus` and `prometheus-alertmanager`;
 //! scripts/test.sh installs them.
 #![cfg(unix)]
@@ -1189,6 +1192,38 @@ fn kubernetes_files() -> Vec<PathBuf> {
     files
 }
 
+/// The kinds of the Prometheus Operator's objects (monitoring.coreos.com): they say how to
+/// scrape and alert, and run no container.
+const MONITORING_KINDS: [&str; 3] = ["ServiceMonitor", "PodMonitor", "PrometheusRule"];
+
+/// The YAML documents of a file.
+fn yaml_documents(path: &Path) -> Vec<serde_yaml_ng::Value> {
+    use serde::Deserialize;
+    serde_yaml_ng::Deserializer::from_str(&read(path))
+        .map(|doc| {
+            serde_yaml_ng::Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: not YAML: {e}", path.display()))
+        })
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+fn kind_of(doc: &serde_yaml_ng::Value) -> &str {
+    doc["kind"].as_str().unwrap_or("")
+}
+
+/// The examples that run the exporter: every file but those holding only monitoring objects.
+fn kubernetes_workload_files() -> Vec<PathBuf> {
+    kubernetes_files()
+        .into_iter()
+        .filter(|f| {
+            !yaml_documents(f)
+                .iter()
+                .all(|d| MONITORING_KINDS.contains(&kind_of(d)))
+        })
+        .collect()
+}
+
 fn kubernetes_probe_paths() -> Vec<String> {
     let mut paths: Vec<String> = kubernetes_files()
         .iter()
@@ -1243,7 +1278,7 @@ fn block_scalar(text: &str, key: &str) -> Option<String> {
 
 #[test]
 fn the_kubernetes_examples_agree_with_the_image_and_their_configs_pass_check_config() {
-    let files = kubernetes_files();
+    let files = kubernetes_workload_files();
     assert!(
         files.len() >= 2,
         "a Deployment and a sidecar example: {files:?}"
@@ -1420,5 +1455,239 @@ fn the_kubernetes_examples_agree_with_the_image_and_their_configs_pass_check_con
         probes,
         ["/healthz", "/ready"],
         "liveness and readiness probes"
+    );
+}
+
+/// The documents of kind `kind` in the Kubernetes examples, with the file each is in.
+fn kubernetes_objects(kind: &str) -> Vec<(String, serde_yaml_ng::Value)> {
+    kubernetes_files()
+        .iter()
+        .flat_map(|f| {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            yaml_documents(f)
+                .into_iter()
+                .filter(|d| kind_of(d) == kind)
+                .map(move |d| (name.clone(), d))
+        })
+        .collect()
+}
+
+fn text_at<'a>(v: &'a serde_yaml_ng::Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+}
+
+fn list_at<'a>(v: &'a serde_yaml_ng::Value, path: &[&str]) -> Vec<&'a serde_yaml_ng::Value> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(|v| v.as_sequence())
+        .map(|s| s.iter().collect())
+        .unwrap_or_default()
+}
+
+/// The string pairs of a mapping (labels, a selector's matchLabels).
+fn string_map(v: &serde_yaml_ng::Value, path: &[&str]) -> BTreeMap<String, String> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(|v| v.as_mapping())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The matchLabels of a label selector (no matchExpressions: the examples do not use them,
+/// and these checks would not read them).
+fn match_labels(selector: &serde_yaml_ng::Value) -> BTreeMap<String, String> {
+    assert!(
+        selector.get("matchExpressions").is_none(),
+        "matchExpressions: {selector:?}"
+    );
+    string_map(selector, &["matchLabels"])
+}
+
+/// Whether `labels` has every one of the (non-empty) `wanted`.
+fn selects(wanted: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !wanted.is_empty() && wanted.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The names of the container ports of a workload's pods.
+fn container_port_names(workload: &serde_yaml_ng::Value) -> Vec<String> {
+    list_at(workload, &["spec", "template", "spec", "containers"])
+        .into_iter()
+        .flat_map(|c| list_at(c, &["ports"]))
+        .map(|p| text_at(p, &["name"]).to_owned())
+        .collect()
+}
+
+/// The job the bundled rules select the exporter by: BackupExporterDown's `up{job="..."}`.
+fn rules_job() -> String {
+    let rules: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read(&repo("alerts/backup_exporter.rules.yml"))).unwrap();
+    let down = list_at(&rules["groups"][0], &["rules"])
+        .into_iter()
+        .find(|r| text_at(r, &["alert"]) == "BackupExporterDown")
+        .map(|r| text_at(r, &["expr"]).to_owned())
+        .expect("BackupExporterDown");
+    let selector = down
+        .split_once("up{")
+        .and_then(|(_, rest)| rest.split_once('}'))
+        .map(|(s, _)| s)
+        .unwrap_or_else(|| panic!("no up{{...}} in {down}"));
+    selector
+        .split(',')
+        .find_map(|m| m.trim().strip_prefix("job=\""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no job matcher in {selector}"))
+        .to_owned()
+}
+
+/// The job a monitor's endpoint gives its targets: a relabeling that writes `job`, else the
+/// value of the label `jobLabel` names on the object it selects (`labels`); the operator's
+/// default otherwise.
+fn monitor_job(
+    monitor: &serde_yaml_ng::Value,
+    endpoint: &serde_yaml_ng::Value,
+    labels: &BTreeMap<String, String>,
+) -> String {
+    let relabeled = list_at(endpoint, &["relabelings"])
+        .into_iter()
+        .filter(|r| text_at(r, &["targetLabel"]) == "job")
+        .map(|r| text_at(r, &["replacement"]).to_owned())
+        .next_back();
+    relabeled
+        .or_else(|| labels.get(text_at(monitor, &["spec", "jobLabel"])).cloned())
+        .unwrap_or_else(|| format!("<namespace>/{}", text_at(monitor, &["metadata", "name"])))
+}
+
+#[test]
+fn the_prometheus_operator_examples_scrape_the_exporter_and_load_the_bundled_rules() {
+    let job = rules_job();
+    let services = kubernetes_objects("Service");
+    let workloads: Vec<(String, serde_yaml_ng::Value)> = ["Deployment", "StatefulSet"]
+        .iter()
+        .flat_map(|k| kubernetes_objects(k))
+        .collect();
+    let pod_labels =
+        |w: &serde_yaml_ng::Value| string_map(w, &["spec", "template", "metadata", "labels"]);
+
+    // The ServiceMonitor: the Service of deployment.yaml, its named port, /metrics.
+    let monitors = kubernetes_objects("ServiceMonitor");
+    assert_eq!(monitors.len(), 1, "one ServiceMonitor: {monitors:?}");
+    let (file, monitor) = &monitors[0];
+    assert_eq!(file, "servicemonitor.yaml");
+    assert_eq!(
+        text_at(monitor, &["apiVersion"]),
+        "monitoring.coreos.com/v1"
+    );
+    let selected: Vec<&(String, serde_yaml_ng::Value)> = services
+        .iter()
+        .filter(|(_, s)| {
+            selects(
+                &match_labels(&monitor["spec"]["selector"]),
+                &string_map(s, &["metadata", "labels"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        selected.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(),
+        ["deployment.yaml"],
+        "{file} selects the Service of deployment.yaml, and only it"
+    );
+    let service = &selected[0].1;
+    let service_labels = string_map(service, &["metadata", "labels"]);
+    let service_ports: Vec<&serde_yaml_ng::Value> = list_at(service, &["spec", "ports"]);
+    // The Service reaches the Deployment's exporter container by the port's name.
+    let (_, deployment) = workloads
+        .iter()
+        .find(|(f, w)| f == "deployment.yaml" && kind_of(w) == "Deployment")
+        .expect("deployment.yaml has a Deployment");
+    assert!(
+        selects(
+            &string_map(service, &["spec", "selector"]),
+            &pod_labels(deployment)
+        ),
+        "the Service selects the Deployment's pods"
+    );
+    let endpoints = list_at(monitor, &["spec", "endpoints"]);
+    assert!(!endpoints.is_empty(), "{file}: endpoints");
+    for endpoint in endpoints {
+        let port = text_at(endpoint, &["port"]);
+        let service_port = service_ports
+            .iter()
+            .find(|p| text_at(p, &["name"]) == port)
+            .unwrap_or_else(|| panic!("{file}: port {port:?} is not a named port of the Service"));
+        let target = text_at(service_port, &["targetPort"]);
+        assert!(
+            container_port_names(deployment).iter().any(|n| n == target),
+            "the Service's port {port} targets the container port {target:?}"
+        );
+        assert_eq!(text_at(endpoint, &["path"]), "/metrics", "{file}");
+        assert_eq!(
+            monitor_job(monitor, endpoint, &service_labels),
+            job,
+            "{file}: its targets' job is the one the rules select"
+        );
+    }
+
+    // The PodMonitor: the pods of statefulset.yaml, their named port, /metrics.
+    let monitors = kubernetes_objects("PodMonitor");
+    assert_eq!(monitors.len(), 1, "one PodMonitor: {monitors:?}");
+    let (file, monitor) = &monitors[0];
+    assert_eq!(file, "podmonitor.yaml");
+    assert_eq!(
+        text_at(monitor, &["apiVersion"]),
+        "monitoring.coreos.com/v1"
+    );
+    let selected: Vec<&(String, serde_yaml_ng::Value)> = workloads
+        .iter()
+        .filter(|(_, w)| selects(&match_labels(&monitor["spec"]["selector"]), &pod_labels(w)))
+        .collect();
+    assert_eq!(
+        selected
+            .iter()
+            .map(|(f, w)| (f.as_str(), kind_of(w)))
+            .collect::<Vec<_>>(),
+        [("statefulset.yaml", "StatefulSet")],
+        "{file} selects the pods of statefulset.yaml, and only those"
+    );
+    let statefulset = &selected[0].1;
+    let endpoints = list_at(monitor, &["spec", "podMetricsEndpoints"]);
+    assert!(!endpoints.is_empty(), "{file}: podMetricsEndpoints");
+    for endpoint in endpoints {
+        let port = text_at(endpoint, &["port"]);
+        assert!(
+            container_port_names(statefulset).iter().any(|n| n == port),
+            "{file}: port {port:?} is not a named container port of the StatefulSet's pods"
+        );
+        assert_eq!(text_at(endpoint, &["path"]), "/metrics", "{file}");
+        assert_eq!(
+            monitor_job(monitor, endpoint, &pod_labels(statefulset)),
+            job,
+            "{file}: its targets' job is the one the rules select"
+        );
+    }
+
+    // The PrometheusRule: the groups of the bundled rule file.
+    let rules = kubernetes_objects("PrometheusRule");
+    assert_eq!(rules.len(), 1, "one PrometheusRule: {rules:?}");
+    let (file, rule) = &rules[0];
+    assert_eq!(file, "prometheusrule.yaml");
+    assert_eq!(text_at(rule, &["apiVersion"]), "monitoring.coreos.com/v1");
+    let bundled: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read(&repo("alerts/backup_exporter.rules.yml"))).unwrap();
+    assert!(!list_at(&bundled, &["groups"]).is_empty());
+    assert_eq!(
+        rule["spec"]["groups"], bundled["groups"],
+        "{file}: the groups of alerts/backup_exporter.rules.yml"
+    );
+    assert_eq!(
+        rule["spec"].as_mapping().map(|m| m.len()),
+        Some(1),
+        "{file}: spec holds the groups only"
     );
 }

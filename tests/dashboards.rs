@@ -543,7 +543,7 @@ async fn check_queries(
 async fn every_panel_query_returns_series_from_a_real_prometheus() {
     let started = Instant::now();
     // Fail (not skip) at once when Prometheus is missing.
-    stack::require_binary(stack::PROMETHEUS);
+    stack::require_binary(&stack::PROMETHEUS);
     let all = dashboards();
     let queries = panel_queries(&all);
 

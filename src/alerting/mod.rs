@@ -158,7 +158,10 @@ impl Bridge {
                 "annotations": {
                     "summary": a.summary,
                     "description": a.description,
-                    "runbook_url": a.rule.runbook_url,
+                    "runbook_url": format!(
+                        "{}#{}",
+                        self.config.runbook_base_url, a.rule.runbook_anchor
+                    ),
                 },
                 "startsAt": rfc3339(fired_at),
                 "endsAt": rfc3339(a.resolved_at.unwrap_or(valid_until)),
@@ -498,7 +501,11 @@ mod tests {
         assert_eq!(a["labels"].as_object().unwrap().len(), 6);
         assert_eq!(
             a["annotations"],
-            json!({"summary": "s", "description": "d", "runbook_url": "alerts/RUNBOOK.md#backupstale"})
+            json!({
+                "summary": "s",
+                "description": "d",
+                "runbook_url": "https://github.com/backup-exporter/backup_exporter/blob/main/alerts/RUNBOOK.md#backupstale",
+            })
         );
         assert_eq!(
             a["generatorURL"],
@@ -508,6 +515,30 @@ mod tests {
         assert_eq!(by_device("b")["endsAt"], "1970-01-01T00:17:40.000Z");
         // The store alert is pending (its `for` is 30 minutes): not sent.
         assert!(v.iter().all(|a| a["labels"]["alertname"] == "BackupStale"));
+    }
+
+    #[test]
+    fn runbook_urls_are_the_configured_base_and_the_rules_section() {
+        let mut t = Tracker::new(0.0);
+        t.update(vec![stale("a")], 1_000.0);
+        let runbook = |b: &Bridge| {
+            let v: Vec<Value> = serde_json::from_slice(&b.batch(&t, 1_000.0).body).unwrap();
+            v[0]["annotations"]["runbook_url"].clone()
+        };
+        let default = Bridge::new(&config(""), listen()).unwrap();
+        assert_eq!(
+            runbook(&default),
+            format!("{}#backupstale", crate::config::DEFAULT_RUNBOOK_BASE_URL)
+        );
+        let wiki = Bridge::new(
+            &config("runbook_base_url = \"https://wiki.example/backup/RUNBOOK.md?plain=1\""),
+            listen(),
+        )
+        .unwrap();
+        assert_eq!(
+            runbook(&wiki),
+            "https://wiki.example/backup/RUNBOOK.md?plain=1#backupstale"
+        );
     }
 
     /// A one-shot HTTP server answering `statuses` in turn; returns its URL and what it got.

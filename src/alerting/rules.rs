@@ -18,38 +18,40 @@ pub struct Rule {
     pub severity: &'static str,
     /// How long the condition must hold before the alert fires (the rule's `for`).
     pub hold_seconds: u32,
-    pub runbook_url: &'static str,
+    /// The anchor of the rule's section of alerts/RUNBOOK.md (its name in lower case): its
+    /// `runbook_url` is `[alertmanager] runbook_base_url`, `#`, this.
+    pub runbook_anchor: &'static str,
 }
 
 pub static STALE: Rule = Rule {
     name: "BackupStale",
     severity: "critical",
     hold_seconds: 0,
-    runbook_url: "alerts/RUNBOOK.md#backupstale",
+    runbook_anchor: "backupstale",
 };
 pub static NEVER_COMPLETED: Rule = Rule {
     name: "BackupNeverCompleted",
     severity: "warning",
     hold_seconds: 0,
-    runbook_url: "alerts/RUNBOOK.md#backupnevercompleted",
+    runbook_anchor: "backupnevercompleted",
 };
 pub static FAILING: Rule = Rule {
     name: "BackupFailing",
     severity: "warning",
     hold_seconds: 0,
-    runbook_url: "alerts/RUNBOOK.md#backupfailing",
+    runbook_anchor: "backupfailing",
 };
 pub static STORE_FILLING_UP: Rule = Rule {
     name: "BackupStoreFillingUp",
     severity: "warning",
     hold_seconds: 30 * 60,
-    runbook_url: "alerts/RUNBOOK.md#backupstorefillingup",
+    runbook_anchor: "backupstorefillingup",
 };
 pub static AGENT_OFFLINE: Rule = Rule {
     name: "BackupAgentOffline",
     severity: "warning",
     hold_seconds: 30 * 60,
-    runbook_url: "alerts/RUNBOOK.md#backupagentoffline",
+    runbook_anchor: "backupagentoffline",
 };
 
 /// Every rule the bridge evaluates, in the rule file's order.

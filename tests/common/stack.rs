@@ -1,5 +1,6 @@
 //! The real Prometheus and Alertmanager (Debian packages `prometheus` and
-//! `prometheus-alertmanager`; scripts/test.sh installs them) for integration tests.
+//! `prometheus-alertmanager`; scripts/test.sh installs them) for integration tests, and
+//! [`require_binary`] for every program the tests run.
 //!
 //! Every process runs in its own temporary directory (configuration, storage, log), listens on
 //! 127.0.0.1 only, on a port picked free just before, and is killed by pid and waited for when
@@ -27,10 +28,28 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Names of the Prometheus server binary.
-pub const PROMETHEUS: &[&str] = &["prometheus"];
-/// Names of the Alertmanager binary: Debian's, then upstream's.
-pub const ALERTMANAGER: &[&str] = &["prometheus-alertmanager", "alertmanager"];
+/// A program the tests run: its names on PATH, and the Debian package that installs it
+/// (scripts/test.sh installs them all).
+pub struct Binary {
+    pub names: &'static [&'static str],
+    pub package: &'static str,
+}
+
+/// The Prometheus server.
+pub const PROMETHEUS: Binary = Binary {
+    names: &["prometheus"],
+    package: "prometheus",
+};
+/// Alertmanager: Debian's name, then upstream's.
+pub const ALERTMANAGER: Binary = Binary {
+    names: &["prometheus-alertmanager", "alertmanager"],
+    package: "prometheus-alertmanager",
+};
+/// jsonnet, which generates the rule file and dashboards from the mixin (scripts/mixin.sh).
+pub const JSONNET: Binary = Binary {
+    names: &["jsonnet"],
+    package: "jsonnet",
+};
 
 /// `Duration::from_secs`, short for deadlines.
 pub fn secs(s: u64) -> Duration {
@@ -50,13 +69,14 @@ pub fn find_binary(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The first of `names` on PATH; panics telling how to install it when there is none (a
-/// missing binary fails the test, it does not skip it).
-pub fn require_binary(names: &[&str]) -> PathBuf {
-    find_binary(names).unwrap_or_else(|| {
+/// The program on PATH; panics telling how to install it when it is not there (a missing
+/// program fails the test, it does not skip it).
+pub fn require_binary(binary: &Binary) -> PathBuf {
+    find_binary(binary.names).unwrap_or_else(|| {
+        let (names, package) = (binary.names, binary.package);
         panic!(
             "none of {names:?} is on PATH: run scripts/test.sh, which installs the Debian \
-             packages prometheus and prometheus-alertmanager (or apt-get install them)"
+             package {package} (or apt-get install {package})"
         )
     })
 }
@@ -356,7 +376,7 @@ impl Prometheus {
     /// /-/ready (panics with the log when it does not get there within 30 s, e.g. a rule file
     /// that does not load).
     pub async fn start(config: PrometheusConfig) -> Prometheus {
-        let bin = require_binary(PROMETHEUS);
+        let bin = require_binary(&PROMETHEUS);
         let dir = Process::tempdir("prometheus");
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config.to_yaml()).expect("write prometheus.yml");
@@ -544,7 +564,7 @@ impl Alertmanager {
     /// Starts Alertmanager with the configuration `config_yaml` (see
     /// [`Alertmanager::webhook_config`]) on a free 127.0.0.1 port and waits for /-/ready.
     pub async fn start(config_yaml: &str) -> Alertmanager {
-        let bin = require_binary(ALERTMANAGER);
+        let bin = require_binary(&ALERTMANAGER);
         let dir = Process::tempdir("alertmanager");
         let config_path = dir.path().join("alertmanager.yml");
         std::fs::write(&config_path, config_yaml).expect("write alertmanager.yml");

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::DEFAULT_RUNBOOK_BASE_URL;
 use crate::exposition::MetricSet;
 use crate::sources::values::Warnings;
 
@@ -384,35 +385,58 @@ fn the_largest_value_wins_for_one_label_set() {
     assert_eq!(c[0].value, 6.0 * DAY);
 }
 
+/// The rules of the bundled rule file (generated from the mixin with its default settings).
+fn rule_file() -> Vec<serde_yaml_ng::Value> {
+    let file: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(include_str!("../../../alerts/backup_exporter.rules.yml"))
+            .expect("the rule file is YAML");
+    let groups = file["groups"].as_sequence().expect("groups");
+    assert_eq!(groups.len(), 1, "one rule group");
+    groups[0]["rules"].as_sequence().expect("rules").clone()
+}
+
+fn text<'a>(rule: &'a serde_yaml_ng::Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(rule, |v, k| v.get(k))?.as_str()
+}
+
 #[test]
 fn every_rule_of_the_rule_file_and_only_those_are_bridged() {
-    let file = include_str!("../../../alerts/backup_exporter.rules.yml");
+    let rules = rule_file();
+    let named = |name: &str| {
+        rules
+            .iter()
+            .find(|r| text(r, &["alert"]) == Some(name))
+            .unwrap_or_else(|| panic!("{name} is in the rule file"))
+    };
     for rule in RULES {
-        let at = file
-            .find(&format!("- alert: {}\n", rule.name))
-            .unwrap_or_else(|| panic!("{} is in the rule file", rule.name));
-        let body = &file[at..];
-        let end = body[1..].find("- alert:").map_or(body.len(), |e| e + 1);
-        let body = &body[..end];
-        assert!(
-            body.contains(&format!("severity: {}\n", rule.severity)),
+        let yaml = named(rule.name);
+        assert_eq!(
+            text(yaml, &["labels", "severity"]),
+            Some(rule.severity),
             "{}",
             rule.name
         );
-        assert!(body.contains(&format!("runbook_url: '{}'", rule.runbook_url)));
-        let hold = match rule.hold_seconds {
-            0 => None,
-            s => Some(format!("for: {}m\n", s / 60)),
-        };
+        // The bridge's default runbook_base_url and the mixin's default runbookURL link the
+        // same section.
         assert_eq!(
-            body.contains("\n        for: "),
-            hold.is_some(),
-            "{}: for",
+            rule.runbook_anchor,
+            rule.name.to_lowercase(),
+            "{}",
             rule.name
         );
-        if let Some(hold) = hold {
-            assert!(body.contains(&hold), "{}: {hold}", rule.name);
-        }
+        assert_eq!(
+            text(yaml, &["annotations", "runbook_url"]),
+            Some(format!("{DEFAULT_RUNBOOK_BASE_URL}#{}", rule.runbook_anchor).as_str()),
+            "{}",
+            rule.name
+        );
+        let hold = text(yaml, &["for"]).map(|d| {
+            humantime::parse_duration(d)
+                .unwrap_or_else(|e| panic!("{}: for {d}: {e}", rule.name))
+                .as_secs()
+        });
+        let want = (rule.hold_seconds > 0).then_some(u64::from(rule.hold_seconds));
+        assert_eq!(hold, want, "{}: for", rule.name);
     }
     // And the three about the exporter itself, which stay with Prometheus.
     let exporter_rules = [
@@ -421,14 +445,48 @@ fn every_rule_of_the_rule_file_and_only_those_are_bridged() {
         "BackupExporterRefreshStale",
     ];
     for name in exporter_rules {
-        assert!(file.contains(&format!("- alert: {name}\n")), "{name}");
+        named(name);
         assert!(
             RULES.iter().all(|r| r.name != name),
             "{name} is not bridged"
         );
     }
-    assert_eq!(
-        file.matches("- alert: Backup").count(),
-        RULES.len() + exporter_rules.len()
+    assert_eq!(rules.len(), RULES.len() + exporter_rules.len());
+}
+
+/// The limits the bridge applies are those of the rule file (the mixin's defaults).
+#[test]
+fn the_bridges_limits_are_the_rule_files() {
+    let rules = rule_file();
+    let expr = |name: &str| {
+        rules
+            .iter()
+            .find(|r| text(r, &["alert"]) == Some(name))
+            .and_then(|r| text(r, &["expr"]))
+            .unwrap_or_else(|| panic!("{name} has an expr"))
+            .to_owned()
+    };
+    let ratio = format!("crashplan_mount_point_free_ratio < {STORE_FREE_RATIO_LIMIT})");
+    assert!(
+        expr(STORE_FILLING_UP.name).contains(&ratio),
+        "{ratio} in {}",
+        expr(STORE_FILLING_UP.name)
+    );
+    let offline = format!(
+        "(time() - backup_device_last_connected_timestamp_seconds > {OFFLINE_AFTER_SECONDS})"
+    );
+    assert!(
+        expr(AGENT_OFFLINE.name).contains(&offline),
+        "{offline} in {}",
+        expr(AGENT_OFFLINE.name)
+    );
+    let states = format!(
+        "backup_alert_state{{state=~\"{}\"}}",
+        FAILING_STATES.join("|")
+    );
+    assert!(
+        expr(FAILING.name).contains(&states),
+        "{states} in {}",
+        expr(FAILING.name)
     );
 }
