@@ -17,6 +17,11 @@
 //! from them without inflating or compressing anything again; [`MetricSet::seal`] compresses
 //! the last partial pieces once a source's snapshot is complete.
 //!
+//! A set written by one long mapping (a fleet's pages, one after the other) may have its
+//! pieces compressed on a thread of its own ([`MetricSet::compress_beside`]) while the mapping
+//! writes on: the same pieces, in the same order, off the mapping's path. [`MetricSet::settle`]
+//! takes them back before the set is read.
+//!
 //! The sample lines are valid OpenMetrics as they are (label escaping and values are written
 //! the way both formats read them): only each family's header differs, so [`Deflated`] keeps
 //! both headers and serves either format from the same pieces (`crate::openmetrics`).
@@ -166,9 +171,88 @@ pub struct MetricSet {
     /// Few (one per family written), so found by a scan comparing `Desc` addresses: cheaper
     /// than a map keyed by name when every sample looks its family up.
     families: Vec<Family>,
-    /// Compresses every piece of the set (reset before each): made at the first piece,
+    /// Compresses every piece of the set: here, or on a thread beside the writer.
+    encoder: Compressor,
+}
+
+/// Who compresses a set's pieces.
+#[derive(Debug)]
+enum Compressor {
+    /// The writer, with one encoder (reset before each piece): made at the first piece,
     /// dropped when the set is sealed.
-    encoder: Option<Box<Compress>>,
+    Here(Option<Box<Compress>>),
+    /// A thread beside the writer, started at the first piece.
+    Beside(Option<Beside>),
+}
+
+impl Default for Compressor {
+    fn default() -> Compressor {
+        Compressor::Here(None)
+    }
+}
+
+/// Pieces compressed on a thread of their own, in the order they were handed over (one
+/// thread, first in first out: a family's pieces come back in its order).
+#[derive(Debug)]
+struct Beside {
+    to: std::sync::mpsc::SyncSender<(usize, String)>,
+    /// In a mutex only for the set to be `Sync` (read by many once complete); only the
+    /// writer takes it.
+    back: Mutex<std::sync::mpsc::Receiver<Compressed>>,
+    worker: std::thread::JoinHandle<()>,
+    /// Text buffers the thread has emptied, for the next pieces.
+    spare: Vec<String>,
+}
+
+/// One piece compressed beside: for the family at `family`, with its text's CRC and length,
+/// and the emptied text buffer.
+#[derive(Debug)]
+struct Compressed {
+    family: usize,
+    piece: Vec<u8>,
+    crc: Crc,
+    len: u64,
+    text: String,
+}
+
+/// Pieces waiting for the thread beside at most: the text they hold is bounded (4 × 64 KB).
+const BESIDE_QUEUE: usize = 4;
+
+impl Beside {
+    fn start() -> Option<Beside> {
+        let (to, pieces) = std::sync::mpsc::sync_channel::<(usize, String)>(BESIDE_QUEUE);
+        let (done, back) = std::sync::mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("deflate".into())
+            .spawn(move || {
+                let mut encoder = new_encoder();
+                for (family, mut text) in pieces {
+                    let mut piece = Vec::new();
+                    deflate_piece(&mut encoder, text.as_bytes(), &mut piece);
+                    let mut crc = Crc::new();
+                    crc.update(text.as_bytes());
+                    let len = text.len() as u64;
+                    text.clear();
+                    let compressed = Compressed {
+                        family,
+                        piece,
+                        crc,
+                        len,
+                        text,
+                    };
+                    if done.send(compressed).is_err() {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Beside {
+            to,
+            back: Mutex::new(back),
+            worker,
+            spare: Vec::new(),
+        })
+    }
 }
 
 /// How much text a family gathers before it is compressed as one piece. Smaller pieces
@@ -195,15 +279,19 @@ struct Family {
 
 impl Clone for MetricSet {
     /// The samples and their compressed pieces; the copy makes its own encoder when it needs
-    /// one.
+    /// one. A set compressing beside is settled first ([`MetricSet::settle`]).
     fn clone(&self) -> MetricSet {
+        debug_assert!(
+            self.is_settled(),
+            "a set compressing beside is settled before it is read"
+        );
         MetricSet {
             neutral_prefix: self.neutral_prefix.clone(),
             vendor_prefix: self.vendor_prefix.clone(),
             exposure: self.exposure.clone(),
             source_hash: self.source_hash,
             families: self.families.clone(),
-            encoder: None,
+            encoder: Compressor::default(),
         }
     }
 }
@@ -233,8 +321,38 @@ impl MetricSet {
             exposure: origin.exposure.clone(),
             source_hash: shard::source_hash(origin.source),
             families: Vec::new(),
-            encoder: None,
+            encoder: Compressor::default(),
         }
+    }
+
+    /// From its next piece on, compresses the set's pieces on a thread of its own while the
+    /// writer goes on (the same pieces, in the same order). For a set written by one long
+    /// mapping; [`MetricSet::settle`] (or [`MetricSet::seal`]) takes them back before the set
+    /// is read. The thread starts at the first piece: a small set never starts one.
+    pub fn compress_beside(&mut self) {
+        if let Compressor::Here(_) = self.encoder {
+            self.encoder = Compressor::Beside(None);
+        }
+    }
+
+    /// Waits for the pieces compressed beside and takes them into their families; the set
+    /// compresses its pieces itself again.
+    pub fn settle(&mut self) {
+        if let Compressor::Beside(Some(Beside {
+            to, back, worker, ..
+        })) = std::mem::take(&mut self.encoder)
+        {
+            drop(to);
+            let back = back.into_inner().unwrap_or_else(|e| e.into_inner());
+            for compressed in back {
+                take_back(&mut self.families, compressed);
+            }
+            let _ = worker.join();
+        }
+    }
+
+    fn is_settled(&self) -> bool {
+        matches!(self.encoder, Compressor::Here(_))
     }
 
     /// Adds one sample. `labels` follow the scope labels; a value that is not finite is written
@@ -284,7 +402,8 @@ impl MetricSet {
             families,
             encoder,
         } = self;
-        let family = family_of(families, exposure, desc);
+        let index = family_index(families, exposure, desc);
+        let family = &mut families[index];
         if !family.on {
             return;
         }
@@ -311,7 +430,10 @@ impl MetricSet {
         body.push('\n');
         family.samples += 1;
         if family.body.len() >= PIECE_BYTES {
-            family.compress(encoder);
+            match encoder {
+                Compressor::Here(encoder) => family.compress(encoder),
+                Compressor::Beside(beside) => hand_over(beside, families, index),
+            }
         }
     }
 
@@ -340,17 +462,16 @@ impl MetricSet {
     /// the encoder: the set then holds compressed pieces only. Samples may still be added
     /// after (they start new pieces), at the cost of another seal.
     pub fn seal(&mut self) {
-        let MetricSet {
-            families, encoder, ..
-        } = self;
-        for family in families.iter_mut() {
+        self.settle();
+        let mut encoder = None;
+        for family in self.families.iter_mut() {
             if !family.body.is_empty() {
-                family.compress(encoder);
+                family.compress(&mut encoder);
             }
             family.body = String::new();
             family.deflated.seal();
         }
-        *encoder = None;
+        self.encoder = Compressor::default();
     }
 
     /// Adds a sample only when the value is known: unknown times and sizes are absent, never 0.
@@ -425,8 +546,14 @@ fn family_of<'a>(
     exposure: &Exposure,
     desc: &'static Desc,
 ) -> &'a mut Family {
+    let i = family_index(families, exposure, desc);
+    &mut families[i]
+}
+
+/// Where `desc`'s family is in `families`, added when it is not there yet.
+fn family_index(families: &mut Vec<Family>, exposure: &Exposure, desc: &'static Desc) -> usize {
     match families.iter().position(|f| std::ptr::eq(f.desc, desc)) {
-        Some(i) => &mut families[i],
+        Some(i) => i,
         None => {
             let per_device = desc.labels.contains(&shard::DEVICE_ID);
             let shard = exposure.shard;
@@ -438,9 +565,53 @@ fn family_of<'a>(
                 deflated: Pieces::default(),
                 samples: 0,
             });
-            families.last_mut().expect("just pushed")
+            families.len() - 1
         }
     }
+}
+
+/// Hands the text of `families[index]` to the thread beside (started now if need be), takes
+/// back what it has compressed so far, and gives the family an emptied buffer. Without a
+/// thread (it could not start, or it is gone), the piece is compressed here.
+fn hand_over(beside: &mut Option<Beside>, families: &mut [Family], index: usize) {
+    if beside.is_none() {
+        *beside = Beside::start();
+    }
+    let Some(b) = beside.as_mut() else {
+        families[index].compress(&mut None);
+        return;
+    };
+    let fresh = b
+        .spare
+        .pop()
+        .unwrap_or_else(|| String::with_capacity(PIECE_BYTES + 1024));
+    let text = std::mem::replace(&mut families[index].body, fresh);
+    if let Err(std::sync::mpsc::SendError((_, text))) = b.to.send((index, text)) {
+        // The thread is gone: what it compressed is taken back in order, then this piece
+        // and the ones after are compressed here.
+        let back = b.back.get_mut().unwrap_or_else(|e| e.into_inner());
+        while let Ok(compressed) = back.try_recv() {
+            take_back(families, compressed);
+        }
+        families[index]
+            .deflated
+            .push(&mut new_encoder(), text.as_bytes());
+        *beside = None;
+        return;
+    }
+    let back = b.back.get_mut().unwrap_or_else(|e| e.into_inner());
+    while let Ok(compressed) = back.try_recv() {
+        let text = take_back(families, compressed);
+        if b.spare.len() < BESIDE_QUEUE {
+            b.spare.push(text);
+        }
+    }
+}
+
+/// Appends a piece compressed beside to its family; returns the emptied text buffer.
+fn take_back(families: &mut [Family], c: Compressed) -> String {
+    families[c.family].deflated.append(&c.piece, &c.crc, c.len);
+    c.text
 }
 
 impl Family {
@@ -492,6 +663,13 @@ impl Pieces {
         self.crc.update(text);
         self.len += text.len() as u64;
         deflate_piece(encoder, text, &mut self.open);
+    }
+
+    /// Appends a piece compressed elsewhere, of a text with that CRC and length.
+    fn append(&mut self, piece: &[u8], crc: &Crc, len: u64) {
+        self.open.extend_from_slice(piece);
+        self.crc.combine(crc);
+        self.len += len;
     }
 
     /// Moves the open pieces into `sealed`, of exactly their size.
@@ -629,6 +807,10 @@ fn piece(encoder: &mut Compress, text: &str) -> Piece {
 /// their pieces are shared, not copied, and nothing is inflated or compressed again (text a
 /// set has not sealed yet is compressed here, into the result only).
 pub fn assemble_deflate(sets: &[&MetricSet]) -> Deflated {
+    debug_assert!(
+        sets.iter().all(|s| s.is_settled()),
+        "a set compressing beside is settled before it is read"
+    );
     let mut names: Vec<&'static str> = sets
         .iter()
         .flat_map(|s| s.families.iter())
@@ -1135,6 +1317,47 @@ mod tests {
     }
 
     #[test]
+    fn pieces_compressed_beside_are_the_pieces_compressed_here() {
+        // Two families interleaved, many pieces each: more than the queue holds.
+        let n = 40_000;
+        let here = written("a", n);
+        let mut beside = MetricSet::new("crashplan", "a");
+        beside.compress_beside();
+        beside.reserve(&G, n as usize, 20);
+        for i in 0..n {
+            let device = format!("device-{i}");
+            beside.add(&V, &[("device", &device)], f64::from(i) / 4.0);
+            beside.add(&G, &[("device", &device)], f64::from(i));
+        }
+        assert!(
+            matches!(beside.encoder, Compressor::Beside(Some(_))),
+            "the thread started at the first piece"
+        );
+        beside.settle();
+        assert!(matches!(beside.encoder, Compressor::Here(None)));
+        for (h, b) in here.families.iter().zip(&beside.families) {
+            assert!(h.deflated.open.len() > 8 * 1024, "several pieces");
+            assert_eq!(h.deflated.open, b.deflated.open);
+            assert_eq!(h.deflated.len, b.deflated.len);
+            assert_eq!(h.deflated.crc.sum(), b.deflated.crc.sum());
+            assert_eq!(h.body, b.body);
+        }
+        let mut text = String::new();
+        assemble(&mut text, &[&beside]);
+        assert_eq!(text, expected(&["a"], n));
+        // Samples after settling are compressed here; a seal settles too.
+        let mut small = MetricSet::new("crashplan", "s");
+        small.compress_beside();
+        small.add(&G, &[("device", "d")], 1.0);
+        assert!(
+            matches!(small.encoder, Compressor::Beside(None)),
+            "no thread for a set without a full piece"
+        );
+        small.seal();
+        assert!(matches!(small.encoder, Compressor::Here(None)));
+    }
+
+    #[test]
     fn pieces_make_the_same_text_sealed_or_not() {
         // Several pieces per family.
         let n = 6000;
@@ -1159,7 +1382,7 @@ mod tests {
             assert_eq!(f.body.capacity(), 0);
             assert_eq!(f.deflated.open.capacity(), 0);
         }
-        assert!(a.encoder.is_none());
+        assert!(matches!(a.encoder, Compressor::Here(None)));
         let deflated = assemble_deflate(&[&a, &b]);
         assert_eq!(deflated.len, want.len() as u64);
         assert_eq!(deflated.crc.amount(), want.len() as u32);

@@ -107,7 +107,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds the snapshot: renders the neutral records into `metrics` (which already holds
-    /// the vendor families).
+    /// the vendor families). Pieces compressed beside the mapping are taken back.
     pub fn new(
         devices: Vec<Device>,
         targets: Vec<BackupTarget>,
@@ -115,6 +115,7 @@ impl Snapshot {
         warnings: Warnings,
     ) -> Snapshot {
         render_neutral(&mut metrics, &devices, &targets);
+        metrics.settle();
         Snapshot {
             devices,
             targets,
@@ -126,13 +127,15 @@ impl Snapshot {
     }
 
     /// The snapshot of records whose neutral families `metrics` already holds: a mapping that
-    /// wrote them as it went ([`render_target`] for each target, [`render_devices`]).
+    /// wrote them as it went ([`render_target`] for each target, [`render_devices`]). Pieces
+    /// compressed beside the mapping are taken back.
     pub fn rendered(
         devices: Vec<Device>,
         targets: Vec<BackupTarget>,
-        metrics: MetricSet,
+        mut metrics: MetricSet,
         warnings: Warnings,
     ) -> Snapshot {
+        metrics.settle();
         Snapshot {
             devices,
             targets,

@@ -363,7 +363,13 @@ impl Mapper {
             shards: source.exposure.shard().total().max(1) as usize,
             options: options.clone(),
             now,
-            set: MetricSet::new(SYSTEM, source),
+            // Compressed on a thread of its own: the fleet's pieces are compressed while the
+            // next computers are mapped.
+            set: {
+                let mut set = MetricSet::new(SYSTEM, source);
+                set.compress_beside();
+                set
+            },
             // Times are judged against the clock as the mapping begins (not read again for
             // each of the fleet's times).
             w: Warnings::at(crate::time::unix_now()),

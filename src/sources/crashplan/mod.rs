@@ -492,6 +492,8 @@ pub fn map<'a>(
 ) -> Snapshot {
     let mut w = Warnings::default();
     let mut set = MetricSet::new(SYSTEM, source);
+    // Compressed on a thread of its own while the fleet is mapped.
+    set.compress_beside();
 
     let computers_by_id: HashMap<&str, &Computer> =
         raw.computers.iter().map(|c| (c.id.as_str(), c)).collect();

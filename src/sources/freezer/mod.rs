@@ -504,6 +504,8 @@ pub fn map<'a>(raw: Raw, source: impl Into<Origin<'a>>) -> Snapshot {
         }
     }
     let mut set = MetricSet::new(SYSTEM, source);
+    // Compressed on a thread of its own while the hosts are mapped.
+    set.compress_beside();
 
     // Clients, once each (central clients show in every project's list).
     let mut clients: BTreeMap<String, (String, &ClientRecord)> = BTreeMap::new();
