@@ -92,14 +92,31 @@ async fn serve_until(
         Ok((_, limit)) => tracing::info!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Every address, or none: a failure names the address and stops the start.
+    let mut listeners = Vec::with_capacity(config.listen.len());
+    let mut bound = Vec::with_capacity(config.listen.len());
+    for address in &config.listen {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("listen on {address}: {e}"))?;
+        bound.push(
+            listener
+                .local_addr()
+                .map_err(|e| format!("listen on {address}: {e}"))?,
+        );
+        listeners.push(listener);
+    }
+    let addr = bound[0];
     let (exporter, sources) = Exporter::new(config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let tasks = exporter.spawn(sources, stop_rx);
-    tracing::info!(listen = %addr, sources = config.sources.len(), "serving /metrics");
+    tracing::info!(
+        listen = %addr,
+        addresses = %addresses(&bound),
+        telemetry_path = %config.telemetry_path,
+        sources = config.sources.len(),
+        "serving /metrics"
+    );
     if config.state_file.is_none() {
         tracing::info!(
             "no state_file: first-seen times and last successes are kept in memory only, and start afresh after a restart"
@@ -109,13 +126,21 @@ async fn serve_until(
     if let Some(path) = web.config.path() {
         tracing::info!(file = %path.display(), "web config: {}", web.config.current().summary());
     }
-    let served = crate::server::serve_with(listener, Arc::clone(&exporter), web, shutdown).await;
+    let served = crate::server::serve_on(listeners, Arc::clone(&exporter), web, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
     }
     served.map_err(|e| e.to_string())
+}
+
+/// Addresses as the log and `check-config` show them: `0.0.0.0:9871, [::1]:9871`.
+pub fn addresses(list: &[SocketAddr]) -> String {
+    list.iter()
+        .map(SocketAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The shard, as `check-config` shows it (`shard 1 of 3: ...`), or that there is only one.
@@ -166,15 +191,17 @@ pub async fn start_demo_servers() -> Result<(Vec<Box<dyn Demo>>, String), String
 /// exporter reading them over HTTP, exactly as it would read production servers.
 /// With `alertmanager`, the alerting bridge sends the demo's alerts there.
 pub async fn demo(
-    listen: SocketAddr,
+    listen: Vec<SocketAddr>,
     format: LogFormat,
     alertmanager: Option<url::Url>,
     flags: &Flags,
 ) -> Result<(), String> {
     let shutdown = shutdown_signal();
     let (servers, sources) = start_demo_servers().await?;
+    let listed: Vec<String> = listen.iter().map(|a| format!("\"{a}\"")).collect();
     let mut toml = format!(
-        "listen = \"{listen}\"\nlog_format = \"{}\"\n{sources}",
+        "listen = [{}]\nlog_format = \"{}\"\n{sources}",
+        listed.join(", "),
         match format {
             LogFormat::Json => "json",
             LogFormat::Human => "human",
@@ -207,7 +234,10 @@ pub async fn demo(
                         line(label, what);
                     }
                     line("exporter status page", &format!("http://{shown}/"));
-                    line("metrics", &format!("http://{shown}/metrics"));
+                    line(
+                        "metrics",
+                        &format!("http://{shown}{}", config.telemetry_path),
+                    );
                     match &alertmanager {
                         Some(url) => line("alerts sent to Alertmanager", url.as_str()),
                         None => line("alerts (status page)", &format!("http://{shown}/#alerts")),

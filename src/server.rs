@@ -1,6 +1,6 @@
-//! HTTP endpoints: `/metrics` (bytes prepared once per refresh: gzip when accepted, else
-//! inflated as they are sent), `/healthz`, `/ready`; `/` and `/device` are the pages of
-//! [`crate::pages`]. Nothing here calls upstream. Every response carries
+//! HTTP endpoints: `/metrics` (or the configured `telemetry_path`; bytes prepared once per
+//! refresh: gzip when accepted, else inflated as they are sent), `/healthz`, `/ready`; `/`
+//! and `/device` are the pages of [`crate::pages`]. Nothing here calls upstream. Every response carries
 //! `X-Content-Type-Options: nosniff`, and no error response repeats any part of the request.
 
 use std::future::Future;
@@ -40,8 +40,19 @@ pub async fn serve_with(
     options: crate::web::WebOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_on(vec![listener], exporter, options, shutdown).await
+}
+
+/// [`serve_with`] on several listeners at once: the same endpoints, web configuration and
+/// connection cap on each.
+pub async fn serve_on(
+    listeners: Vec<TcpListener>,
+    exporter: Arc<Exporter>,
+    options: crate::web::WebOptions,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let handler = move |req: &Request<Incoming>| handle(&exporter, req);
-    crate::web::listener::serve(listener, handler, options, shutdown).await
+    crate::web::listener::serve(listeners, handler, options, shutdown).await
 }
 
 /// Answers one request.
@@ -73,14 +84,17 @@ pub fn route(
             .and_then(|v| v.to_str().ok())
             .is_some_and(accepts_gzip);
         let mut r = match path {
-            "/metrics" => metrics(exporter, gzip),
+            _ if path == exporter.telemetry_path => metrics(exporter, gzip),
             "/healthz" => text(StatusCode::OK, "ok\n"),
             "/ready" => ready(exporter),
             "/" => crate::pages::status(exporter, gzip),
             "/device" => crate::pages::device_page(exporter, query.unwrap_or("")),
             _ => text(
                 StatusCode::NOT_FOUND,
-                "not found: try /metrics, /healthz, /ready, /device?source=...&device_id=... or /\n",
+                &format!(
+                    "not found: try {}, /healthz, /ready, /device?source=...&device_id=... or /\n",
+                    exporter.telemetry_path
+                ),
             ),
         };
         if method == Method::HEAD {

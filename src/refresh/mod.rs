@@ -51,6 +51,9 @@ pub struct Exporter {
     /// targets are kept (and its stores on shard 0), so the alerts and the pages are the
     /// shard's, as the exposition is.
     pub shard: Shard,
+    /// Where the exposition is served (`telemetry_path`): the server routes it, the pages
+    /// link to it.
+    pub telemetry_path: String,
     /// The exposition as served.
     exposition: Exposition,
     /// The alerting bridge, when `[alertmanager]` is configured.
@@ -122,7 +125,7 @@ impl Exporter {
         if let Some(am) = &config.alertmanager {
             let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
             metrics = metrics.with_alerting(&crate::alerting::alertmanager_names(am), &names);
-            bridge = Some(Arc::new(Bridge::new(am, config.listen)?));
+            bridge = Some(Arc::new(Bridge::new(am, config.listen[0])?));
         }
         metrics
             .shard_ordinal
@@ -171,6 +174,7 @@ impl Exporter {
             sources: entries,
             metrics,
             shard: config.sharding,
+            telemetry_path: config.telemetry_path.clone(),
             exposition: Exposition::default(),
             alerts: Mutex::new(alerts),
             bridge,

@@ -17,10 +17,11 @@ use super::conns::{Activity, Connections, Slot, Throttle};
 use super::WebOptions;
 use crate::response::Body;
 
-/// Serves until `shutdown` completes, then lets open connections finish (up to 10 s).
-/// `handler` answers each request that passes the web configuration (see [`super::protect`]).
+/// Serves on every listener until `shutdown` completes, then lets open connections finish
+/// (up to 10 s). `handler` answers each request that passes the web configuration (see
+/// [`super::protect`]); the connection cap counts the connections of all the listeners.
 pub async fn serve<H>(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     handler: H,
     options: WebOptions,
     shutdown: impl Future<Output = ()>,
@@ -33,9 +34,18 @@ where
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_errors = Throttle::new(Duration::from_secs(10));
     tokio::pin!(shutdown);
+    if listeners.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no address to listen on",
+        ));
+    }
     loop {
+        // Whichever listener has a connection first (accepting is cancel-safe).
+        let accept =
+            futures_util::future::select_all(listeners.iter().map(|l| Box::pin(l.accept())));
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            (accepted, _, _) = accept => match accepted {
                 Ok((stream, _peer)) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little, keep serving, and
