@@ -9,6 +9,8 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Flags, LogFormat};
 use crate::refresh::{Exporter, Outcome};
+use crate::reload::{ConfigSource, Reloader};
+use crate::server::{Lifecycle, Reload};
 use crate::sources::{registry, Demo};
 
 /// Sets up logging on stderr (stdout is for `once`'s exposition). `RUST_LOG` overrides the
@@ -68,17 +70,26 @@ pub async fn once(config: &Config) -> Result<(String, bool), String> {
     Ok((text, ok))
 }
 
-/// Serves until SIGINT or SIGTERM. `on_listening` is told the bound address.
-pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
-    serve_until(config, on_listening, shutdown_signal()).await
+/// Serves until SIGINT or SIGTERM; `config` was read from `source`, which SIGHUP and
+/// `/-/reload` read again. `on_listening` is told the first bound address.
+pub async fn serve(
+    config: &Config,
+    source: ConfigSource,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), String> {
+    serve_until(config, source, on_listening, shutdown_signal()).await
 }
 
 /// Serves until `shutdown` completes.
 async fn serve_until(
     config: &Config,
+    source: ConfigSource,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    // Before anything that takes time: a SIGHUP during start-up waits for the reloader
+    // instead of ending the process.
+    let hangups = hangup_signals();
     config.check_runnable().map_err(|e| e.to_string())?;
     let web = crate::web::WebOptions::from_config(config)?;
     match crate::web::conns::raise_fd_limit() {
@@ -109,7 +120,23 @@ async fn serve_until(
     let addr = bound[0];
     let (exporter, sources) = Exporter::new(config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = exporter.spawn(sources, stop_rx);
+    exporter.spawn(sources, stop_rx.clone());
+    let reloader = Arc::new(Reloader::new(
+        source,
+        config.clone(),
+        exporter.clone(),
+        web.config.clone(),
+    ));
+    let on_hangup = tokio::spawn(reload_on_hangup(hangups, reloader.clone(), stop_rx));
+    let lifecycle = if config.enable_lifecycle {
+        let reload: Reload = Arc::new(move || {
+            let reloader = reloader.clone();
+            Box::pin(async move { reloader.reload("/-/reload").await })
+        });
+        Lifecycle::On(reload)
+    } else {
+        Lifecycle::Off
+    };
     tracing::info!(
         listen = %addr,
         addresses = %addresses(&bound),
@@ -126,12 +153,12 @@ async fn serve_until(
     if let Some(path) = web.config.path() {
         tracing::info!(file = %path.display(), "web config: {}", web.config.current().summary());
     }
-    let served = crate::server::serve_on(listeners, Arc::clone(&exporter), web, shutdown).await;
+    let served =
+        crate::server::serve_on(listeners, Arc::clone(&exporter), web, lifecycle, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    let _ = on_hangup.await;
+    exporter.join().await;
     served.map_err(|e| e.to_string())
 }
 
@@ -191,17 +218,14 @@ pub async fn start_demo_servers() -> Result<(Vec<Box<dyn Demo>>, String), String
 /// exporter reading them over HTTP, exactly as it would read production servers.
 /// With `alertmanager`, the alerting bridge sends the demo's alerts there.
 pub async fn demo(
-    listen: Vec<SocketAddr>,
     format: LogFormat,
     alertmanager: Option<url::Url>,
     flags: &Flags,
 ) -> Result<(), String> {
     let shutdown = shutdown_signal();
     let (servers, sources) = start_demo_servers().await?;
-    let listed: Vec<String> = listen.iter().map(|a| format!("\"{a}\"")).collect();
     let mut toml = format!(
-        "listen = [{}]\nlog_format = \"{}\"\n{sources}",
-        listed.join(", "),
+        "log_format = \"{}\"\n{sources}",
         match format {
             LogFormat::Json => "json",
             LogFormat::Human => "human",
@@ -212,15 +236,16 @@ pub async fn demo(
             "\n[alertmanager]\nurls = [\"{url}\"]\nresend_interval = \"30s\"\n"
         ));
     }
-    let config =
-        Config::from_toml_str_with(&toml, flags).map_err(|e| format!("demo configuration: {e}"));
+    let source = ConfigSource::Text(toml, flags.clone());
+    let config = source
+        .load()
+        .map_err(|e| format!("demo configuration: {e}"));
     let result = match config {
-        Ok(mut config) => {
-            // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.
-            config.listen = listen;
+        Ok(config) => {
             let banners: Vec<(&str, String)> = servers.iter().map(|s| s.banner()).collect();
             serve_until(
                 &config,
+                source,
                 |addr| {
                     let shown = if addr.ip().is_unspecified() {
                         SocketAddr::new([127, 0, 0, 1].into(), addr.port())
@@ -254,6 +279,52 @@ pub async fn demo(
         server.shutdown().await;
     }
     result
+}
+
+/// SIGHUP as received from the moment [`hangup_signals`] installs the handler.
+#[cfg(unix)]
+type Hangups = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangups = std::convert::Infallible;
+
+/// SIGHUP, as received from now on (none where there are no such signals, or the handler
+/// cannot be installed).
+fn hangup_signals() -> Option<Hangups> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP: only POST /-/reload reloads");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Reloads the configuration on each SIGHUP, until `stop` turns true.
+async fn reload_on_hangup(
+    hangups: Option<Hangups>,
+    reloader: Arc<Reloader>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(mut hangups) = hangups else {
+        return;
+    };
+    loop {
+        #[cfg(unix)]
+        tokio::select! {
+            got = hangups.recv() => if got.is_none() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        #[cfg(not(unix))]
+        match hangups {}
+        // The outcome is logged and counted by the reloader.
+        let _ = reloader.reload("SIGHUP").await;
+    }
 }
 
 /// Completes on SIGINT or SIGTERM. The handlers are installed when this is called, not when

@@ -33,7 +33,7 @@ pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
 /// Environment variable prefix for overrides of top-level keys.
 pub const ENV_PREFIX: &str = "BACKUP_EXPORTER_";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Addresses the HTTP server listens on, each with the same endpoints and web
@@ -44,6 +44,10 @@ pub struct Config {
     /// Where the exposition is served (default `/metrics`; `--web.telemetry-path` wins).
     #[serde(default = "default_telemetry_path")]
     pub telemetry_path: String,
+    /// `POST /-/reload` reads the configuration again (default off, as Prometheus'
+    /// `--web.enable-lifecycle`, which wins over it); SIGHUP always does.
+    #[serde(default)]
+    pub enable_lifecycle: bool,
     /// `human` (default) or `json` log lines.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -195,6 +199,9 @@ pub struct Flags {
     /// `--log.level`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// `--web.enable-lifecycle`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_lifecycle: Option<bool>,
     /// `--shard`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardSetting>,
@@ -250,7 +257,7 @@ impl FamiliesConfig {
 
 /// `[alertmanager]`: the alerting bridge posts the bundled rules' backup alerts to these
 /// Alertmanagers (see `crate::alerting`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Alertmanager base URLs (a path prefix is kept): alerts go to `{url}/api/v2/alerts`.
@@ -493,6 +500,45 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The keys of `self`, read again, that only a restart puts in force, where they differ
+    /// from `running`'s: each is set back to its running value, so that `self` is what now
+    /// runs. The sources, `stale_threshold` and `[families]` are not among them: a reload
+    /// applies them.
+    pub fn hold_restart_only(&mut self, running: &Config) -> Vec<&'static str> {
+        let mut held = Vec::new();
+        macro_rules! hold {
+            ($($key:ident),*) => {$(
+                if self.$key != running.$key {
+                    held.push(stringify!($key));
+                    self.$key = running.$key.clone();
+                }
+            )*};
+        }
+        hold!(
+            listen,
+            telemetry_path,
+            enable_lifecycle,
+            web_config_file,
+            max_connections,
+            log_format,
+            log_level,
+            state_file,
+            alertmanager
+        );
+        if self.sharding != running.sharding || self.shard_pod != running.shard_pod {
+            held.push("shard");
+            self.shard = running.shard;
+            self.total_shards = running.total_shards;
+            self.sharding = running.sharding;
+            self.shard_pod = running.shard_pod.clone();
+            self.exposure = Arc::new((*self.exposure).clone().sharded(self.sharding));
+            for source in &mut self.sources {
+                source.exposure = self.exposure.clone();
+            }
+        }
+        held
     }
 
     fn validate(&mut self) -> Result<(), ConfigError> {
@@ -937,6 +983,10 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
+        apart_from_the_environment_test(default_cases);
+    }
+
+    fn default_cases() {
         let c = load(MINIMAL).unwrap();
         assert_eq!(c.listen, [DEFAULT_LISTEN.parse().unwrap()]);
         assert_eq!(c.telemetry_path, "/metrics");
@@ -1031,8 +1081,23 @@ mod tests {
         });
     }
 
+    /// Runs `f` while no other test sets environment variables (figment's jail is one at a
+    /// time): the keys it checks are ones [`environment_overrides_the_file`] sets.
+    #[allow(clippy::result_large_err)] // figment's own test harness returns its error type
+    fn apart_from_the_environment_test(f: impl FnOnce()) {
+        let mut f = Some(f);
+        figment::Jail::expect_with(|_| {
+            (f.take().expect("run once"))();
+            Ok(())
+        });
+    }
+
     #[test]
     fn listen_takes_one_address_or_several() {
+        apart_from_the_environment_test(listen_cases);
+    }
+
+    fn listen_cases() {
         let addresses = |top: &str| load(&format!("{top}\n{MINIMAL}")).map(|c| c.listen);
         let a: SocketAddr = "127.0.0.1:9871".parse().unwrap();
         let b: SocketAddr = "[::1]:9872".parse().unwrap();
@@ -1069,6 +1134,10 @@ mod tests {
 
     #[test]
     fn the_telemetry_path_must_be_a_path_of_its_own() {
+        apart_from_the_environment_test(telemetry_path_cases);
+    }
+
+    fn telemetry_path_cases() {
         let path =
             |p: &str| load(&format!("telemetry_path = {p:?}\n{MINIMAL}")).map(|c| c.telemetry_path);
         assert_eq!(path("/backup/metrics"), Ok("/backup/metrics".into()));
@@ -1201,6 +1270,10 @@ mod tests {
 
     #[test]
     fn the_web_and_log_flags_win_over_the_file() {
+        apart_from_the_environment_test(web_and_log_flag_cases);
+    }
+
+    fn web_and_log_flag_cases() {
         let toml = format!(
             "listen = \"127.0.0.1:1\"\ntelemetry_path = \"/a\"\nmax_connections = 9\nlog_level = \"warn\"\n{MINIMAL}"
         );
@@ -1237,6 +1310,68 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("key `telemetry_path`"), "{e}");
+    }
+
+    #[test]
+    fn a_source_read_again_is_the_same_until_a_setting_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("pw");
+        std::fs::write(&secret, "one\n").unwrap();
+        let toml = format!(
+            "{}\npassword_file = {secret:?}\n",
+            MINIMAL.replace("password = \"s3cret\"", "")
+        );
+        let source = |toml: &str| load(toml).unwrap().sources.remove(0);
+        let first = source(&toml);
+        assert_eq!(first, source(&toml));
+        for changed in [
+            format!("{toml}refresh_interval = \"1m\"\n"),
+            format!("{toml}include_deactivated = true\n"),
+            format!("{toml}[[source.stale_override]]\ndevice = \"db-.*\"\nthreshold = \"1d\"\n"),
+            format!("stale_threshold = \"1d\"\n{toml}"),
+            format!("[families]\ninclude = [\"crashplan_.*\"]\n{toml}"),
+            toml.replace("username = \"admin\"", "username = \"root\""),
+        ] {
+            assert_ne!(first, source(&changed), "{changed}");
+        }
+        // The password file's contents are part of the settings.
+        std::fs::write(&secret, "two\n").unwrap();
+        assert_ne!(first, source(&toml));
+    }
+
+    #[test]
+    fn keys_only_a_restart_applies_are_held_at_their_running_values() {
+        apart_from_the_environment_test(restart_only_cases);
+    }
+
+    fn restart_only_cases() {
+        let running = load(&format!("listen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap();
+        let mut same = load(&format!("listen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap();
+        assert!(same.hold_restart_only(&running).is_empty());
+        let mut new = load(&format!(
+            "listen = [\"127.0.0.1:2\"]\ntelemetry_path = \"/m\"\nenable_lifecycle = true\n\
+             shard = 1\ntotal_shards = 2\nstale_threshold = \"1d\"\n{MINIMAL}\n\
+             [alertmanager]\nurls = [\"http://am:9093\"]\n"
+        ))
+        .unwrap();
+        let held = new.hold_restart_only(&running);
+        assert_eq!(
+            held,
+            [
+                "listen",
+                "telemetry_path",
+                "enable_lifecycle",
+                "alertmanager",
+                "shard"
+            ]
+        );
+        assert_eq!(new.listen, running.listen);
+        assert_eq!(new.telemetry_path, "/metrics");
+        assert!(!new.enable_lifecycle && new.alertmanager.is_none());
+        assert_eq!(new.sharding, Shard::ONE);
+        assert_eq!(new.sources[0].exposure.shard(), Shard::ONE);
+        // What a reload applies is not held: the source takes the new default threshold.
+        assert_ne!(new.sources[0], running.sources[0]);
     }
 
     #[test]

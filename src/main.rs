@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use backup_exporter::app;
-use backup_exporter::config::{Config, Flags, LogFormat, ShardSetting};
+use backup_exporter::config::{Flags, LogFormat, ShardSetting};
+use backup_exporter::reload::ConfigSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc: a refresh builds and frees hundreds of thousands of small strings (payload
@@ -78,6 +79,10 @@ struct Cli {
         value_parser = parse_max_connections
     )]
     web_max_connections: Option<usize>,
+    /// Turn on the lifecycle endpoint: POST or PUT /-/reload reads the configuration again
+    /// (SIGHUP always does); overrides the `enable_lifecycle` key.
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    web_enable_lifecycle: bool,
     /// Log format, overriding the `log_format` key.
     #[arg(long, visible_alias = "log.format", global = true, value_enum)]
     log_format: Option<CliLogFormat>,
@@ -190,6 +195,7 @@ fn main() -> ExitCode {
         web_config_file: cli.web_config_file.clone(),
         max_connections: cli.web_max_connections,
         log_level: cli.log_level.clone(),
+        enable_lifecycle: cli.web_enable_lifecycle.then_some(true),
     };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Run) {
@@ -197,18 +203,20 @@ fn main() -> ExitCode {
                 listen,
                 alertmanager,
             } => {
-                let listen = flags.listen.clone().unwrap_or(listen);
+                // --web.listen-address, else --listen (or BACKUP_EXPORTER_LISTEN): over all.
+                let mut flags = flags;
+                flags.listen.get_or_insert(listen);
                 let level = cli.log_level.as_deref().unwrap_or("info");
                 app::init_logging(cli_format.unwrap_or_default(), level);
-                app::demo(listen, cli_format.unwrap_or_default(), alertmanager, &flags)
+                app::demo(cli_format.unwrap_or_default(), alertmanager, &flags)
                     .await
                     .map(|()| true)
             }
             command => {
-                let config =
-                    Config::load_with(cli.config.as_deref(), &flags).map_err(|e| e.to_string())?;
-                // check-config, once and run refuse the same files.
-                config.check_runnable().map_err(|e| e.to_string())?;
+                // check-config, once, run and a reload read the same way and refuse the same
+                // files.
+                let source = ConfigSource::File(cli.config.clone(), flags.clone());
+                let config = source.load()?;
                 app::init_logging(cli_format.unwrap_or(config.log_format), &config.log_level);
                 match command {
                     Command::CheckConfig => {
@@ -243,6 +251,14 @@ fn main() -> ExitCode {
                         }
                         println!("listen: {}", app::addresses(&config.listen));
                         println!("telemetry path: {}", config.telemetry_path);
+                        println!(
+                            "lifecycle endpoint (/-/reload): {}",
+                            if config.enable_lifecycle {
+                                "on"
+                            } else {
+                                "off (SIGHUP reloads)"
+                            }
+                        );
                         println!("log level: {}", config.log_level);
                         println!("max connections: {}", config.max_connections);
                         println!("sharding: {}", app::sharding_summary(&config));
@@ -266,7 +282,7 @@ fn main() -> ExitCode {
                         print!("{text}");
                         Ok(ok)
                     }
-                    _ => app::serve(&config, |_| ()).await.map(|()| true),
+                    _ => app::serve(&config, source, |_| ()).await.map(|()| true),
                 }
             }
         }

@@ -122,7 +122,7 @@ impl StatusView {
     pub fn of(exporter: &Exporter) -> StatusView {
         StatusView {
             sources: exporter
-                .sources
+                .sources()
                 .iter()
                 .map(|s| SourceLine {
                     name: s.name.clone(),
@@ -493,7 +493,8 @@ pub fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
             "give the device as /device?source=NAME&device_id=ID\n",
         );
     };
-    let Some(entry) = exporter.sources.iter().find(|s| s.name == source) else {
+    let sources = exporter.sources();
+    let Some(entry) = sources.iter().find(|s| s.name == source) else {
         return text(
             StatusCode::NOT_FOUND,
             "no source of that name is configured; / lists them\n",

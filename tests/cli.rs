@@ -163,8 +163,22 @@ fn prometheus_style_flags_win_over_the_environment_and_the_file() {
     assert!(out.contains("\nlisten: 127.0.0.1:0\n"), "{out}");
     assert!(out.contains("\ntelemetry path: /metrics\n"), "{out}");
     assert!(out.contains("\nlog level: warn\n"), "{out}");
+    assert!(
+        out.contains("\nlifecycle endpoint (/-/reload): off (SIGHUP reloads)\n"),
+        "{out}"
+    );
+    for (args, env) in [
+        (&["--web.enable-lifecycle"][..], &[][..]),
+        (&[][..], &[("BACKUP_EXPORTER_ENABLE_LIFECYCLE", "true")][..]),
+    ] {
+        let out = check(args, env);
+        assert!(
+            out.contains("\nlifecycle endpoint (/-/reload): on\n"),
+            "{args:?} {env:?}: {out}"
+        );
+    }
     let f2 = config_file(&format!(
-        "telemetry_path = \"/from-file\"\nlisten = [\"127.0.0.1:1111\", \"[::1]:1111\"]\n{}",
+        "telemetry_path = \"/from-file\"\nenable_lifecycle = true\nlisten = [\"127.0.0.1:1111\", \"[::1]:1111\"]\n{}",
         source_toml("https://x.example", "password = \"p\"")
             .replace("listen = \"127.0.0.1:0\"\n", "")
     ));
@@ -177,7 +191,8 @@ fn prometheus_style_flags_win_over_the_environment_and_the_file() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("\nlisten: 127.0.0.1:1111, [::1]:1111\n")
-            && text.contains("\ntelemetry path: /from-file\n"),
+            && text.contains("\ntelemetry path: /from-file\n")
+            && text.contains("\nlifecycle endpoint (/-/reload): on\n"),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -471,6 +471,7 @@ async fn serves_on_several_addresses_and_a_moved_telemetry_path() {
         listeners,
         exporter.clone(),
         backup_exporter::web::WebOptions::default(),
+        backup_exporter::server::Lifecycle::Off,
         async move {
             let _ = stop_rx.wait_for(|s| *s).await;
         },
