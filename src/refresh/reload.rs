@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::{build, Exporter, SourceEntry, SourceState};
 use crate::config::{Config, SourceConfig};
-use crate::sources::Source;
+use crate::sources::{Source, Vendor};
 
 /// What a reload did to the sources, by name.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct SourcesReloaded {
 enum Plan<'c> {
     Keep(Arc<SourceEntry>),
     Restart(Arc<SourceEntry>, &'c SourceConfig, Box<dyn Source>),
-    Add(&'c SourceConfig, Box<dyn Source>),
+    Add(&'c SourceConfig, &'static dyn Vendor, Box<dyn Source>),
 }
 
 impl Exporter {
@@ -60,7 +60,10 @@ impl Exporter {
             plans.push(match running(cfg) {
                 Some(entry) if entry.settings == *cfg => Plan::Keep(entry),
                 Some(entry) => Plan::Restart(entry, cfg, build(cfg, &self.metrics)?.1),
-                None => Plan::Add(cfg, build(cfg, &self.metrics)?.1),
+                None => {
+                    let (vendor, source) = build(cfg, &self.metrics)?;
+                    Plan::Add(cfg, vendor, source)
+                }
             });
         }
         let removed: Vec<Arc<SourceEntry>> = current
@@ -123,10 +126,9 @@ impl Exporter {
                     entries.push(entry.clone());
                     starting.push((entry, source));
                 }
-                Plan::Add(cfg, source) => {
+                Plan::Add(cfg, vendor, source) => {
                     done.added.push(cfg.name.clone());
                     self.metrics.add_source(&cfg.name, cfg.kind);
-                    let vendor = crate::sources::registry::find(cfg.kind).expect("built above");
                     let memory = crate::stale::Memory::default()
                         .with_learned_successes(vendor.last_success_learned());
                     let entry = Arc::new(SourceEntry::new(
