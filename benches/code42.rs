@@ -388,7 +388,7 @@ fn decode_all(bodies: &[(String, bytes::Bytes)]) -> (Vec<Vec<model::Computer>>, 
 /// What the source's last good snapshot and the state kept beside it hold on the heap, each
 /// measured as the heap a copy (or a rebuild) of it takes.
 fn holders(exporter: &Exporter) -> Vec<(&'static str, usize)> {
-    let snapshot = exporter.sources[0]
+    let snapshot = exporter.sources()[0]
         .state()
         .snapshot
         .expect("a good snapshot");

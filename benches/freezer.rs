@@ -367,7 +367,7 @@ impl Bench {
             matches!(outcome, Outcome::Ok),
             "refresh failed: {outcome:?}"
         );
-        let state = self.exporter.sources[0].state();
+        let state = self.exporter.sources()[0].state();
         assert!(state.last_error.is_none(), "{:?}", state.last_error);
         (elapsed, peak)
     }

@@ -9,6 +9,8 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Flags, LogFormat};
 use crate::refresh::{Exporter, Outcome};
+use crate::reload::{ConfigSource, Reloader};
+use crate::server::{Lifecycle, Reload};
 use crate::sources::{registry, Demo};
 
 /// Sets up logging on stderr (stdout is for `once`'s exposition). `RUST_LOG` overrides the
@@ -68,17 +70,26 @@ pub async fn once(config: &Config) -> Result<(String, bool), String> {
     Ok((text, ok))
 }
 
-/// Serves until SIGINT or SIGTERM. `on_listening` is told the bound address.
-pub async fn serve(config: &Config, on_listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
-    serve_until(config, on_listening, shutdown_signal()).await
+/// Serves until SIGINT or SIGTERM; `config` was read from `source`, which SIGHUP and
+/// `/-/reload` read again. `on_listening` is told the first bound address.
+pub async fn serve(
+    config: &Config,
+    source: ConfigSource,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), String> {
+    serve_until(config, source, on_listening, shutdown_signal()).await
 }
 
 /// Serves until `shutdown` completes.
 async fn serve_until(
     config: &Config,
+    source: ConfigSource,
     on_listening: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    // Before anything that takes time: a SIGHUP during start-up waits for the reloader
+    // instead of ending the process.
+    let hangups = hangup_signals();
     config.check_runnable().map_err(|e| e.to_string())?;
     let web = crate::web::WebOptions::from_config(config)?;
     match crate::web::conns::raise_fd_limit() {
@@ -92,14 +103,47 @@ async fn serve_until(
         Ok((_, limit)) => tracing::info!(limit, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
     }
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Every address, or none: a failure names the address and stops the start.
+    let mut listeners = Vec::with_capacity(config.listen.len());
+    let mut bound = Vec::with_capacity(config.listen.len());
+    for address in &config.listen {
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("listen on {address}: {e}"))?;
+        bound.push(
+            listener
+                .local_addr()
+                .map_err(|e| format!("listen on {address}: {e}"))?,
+        );
+        listeners.push(listener);
+    }
+    let addr = bound[0];
     let (exporter, sources) = Exporter::new(config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tasks = exporter.spawn(sources, stop_rx);
-    tracing::info!(listen = %addr, sources = config.sources.len(), "serving /metrics");
+    exporter.spawn(sources, stop_rx.clone());
+    let reloader = Arc::new(Reloader::new(
+        source,
+        config.clone(),
+        exporter.clone(),
+        web.config.clone(),
+    ));
+    let on_hangup = tokio::spawn(reload_on_hangup(hangups, reloader.clone(), stop_rx));
+    let lifecycle = if config.enable_lifecycle {
+        let reload: Reload = Arc::new(move || {
+            let reloader = reloader.clone();
+            Box::pin(async move { reloader.reload("/-/reload").await })
+        });
+        Lifecycle::On(reload)
+    } else {
+        Lifecycle::Off
+    };
+    tracing::info!(
+        listen = %addr,
+        addresses = %addresses(&bound),
+        telemetry_path = %config.telemetry_path,
+        sources = config.sources.len(),
+        "serving /metrics"
+    );
     if config.state_file.is_none() {
         tracing::info!(
             "no state_file: first-seen times and last successes are kept in memory only, and start afresh after a restart"
@@ -109,13 +153,21 @@ async fn serve_until(
     if let Some(path) = web.config.path() {
         tracing::info!(file = %path.display(), "web config: {}", web.config.current().summary());
     }
-    let served = crate::server::serve_with(listener, Arc::clone(&exporter), web, shutdown).await;
+    let served =
+        crate::server::serve_on(listeners, Arc::clone(&exporter), web, lifecycle, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    let _ = on_hangup.await;
+    exporter.join().await;
     served.map_err(|e| e.to_string())
+}
+
+/// Addresses as the log and `check-config` show them: `0.0.0.0:9871, [::1]:9871`.
+pub fn addresses(list: &[SocketAddr]) -> String {
+    list.iter()
+        .map(SocketAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The shard, as `check-config` shows it (`shard 1 of 3: ...`), or that there is only one.
@@ -166,7 +218,6 @@ pub async fn start_demo_servers() -> Result<(Vec<Box<dyn Demo>>, String), String
 /// exporter reading them over HTTP, exactly as it would read production servers.
 /// With `alertmanager`, the alerting bridge sends the demo's alerts there.
 pub async fn demo(
-    listen: SocketAddr,
     format: LogFormat,
     alertmanager: Option<url::Url>,
     flags: &Flags,
@@ -174,7 +225,7 @@ pub async fn demo(
     let shutdown = shutdown_signal();
     let (servers, sources) = start_demo_servers().await?;
     let mut toml = format!(
-        "listen = \"{listen}\"\nlog_format = \"{}\"\n{sources}",
+        "log_format = \"{}\"\n{sources}",
         match format {
             LogFormat::Json => "json",
             LogFormat::Human => "human",
@@ -185,15 +236,16 @@ pub async fn demo(
             "\n[alertmanager]\nurls = [\"{url}\"]\nresend_interval = \"30s\"\n"
         ));
     }
-    let config =
-        Config::from_toml_str_with(&toml, flags).map_err(|e| format!("demo configuration: {e}"));
+    let source = ConfigSource::Text(toml, flags.clone());
+    let config = source
+        .load()
+        .map_err(|e| format!("demo configuration: {e}"));
     let result = match config {
-        Ok(mut config) => {
-            // `--listen` wins over BACKUP_EXPORTER_LISTEN, which the environment layer applied.
-            config.listen = listen;
+        Ok(config) => {
             let banners: Vec<(&str, String)> = servers.iter().map(|s| s.banner()).collect();
             serve_until(
                 &config,
+                source,
                 |addr| {
                     let shown = if addr.ip().is_unspecified() {
                         SocketAddr::new([127, 0, 0, 1].into(), addr.port())
@@ -207,7 +259,10 @@ pub async fn demo(
                         line(label, what);
                     }
                     line("exporter status page", &format!("http://{shown}/"));
-                    line("metrics", &format!("http://{shown}/metrics"));
+                    line(
+                        "metrics",
+                        &format!("http://{shown}{}", config.telemetry_path),
+                    );
                     match &alertmanager {
                         Some(url) => line("alerts sent to Alertmanager", url.as_str()),
                         None => line("alerts (status page)", &format!("http://{shown}/#alerts")),
@@ -224,6 +279,52 @@ pub async fn demo(
         server.shutdown().await;
     }
     result
+}
+
+/// SIGHUP as received from the moment [`hangup_signals`] installs the handler.
+#[cfg(unix)]
+type Hangups = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangups = std::convert::Infallible;
+
+/// SIGHUP, as received from now on (none where there are no such signals, or the handler
+/// cannot be installed).
+fn hangup_signals() -> Option<Hangups> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot handle SIGHUP: only POST /-/reload reloads");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Reloads the configuration on each SIGHUP, until `stop` turns true.
+async fn reload_on_hangup(
+    hangups: Option<Hangups>,
+    reloader: Arc<Reloader>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(mut hangups) = hangups else {
+        return;
+    };
+    loop {
+        #[cfg(unix)]
+        tokio::select! {
+            got = hangups.recv() => if got.is_none() { return },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        #[cfg(not(unix))]
+        match hangups {}
+        // The outcome is logged and counted by the reloader.
+        let _ = reloader.reload("SIGHUP").await;
+    }
 }
 
 /// Completes on SIGINT or SIGTERM. The handlers are installed when this is called, not when

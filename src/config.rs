@@ -28,15 +28,26 @@ use crate::sources::registry;
 
 /// Default listen address: port 9871, the exporter's own (README).
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
+/// Default path of the exposition.
+pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
 /// Environment variable prefix for overrides of top-level keys.
 pub const ENV_PREFIX: &str = "BACKUP_EXPORTER_";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Address the HTTP server listens on.
-    #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
+    /// Addresses the HTTP server listens on, each with the same endpoints and web
+    /// configuration: one address, a list, or (in the environment) addresses separated by
+    /// commas. The first is the one the alerting bridge and the demo's banner show.
+    #[serde(default = "default_listen", deserialize_with = "listen_addresses")]
+    pub listen: Vec<SocketAddr>,
+    /// Where the exposition is served (default `/metrics`; `--web.telemetry-path` wins).
+    #[serde(default = "default_telemetry_path")]
+    pub telemetry_path: String,
+    /// `POST /-/reload` reads the configuration again (default off, as Prometheus'
+    /// `--web.enable-lifecycle`, which wins over it); SIGHUP always does.
+    #[serde(default)]
+    pub enable_lifecycle: bool,
     /// `human` (default) or `json` log lines.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -170,9 +181,27 @@ impl Serialize for ShardSetting {
 }
 
 /// Values given as command-line flags: they win over the file and the environment, and go
-/// through the same checks.
+/// through the same checks (a reload applies them again over the file it reads).
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Flags {
+    /// `--web.listen-address`, repeated
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<Vec<SocketAddr>>,
+    /// `--web.telemetry-path`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry_path: Option<String>,
+    /// `--web.config.file`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_config_file: Option<PathBuf>,
+    /// `--web.max-connections`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// `--log.level`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+    /// `--web.enable-lifecycle`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_lifecycle: Option<bool>,
     /// `--shard`
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardSetting>,
@@ -228,7 +257,7 @@ impl FamiliesConfig {
 
 /// `[alertmanager]`: the alerting bridge posts the bundled rules' backup alerts to these
 /// Alertmanagers (see `crate::alerting`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Alertmanager base URLs (a path prefix is kept): alerts go to `{url}/api/v2/alerts`.
@@ -304,10 +333,70 @@ pub fn common_keys() -> &'static [&'static str] {
     serde_aux::serde_introspection::serde_introspect::<CommonKeys>()
 }
 
-fn default_listen() -> SocketAddr {
-    DEFAULT_LISTEN
+fn default_listen() -> Vec<SocketAddr> {
+    vec![DEFAULT_LISTEN
         .parse()
-        .expect("default listen address parses")
+        .expect("default listen address parses")]
+}
+fn default_telemetry_path() -> String {
+    DEFAULT_TELEMETRY_PATH.into()
+}
+
+/// The `listen` key: an address (`"0.0.0.0:9871"`), a list of them, or text with several
+/// separated by commas (as an environment variable gives them).
+fn listen_addresses<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    use serde::de::Error;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let texts: Vec<String> = match Raw::deserialize(d)? {
+        Raw::One(text) => text.split(',').map(str::to_owned).collect(),
+        Raw::Many(list) => list,
+    };
+    texts
+        .iter()
+        .map(|text| {
+            text.trim().parse().map_err(|_| {
+                D::Error::custom(format!(
+                    "{:?} is not an address host:port (e.g. \"0.0.0.0:9871\" or \"[::1]:9871\")",
+                    text.trim()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Endpoints the exposition may not be moved onto.
+pub const OTHER_ENDPOINTS: &[&str] = &["/", "/healthz", "/ready", "/device"];
+
+/// What is wrong with a telemetry path (`telemetry_path`, `--web.telemetry-path`): it must be
+/// a path of its own, as a request names it.
+pub fn telemetry_path_problem(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return Some(format!(
+            "{path:?} must start with \"/\" (e.g. \"/metrics\")"
+        ));
+    }
+    if path.contains(['?', '#']) {
+        return Some(format!(
+            "{path:?}: give the path alone, without a query or fragment"
+        ));
+    }
+    if !path.chars().all(|c| c.is_ascii_graphic()) {
+        return Some(format!(
+            "{path:?}: only visible ASCII characters, no spaces (percent-encode others)"
+        ));
+    }
+    if OTHER_ENDPOINTS.contains(&path) || path.starts_with("/-/") {
+        return Some(format!(
+            "{path:?} is another endpoint of the exporter ({}, /-/...)",
+            OTHER_ENDPOINTS.join(", ")
+        ));
+    }
+    None
 }
 fn default_log_level() -> String {
     "info".into()
@@ -425,6 +514,45 @@ impl Config {
         Ok(())
     }
 
+    /// The keys of `self`, read again, that only a restart puts in force, where they differ
+    /// from `running`'s: each is set back to its running value, so that `self` is what now
+    /// runs. The sources, `stale_threshold` and `[families]` are not among them: a reload
+    /// applies them.
+    pub fn hold_restart_only(&mut self, running: &Config) -> Vec<&'static str> {
+        let mut held = Vec::new();
+        macro_rules! hold {
+            ($($key:ident),*) => {$(
+                if self.$key != running.$key {
+                    held.push(stringify!($key));
+                    self.$key = running.$key.clone();
+                }
+            )*};
+        }
+        hold!(
+            listen,
+            telemetry_path,
+            enable_lifecycle,
+            web_config_file,
+            max_connections,
+            log_format,
+            log_level,
+            state_file,
+            alertmanager
+        );
+        if self.sharding != running.sharding || self.shard_pod != running.shard_pod {
+            held.push("shard");
+            self.shard = running.shard;
+            self.total_shards = running.total_shards;
+            self.sharding = running.sharding;
+            self.shard_pod = running.shard_pod.clone();
+            self.exposure = Arc::new((*self.exposure).clone().sharded(self.sharding));
+            for source in &mut self.sources {
+                source.exposure = self.exposure.clone();
+            }
+        }
+        held
+    }
+
     fn validate(&mut self) -> Result<(), ConfigError> {
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(ConfigError(format!(
@@ -439,6 +567,22 @@ impl Config {
                     path.display().to_string()
                 )));
             }
+        }
+        if self.listen.is_empty() {
+            return Err(ConfigError(
+                "key `listen`: give at least one address host:port".into(),
+            ));
+        }
+        for (i, address) in self.listen.iter().enumerate() {
+            // Port 0 twice is two ports the system picks.
+            if address.port() != 0 && self.listen[..i].contains(address) {
+                return Err(ConfigError(format!(
+                    "key `listen`: {address} is listed twice"
+                )));
+            }
+        }
+        if let Some(problem) = telemetry_path_problem(&self.telemetry_path) {
+            return Err(ConfigError(format!("key `telemetry_path`: {problem}")));
         }
         if !(1..=1_000_000).contains(&self.max_connections) {
             return Err(ConfigError(
@@ -882,8 +1026,13 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
+        apart_from_the_environment_test(default_cases);
+    }
+
+    fn default_cases() {
         let c = load(MINIMAL).unwrap();
-        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.listen, [DEFAULT_LISTEN.parse().unwrap()]);
+        assert_eq!(c.telemetry_path, "/metrics");
         assert_eq!(c.log_format, LogFormat::Human);
         let s = &c.sources[0];
         assert_eq!(s.refresh_interval, Duration::from_secs(300));
@@ -957,14 +1106,102 @@ mod tests {
     fn environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", MINIMAL)?;
-            jail.set_env("BACKUP_EXPORTER_LISTEN", "127.0.0.1:19999");
+            jail.set_env("BACKUP_EXPORTER_LISTEN", "127.0.0.1:19999, [::1]:19998");
             jail.set_env("BACKUP_EXPORTER_LOG_FORMAT", "json");
+            jail.set_env("BACKUP_EXPORTER_TELEMETRY_PATH", "/backup/metrics");
             jail.set_env("BACKUP_EXPORTER_CONFIG", "ignored-by-the-loader");
             let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(c.listen.to_string(), "127.0.0.1:19999");
+            assert_eq!(
+                c.listen,
+                [
+                    "127.0.0.1:19999".parse().unwrap(),
+                    "[::1]:19998".parse().unwrap()
+                ]
+            );
+            assert_eq!(c.telemetry_path, "/backup/metrics");
             assert_eq!(c.log_format, LogFormat::Json);
             Ok(())
         });
+    }
+
+    /// Runs `f` while no other test sets environment variables (figment's jail is one at a
+    /// time): the keys it checks are ones [`environment_overrides_the_file`] sets.
+    #[allow(clippy::result_large_err)] // figment's own test harness returns its error type
+    fn apart_from_the_environment_test(f: impl FnOnce()) {
+        let mut f = Some(f);
+        figment::Jail::expect_with(|_| {
+            (f.take().expect("run once"))();
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn listen_takes_one_address_or_several() {
+        apart_from_the_environment_test(listen_cases);
+    }
+
+    fn listen_cases() {
+        let addresses = |top: &str| load(&format!("{top}\n{MINIMAL}")).map(|c| c.listen);
+        let a: SocketAddr = "127.0.0.1:9871".parse().unwrap();
+        let b: SocketAddr = "[::1]:9872".parse().unwrap();
+        assert_eq!(addresses("listen = \"127.0.0.1:9871\""), Ok(vec![a]));
+        assert_eq!(
+            addresses("listen = [\"127.0.0.1:9871\", \"[::1]:9872\"]"),
+            Ok(vec![a, b])
+        );
+        assert_eq!(
+            addresses("listen = \"127.0.0.1:9871,[::1]:9872\""),
+            Ok(vec![a, b])
+        );
+        // Port 0 twice: two ports the system picks.
+        assert_eq!(
+            addresses("listen = [\"127.0.0.1:0\", \"127.0.0.1:0\"]").map(|l| l.len()),
+            Ok(2)
+        );
+        for (top, words) in [
+            ("listen = []", "key `listen`: give at least one address"),
+            (
+                "listen = [\"127.0.0.1:9871\", \"127.0.0.1:9871\"]",
+                "key `listen`: 127.0.0.1:9871 is listed twice",
+            ),
+            (
+                "listen = [\"127.0.0.1:9871\", \"nowhere\"]",
+                "\"nowhere\" is not an address",
+            ),
+            ("listen = \"127.0.0.1:9871,\"", "\"\" is not an address"),
+        ] {
+            let e = addresses(top).unwrap_err();
+            assert!(e.contains(words) && e.contains("listen"), "{top}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_telemetry_path_must_be_a_path_of_its_own() {
+        apart_from_the_environment_test(telemetry_path_cases);
+    }
+
+    fn telemetry_path_cases() {
+        let path =
+            |p: &str| load(&format!("telemetry_path = {p:?}\n{MINIMAL}")).map(|c| c.telemetry_path);
+        assert_eq!(path("/backup/metrics"), Ok("/backup/metrics".into()));
+        assert_eq!(path("/metrics/"), Ok("/metrics/".into()));
+        for (bad, words) in [
+            ("metrics", "must start with \"/\""),
+            ("/metrics?x=1", "without a query"),
+            ("/metrics#top", "without a query or fragment"),
+            ("/my metrics", "no spaces"),
+            ("/", "another endpoint"),
+            ("/healthz", "another endpoint"),
+            ("/ready", "another endpoint"),
+            ("/device", "another endpoint"),
+            ("/-/reload", "another endpoint"),
+        ] {
+            let e = path(bad).unwrap_err();
+            assert!(
+                e.contains("key `telemetry_path`") && e.contains(words),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
@@ -1051,6 +1288,7 @@ mod tests {
                 &Flags {
                     shard,
                     total_shards,
+                    ..Flags::default()
                 },
             )
             .map(|c| c.sharding)
@@ -1071,6 +1309,112 @@ mod tests {
             e.contains("key `shard`: 2 is not below `total_shards` (2)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_web_and_log_flags_win_over_the_file() {
+        apart_from_the_environment_test(web_and_log_flag_cases);
+    }
+
+    fn web_and_log_flag_cases() {
+        let toml = format!(
+            "listen = \"127.0.0.1:1\"\ntelemetry_path = \"/a\"\nmax_connections = 9\nlog_level = \"warn\"\n{MINIMAL}"
+        );
+        let c = Config::from_toml_str_with(&toml, &Flags::default()).unwrap();
+        assert_eq!(
+            (c.listen.len(), c.telemetry_path.as_str(), c.max_connections),
+            (1, "/a", 9)
+        );
+        let flags = Flags {
+            listen: Some(vec![
+                "127.0.0.1:2".parse().unwrap(),
+                "127.0.0.1:3".parse().unwrap(),
+            ]),
+            telemetry_path: Some("/b".into()),
+            web_config_file: Some("/etc/web.yml".into()),
+            max_connections: Some(64),
+            log_level: Some("debug".into()),
+            ..Flags::default()
+        };
+        let c = Config::from_toml_str_with(&toml, &flags).unwrap();
+        assert_eq!(c.listen, flags.listen.clone().unwrap());
+        assert_eq!(c.telemetry_path, "/b");
+        assert_eq!(c.web_config_file, Some("/etc/web.yml".into()));
+        assert_eq!(c.max_connections, 64);
+        assert_eq!(c.log_level, "debug");
+        // The same checks as the file's.
+        let e = Config::from_toml_str_with(
+            &toml,
+            &Flags {
+                telemetry_path: Some("/ready".into()),
+                ..Flags::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("key `telemetry_path`"), "{e}");
+    }
+
+    #[test]
+    fn a_source_read_again_is_the_same_until_a_setting_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("pw");
+        std::fs::write(&secret, "one\n").unwrap();
+        let toml = format!(
+            "{}\npassword_file = {secret:?}\n",
+            MINIMAL.replace("password = \"s3cret\"", "")
+        );
+        let source = |toml: &str| load(toml).unwrap().sources.remove(0);
+        let first = source(&toml);
+        assert_eq!(first, source(&toml));
+        for changed in [
+            format!("{toml}refresh_interval = \"1m\"\n"),
+            format!("{toml}include_deactivated = true\n"),
+            format!("{toml}[[source.stale_override]]\ndevice = \"db-.*\"\nthreshold = \"1d\"\n"),
+            format!("stale_threshold = \"1d\"\n{toml}"),
+            format!("[families]\ninclude = [\"crashplan_.*\"]\n{toml}"),
+            toml.replace("username = \"admin\"", "username = \"root\""),
+        ] {
+            assert_ne!(first, source(&changed), "{changed}");
+        }
+        // The password file's contents are part of the settings.
+        std::fs::write(&secret, "two\n").unwrap();
+        assert_ne!(first, source(&toml));
+    }
+
+    #[test]
+    fn keys_only_a_restart_applies_are_held_at_their_running_values() {
+        apart_from_the_environment_test(restart_only_cases);
+    }
+
+    fn restart_only_cases() {
+        let running = load(&format!("listen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap();
+        let mut same = load(&format!("listen = \"127.0.0.1:1\"\n{MINIMAL}")).unwrap();
+        assert!(same.hold_restart_only(&running).is_empty());
+        let mut new = load(&format!(
+            "listen = [\"127.0.0.1:2\"]\ntelemetry_path = \"/m\"\nenable_lifecycle = true\n\
+             shard = 1\ntotal_shards = 2\nstale_threshold = \"1d\"\n{MINIMAL}\n\
+             [alertmanager]\nurls = [\"http://am:9093\"]\n"
+        ))
+        .unwrap();
+        let held = new.hold_restart_only(&running);
+        assert_eq!(
+            held,
+            [
+                "listen",
+                "telemetry_path",
+                "enable_lifecycle",
+                "alertmanager",
+                "shard"
+            ]
+        );
+        assert_eq!(new.listen, running.listen);
+        assert_eq!(new.telemetry_path, "/metrics");
+        assert!(!new.enable_lifecycle && new.alertmanager.is_none());
+        assert_eq!(new.sharding, Shard::ONE);
+        assert_eq!(new.sources[0].exposure.shard(), Shard::ONE);
+        // What a reload applies is not held: the source takes the new default threshold.
+        assert_ne!(new.sources[0], running.sources[0]);
     }
 
     #[test]

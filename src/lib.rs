@@ -14,6 +14,7 @@ pub mod outbound;
 pub mod pages;
 pub mod progress;
 pub mod refresh;
+pub mod reload;
 pub mod response;
 pub mod selfmetrics;
 pub mod server;

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use backup_exporter::app;
-use backup_exporter::config::{Config, Flags, LogFormat, ShardSetting};
+use backup_exporter::config::{Flags, LogFormat, ShardSetting};
+use backup_exporter::reload::ConfigSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// mimalloc: a refresh builds and frees hundreds of thousands of small strings (payload
@@ -42,13 +43,23 @@ struct Cli {
         value_name = "FILE"
     )]
     config: Option<PathBuf>,
-    /// Address to serve /metrics on (host:port); overrides the `listen` key and
-    /// BACKUP_EXPORTER_LISTEN (and the demo's --listen).
+    /// Address to serve on (host:port); repeat it to listen on several, each with the same
+    /// endpoints. Overrides the `listen` key and BACKUP_EXPORTER_LISTEN (and the demo's
+    /// --listen).
     #[arg(long = "web.listen-address", global = true, value_name = "ADDRESS")]
-    web_listen_address: Option<SocketAddr>,
+    web_listen_address: Vec<SocketAddr>,
+    /// Path of the metrics endpoint (default /metrics); overrides the `telemetry_path` key
+    /// and BACKUP_EXPORTER_TELEMETRY_PATH.
+    #[arg(
+        long = "web.telemetry-path",
+        global = true,
+        value_name = "PATH",
+        value_parser = parse_telemetry_path
+    )]
+    web_telemetry_path: Option<String>,
     /// Log filter: `info`, `debug`, `backup_exporter=debug,warn`, ...; overrides the
     /// `log_level` key (RUST_LOG overrides it in turn).
-    #[arg(long = "log.level", global = true, value_name = "LEVEL")]
+    #[arg(long = "log.level", global = true, value_name = "LEVEL", value_parser = parse_log_level)]
     log_level: Option<String>,
     /// Web configuration file (YAML, as node_exporter's): TLS, client certificates, basic
     /// auth, response headers for every endpoint; overrides the `web_config_file` key.
@@ -64,9 +75,14 @@ struct Cli {
         long = "web.max-connections",
         global = true,
         env = "BACKUP_EXPORTER_MAX_CONNECTIONS",
-        value_name = "N"
+        value_name = "N",
+        value_parser = parse_max_connections
     )]
     web_max_connections: Option<usize>,
+    /// Turn on the lifecycle endpoint: POST or PUT /-/reload reads the configuration again
+    /// (SIGHUP always does); overrides the `enable_lifecycle` key.
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    web_enable_lifecycle: bool,
     /// Log format, overriding the `log_format` key.
     #[arg(long, visible_alias = "log.format", global = true, value_enum)]
     log_format: Option<CliLogFormat>,
@@ -91,6 +107,29 @@ fn parse_shard(text: &str) -> Result<ShardSetting, String> {
     text.parse()
 }
 
+fn parse_telemetry_path(text: &str) -> Result<String, String> {
+    match backup_exporter::config::telemetry_path_problem(text) {
+        Some(problem) => Err(problem),
+        None => Ok(text.to_owned()),
+    }
+}
+
+fn parse_log_level(text: &str) -> Result<String, String> {
+    match tracing_subscriber::EnvFilter::try_new(text) {
+        Ok(_) => Ok(text.to_owned()),
+        Err(_) => Err(format!(
+            "{text:?} is not a valid filter (try \"info\" or \"debug\")"
+        )),
+    }
+}
+
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n| (1..=1_000_000).contains(n))
+        .ok_or_else(|| format!("{text:?}: must be 1 to 1000000"))
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum CliLogFormat {
     Human,
@@ -108,9 +147,15 @@ enum Command {
     /// Run the exporter against every kind of backup system it reads, each simulated on
     /// loopback.
     Demo {
-        /// Address of the exporter (default: BACKUP_EXPORTER_LISTEN, else 127.0.0.1:9871).
-        #[arg(long, env = "BACKUP_EXPORTER_LISTEN", default_value = "127.0.0.1:9871")]
-        listen: SocketAddr,
+        /// Address of the exporter (default: BACKUP_EXPORTER_LISTEN, else 127.0.0.1:9871);
+        /// several separated by commas.
+        #[arg(
+            long,
+            env = "BACKUP_EXPORTER_LISTEN",
+            default_value = "127.0.0.1:9871",
+            value_delimiter = ','
+        )]
+        listen: Vec<SocketAddr>,
         /// Also send the demo's alerts to this Alertmanager (the alerting bridge).
         #[arg(long, value_name = "URL")]
         alertmanager: Option<url::Url>,
@@ -145,6 +190,12 @@ fn main() -> ExitCode {
     let flags = Flags {
         shard: cli.shard,
         total_shards: cli.total_shards,
+        listen: (!cli.web_listen_address.is_empty()).then(|| cli.web_listen_address.clone()),
+        telemetry_path: cli.web_telemetry_path.clone(),
+        web_config_file: cli.web_config_file.clone(),
+        max_connections: cli.web_max_connections,
+        log_level: cli.log_level.clone(),
+        enable_lifecycle: cli.web_enable_lifecycle.then_some(true),
     };
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Run) {
@@ -152,43 +203,20 @@ fn main() -> ExitCode {
                 listen,
                 alertmanager,
             } => {
-                let listen = cli.web_listen_address.unwrap_or(listen);
+                // --web.listen-address, else --listen (or BACKUP_EXPORTER_LISTEN): over all.
+                let mut flags = flags;
+                flags.listen.get_or_insert(listen);
                 let level = cli.log_level.as_deref().unwrap_or("info");
-                if tracing_subscriber::EnvFilter::try_new(level).is_err() {
-                    return Err(format!(
-                        "--log.level: {level:?} is not a valid filter (try \"info\" or \"debug\")"
-                    ));
-                }
                 app::init_logging(cli_format.unwrap_or_default(), level);
-                app::demo(listen, cli_format.unwrap_or_default(), alertmanager, &flags)
+                app::demo(cli_format.unwrap_or_default(), alertmanager, &flags)
                     .await
                     .map(|()| true)
             }
             command => {
-                let mut config =
-                    Config::load_with(cli.config.as_deref(), &flags).map_err(|e| e.to_string())?;
-                // check-config, once and run refuse the same files.
-                config.check_runnable().map_err(|e| e.to_string())?;
-                if let Some(path) = cli.web_config_file {
-                    config.web_config_file = Some(path);
-                }
-                if let Some(address) = cli.web_listen_address {
-                    config.listen = address;
-                }
-                if let Some(level) = cli.log_level {
-                    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
-                        return Err(format!(
-                            "--log.level: {level:?} is not a valid filter (try \"info\" or \"debug\")"
-                        ));
-                    }
-                    config.log_level = level;
-                }
-                if let Some(n) = cli.web_max_connections {
-                    if n == 0 {
-                        return Err("--web.max-connections: must be at least 1".to_string());
-                    }
-                    config.max_connections = n;
-                }
+                // check-config, once, run and a reload read the same way and refuse the same
+                // files.
+                let source = ConfigSource::File(cli.config.clone(), flags.clone());
+                let config = source.load()?;
                 app::init_logging(cli_format.unwrap_or(config.log_format), &config.log_level);
                 match command {
                     Command::CheckConfig => {
@@ -221,7 +249,16 @@ fn main() -> ExitCode {
                                 println!("web config file: none (plain HTTP, no authentication)")
                             }
                         }
-                        println!("listen: {}", config.listen);
+                        println!("listen: {}", app::addresses(&config.listen));
+                        println!("telemetry path: {}", config.telemetry_path);
+                        println!(
+                            "lifecycle endpoint (/-/reload): {}",
+                            if config.enable_lifecycle {
+                                "on"
+                            } else {
+                                "off (SIGHUP reloads)"
+                            }
+                        );
                         println!("log level: {}", config.log_level);
                         println!("max connections: {}", config.max_connections);
                         println!("sharding: {}", app::sharding_summary(&config));
@@ -245,7 +282,7 @@ fn main() -> ExitCode {
                         print!("{text}");
                         Ok(ok)
                     }
-                    _ => app::serve(&config, |_| ()).await.map(|()| true),
+                    _ => app::serve(&config, source, |_| ()).await.map(|()| true),
                 }
             }
         }

@@ -107,6 +107,8 @@ pub struct StatusView {
     pub alertmanagers: Option<Vec<String>>,
     /// Whose devices the page shows (one shard: every device).
     pub shard: Shard,
+    /// Where the exposition is served, for the links to it.
+    pub telemetry_path: String,
     pub now: SystemTime,
 }
 
@@ -125,7 +127,7 @@ impl StatusView {
     pub fn of(exporter: &Exporter) -> StatusView {
         StatusView {
             sources: exporter
-                .sources
+                .sources()
                 .iter()
                 .map(|s| SourceLine {
                     name: s.name.clone(),
@@ -143,6 +145,7 @@ impl StatusView {
             }),
             alertmanagers: exporter.alertmanagers(),
             shard: exporter.shard,
+            telemetry_path: exporter.telemetry_path.clone(),
             now: SystemTime::now(),
         }
     }
@@ -323,12 +326,26 @@ fn alert_rows(alerts: &mut Vec<Alert>, time: impl Fn(f64) -> String) -> String {
 const ALERT_HEADER: &str = "<tr><th>state</th><th>alert</th><th>severity</th><th>source</th>\
      <th>device / store</th><th>target</th><th>since</th><th>summary</th></tr>";
 
-/// Where the alerts left out of a table are.
-const MORE_ALERTS: &str = "each device's page (<code>/device?source=...&amp;device_id=...</code>, \
-     linked above and from each alert's <code>generatorURL</code> in Alertmanager) lists its own \
-     alerts, and <a href=\"metrics\">/metrics</a> has every backup the rules read \
-     (<code>backup_last_success_timestamp_seconds</code>, <code>backup_last_run_failed</code>, \
-     <code>backup_alert_state</code>, ...)";
+/// Where the alerts left out of a table are; `metrics`: the link to the exposition.
+fn more_alerts(metrics: &str) -> String {
+    format!(
+        "each device's page (<code>/device?source=...&amp;device_id=...</code>, \
+         linked above and from each alert's <code>generatorURL</code> in Alertmanager) lists its \
+         own alerts, and {metrics} has every backup the rules read \
+         (<code>backup_last_success_timestamp_seconds</code>, <code>backup_last_run_failed</code>, \
+         <code>backup_alert_state</code>, ...)"
+    )
+}
+
+/// The link to the exposition, at its configured path: relative, so the pages work behind a
+/// path prefix (every page is at the top level: `/`, `/device`).
+fn metrics_link(telemetry_path: &str) -> String {
+    format!(
+        "<a href=\"{}\">{}</a>",
+        esc(telemetry_path.trim_start_matches('/')),
+        esc(telemetry_path)
+    )
+}
 
 fn alerts_section(view: &StatusView, alerts: &mut Vec<Alert>) -> String {
     let total = alerts.len();
@@ -382,7 +399,12 @@ fn alerts_section(view: &StatusView, alerts: &mut Vec<Alert>) -> String {
         let rows = alert_rows(alerts, |t| at(Some(from_unix(t))));
         format!(
             "{counts}<p></p><table>{ALERT_HEADER}\n{rows}</table>\n{}",
-            more_line(total, alerts.len(), "alerts", MORE_ALERTS)
+            more_line(
+                total,
+                alerts.len(),
+                "alerts",
+                &more_alerts(&metrics_link(&view.telemetry_path))
+            )
         )
     };
     format!(
@@ -394,7 +416,7 @@ fn alerts_section(view: &StatusView, alerts: &mut Vec<Alert>) -> String {
 
 /// The sources table: the down ones first, then those waiting, then the rest, each in the
 /// configured order; at most [`MAX_ROWS`].
-fn sources_section(sources: &[SourceLine]) -> String {
+fn sources_section(sources: &[SourceLine], metrics: &str) -> String {
     let rank = |s: &SourceLine| match (s.state.attempted, s.state.up) {
         (true, false) => 0,
         (false, _) => 1,
@@ -440,10 +462,12 @@ fn sources_section(sources: &[SourceLine]) -> String {
             sources.len(),
             sources.len().min(MAX_ROWS),
             "sources",
-            "<a href=\"metrics\">/metrics</a> has every source's state \
-             (<code>backup_exporter_source_up</code>, \
-             <code>backup_exporter_last_refresh_success_timestamp_seconds</code>, \
-             <code>backup_exporter_refresh_errors_total</code>)"
+            &format!(
+                "{metrics} has every source's state \
+                 (<code>backup_exporter_source_up</code>, \
+                 <code>backup_exporter_last_refresh_success_timestamp_seconds</code>, \
+                 <code>backup_exporter_refresh_errors_total</code>)"
+            )
         )
     )
 }
@@ -455,13 +479,14 @@ pub fn status_page(mut view: StatusView) -> String {
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>backup_exporter</title>\
          {STYLE}</head><body>\n\
          <h1>backup_exporter {}</h1>\n\
-         <p><a href=\"metrics\">/metrics</a> · <a href=\"healthz\">/healthz</a> · <a href=\"ready\">/ready</a></p>\n\
+         <p>{} · <a href=\"healthz\">/healthz</a> · <a href=\"ready\">/ready</a></p>\n\
          <p>As of {}: this page changes when a refresh reads on or ends, or the alerts change.</p>\n\
          {}{}{}</body></html>\n",
         env!("CARGO_PKG_VERSION"),
+        metrics_link(&view.telemetry_path),
         at(Some(view.now)),
         shard_line(view.shard),
-        sources_section(&view.sources),
+        sources_section(&view.sources, &metrics_link(&view.telemetry_path)),
         alerts_section(&view, &mut alerts),
     )
 }
@@ -483,7 +508,8 @@ pub fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
             "give the device as /device?source=NAME&device_id=ID\n",
         );
     };
-    let Some(entry) = exporter.sources.iter().find(|s| s.name == source) else {
+    let sources = exporter.sources();
+    let Some(entry) = sources.iter().find(|s| s.name == source) else {
         return text(
             StatusCode::NOT_FOUND,
             "no source of that name is configured; / lists them\n",
@@ -526,6 +552,7 @@ pub fn device_page(exporter: &Exporter, query: &str) -> Response<Body> {
         &mut alerts,
         state.last_success,
         SystemTime::now(),
+        &exporter.telemetry_path,
     ))))
 }
 
@@ -539,6 +566,7 @@ fn device_html(
     alerts: &mut Vec<Alert>,
     last_success: Option<SystemTime>,
     now: SystemTime,
+    telemetry_path: &str,
 ) -> String {
     let name = device
         .map(|d| d.name.as_str())
@@ -592,8 +620,11 @@ fn device_html(
         targets.len(),
         targets.len().min(MAX_ROWS),
         "backups of this device",
-        "<a href=\"metrics\">/metrics</a> has them all \
-         (<code>backup_last_success_timestamp_seconds</code> with this <code>device_id</code>)",
+        &format!(
+            "{} has them all \
+             (<code>backup_last_success_timestamp_seconds</code> with this <code>device_id</code>)",
+            metrics_link(telemetry_path)
+        ),
     );
     let n = alerts.len();
     let alerts = if n == 0 {
@@ -602,7 +633,12 @@ fn device_html(
         let rows = alert_rows(alerts, |t| when(Some(from_unix(t)), now));
         format!(
             "<table>{ALERT_HEADER}\n{rows}</table>\n{}",
-            more_line(n, alerts.len(), "alerts of this device", MORE_ALERTS)
+            more_line(
+                n,
+                alerts.len(),
+                "alerts of this device",
+                &more_alerts(&metrics_link(telemetry_path))
+            )
         )
     };
     format!(
@@ -675,6 +711,7 @@ mod tests {
             alerts,
             alertmanagers: None,
             shard: Shard::ONE,
+            telemetry_path: "/metrics".into(),
             now: SystemTime::now(),
         }
     }
@@ -736,7 +773,7 @@ mod tests {
             alerts.push(alert(&STALE, &format!("pend-{i:03}"), false, "pending"));
         }
         fastrand::shuffle(&mut alerts);
-        let page = status_page(view(vec![source("hq", true)], alerts));
+        let page = status_page(view(vec![source("hq", true)], alerts.clone()));
         let rows = alert_lines(&page);
         assert_eq!(rows.len(), MAX_ROWS);
         // Critical firing first, then warning firing; nothing pending made the cut.
@@ -766,6 +803,22 @@ mod tests {
             page.contains("<tr><td>BackupFailing</td><td>warning</td><td>150</td><td>0</td></tr>")
         );
         assert!(page.contains("Alerts (230)"));
+
+        // Every link to the exposition follows its path, relative (the header's, under the
+        // alerts and under more sources than fit).
+        let sources = (0..=MAX_ROWS)
+            .map(|i| source(&format!("s{i}"), true))
+            .collect();
+        let mut moved = view(sources, alerts);
+        moved.telemetry_path = "/backup/metrics".into();
+        let page = status_page(moved);
+        assert!(!page.contains("\"/metrics\""), "{page}");
+        assert_eq!(
+            page.matches("<a href=\"backup/metrics\">/backup/metrics</a>")
+                .count(),
+            3,
+            "{page}"
+        );
     }
 
     #[test]
@@ -933,6 +986,7 @@ mod tests {
             alerts,
             Some(now - std::time::Duration::from_millis(1500)),
             now,
+            "/metrics",
         )
     }
 

@@ -5,10 +5,11 @@
 //! process metrics ([`encode_process`]) are the exception: read at every scrape.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
-    Encoder, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::progress::Progress;
@@ -29,11 +30,15 @@ pub struct SelfMetrics {
     /// This exporter's shard (`crate::shard`): 0 of 1 unless sharded.
     pub shard_ordinal: IntGauge,
     pub total_shards: IntGauge,
+    /// Whether the last reading of the configuration (at start, SIGHUP, `/-/reload`) was
+    /// applied (1) or refused (0), and when one last was, as Prometheus names its own.
+    pub config_last_reload_successful: IntGauge,
+    pub config_last_reload_success_timestamp: Gauge,
     /// The alerting bridge's, when `[alertmanager]` is configured.
     pub alerting: Option<AlertingMetrics>,
     /// Each source's refresh in flight, as far as it has read: its HTTP client writes it, the
     /// exporter reads it (see [`SelfMetrics::progress`]).
-    progress: HashMap<String, Arc<Progress>>,
+    progress: Mutex<HashMap<String, Arc<Progress>>>,
 }
 
 /// The alerting bridge's metrics.
@@ -162,6 +167,18 @@ impl SelfMetrics {
         ))
         .unwrap();
         total_shards.set(1);
+        let config_last_reload_successful = IntGauge::with_opts(opts(
+            "backup_exporter_config_last_reload_successful",
+            "1 when the configuration last read (at start, on SIGHUP or POST /-/reload) was applied, 0 when it was refused and the previous one stayed in force.",
+        ))
+        .unwrap();
+        let config_last_reload_success_timestamp = Gauge::with_opts(opts(
+            "backup_exporter_config_last_reload_success_timestamp_seconds",
+            "Unix time the configuration was last applied (at start, or a reload that succeeded).",
+        ))
+        .unwrap();
+        config_last_reload_successful.set(1);
+        config_last_reload_success_timestamp.set(crate::time::unix(std::time::SystemTime::now()));
         build_info
             .with_label_values(&[
                 crate::build_info::VERSION,
@@ -183,24 +200,13 @@ impl SelfMetrics {
             Box::new(stale_items.clone()),
             Box::new(shard_ordinal.clone()),
             Box::new(total_shards.clone()),
+            Box::new(config_last_reload_successful.clone()),
+            Box::new(config_last_reload_success_timestamp.clone()),
             Box::new(build_info),
         ] {
             registry.register(c).expect("self-metric names are unique");
         }
-        for (source, system) in sources {
-            source_up
-                .with_label_values(&[source.as_str(), system])
-                .set(0);
-            value_errors.with_label_values(&[source.as_str(), system]);
-            stale_items
-                .with_label_values(&[source.as_str(), system])
-                .set(0);
-            for reason in UpstreamError::REASONS {
-                refresh_errors.with_label_values(&[source.as_str(), system, reason]);
-                item_errors.with_label_values(&[source.as_str(), system, reason]);
-            }
-        }
-        SelfMetrics {
+        let metrics = SelfMetrics {
             registry,
             source_up,
             last_success,
@@ -214,18 +220,72 @@ impl SelfMetrics {
             stale_items,
             shard_ordinal,
             total_shards,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp,
             alerting: None,
-            progress: sources
-                .iter()
-                .map(|(source, _)| (source.clone(), Arc::default()))
-                .collect(),
+            progress: Mutex::default(),
+        };
+        for (source, system) in sources {
+            metrics.add_source(source, system);
+        }
+        metrics
+    }
+
+    /// Starts the series of a source (`source`, `system`) at 0, every reason of its counters
+    /// included.
+    pub fn add_source(&self, source: &str, system: &str) {
+        self.source_up.with_label_values(&[source, system]).set(0);
+        self.value_errors.with_label_values(&[source, system]);
+        self.stale_items.with_label_values(&[source, system]).set(0);
+        for reason in UpstreamError::REASONS {
+            self.refresh_errors
+                .with_label_values(&[source, system, reason]);
+            self.item_errors
+                .with_label_values(&[source, system, reason]);
+        }
+        self.progress
+            .lock()
+            .expect("progress lock")
+            .entry(source.to_owned())
+            .or_default();
+    }
+
+    /// Removes every series of a source (a reload removed it, or changed its kind).
+    pub fn remove_source(&self, source: &str) {
+        remove_series(&self.source_up, source);
+        remove_series(&self.last_success, source);
+        remove_series(&self.last_attempt, source);
+        remove_series(&self.duration, source);
+        remove_series(&self.refresh_errors, source);
+        remove_series(&self.upstream_requests, source);
+        remove_series(&self.samples, source);
+        remove_series(&self.value_errors, source);
+        remove_series(&self.item_errors, source);
+        remove_series(&self.stale_items, source);
+    }
+
+    /// Forgets the progress record of a source no longer configured.
+    pub fn forget_progress(&self, source: &str) {
+        self.progress.lock().expect("progress lock").remove(source);
+    }
+
+    /// Records a reading of the configuration: applied (`ok`) at `now`, or refused.
+    pub fn config_read(&self, ok: bool, now: f64) {
+        self.config_last_reload_successful.set(i64::from(ok));
+        if ok {
+            self.config_last_reload_success_timestamp.set(now);
         }
     }
 
     /// The progress record of `source`, shared by everything that reads for it and the
-    /// exporter; a record of its own for a source not given to [`SelfMetrics::new`].
+    /// exporter (made on first use).
     pub fn progress(&self, source: &str) -> Arc<Progress> {
-        self.progress.get(source).cloned().unwrap_or_default()
+        self.progress
+            .lock()
+            .expect("progress lock")
+            .entry(source.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Adds the alerting bridge's metrics, for these Alertmanager URLs and alert names; every
@@ -286,6 +346,22 @@ impl SelfMetrics {
         TextEncoder::new()
             .encode(&self.registry.gather(), out)
             .expect("encoding into memory does not fail");
+    }
+}
+
+/// Removes the series of `vec` whose `source` label is `source`, whatever its other labels.
+fn remove_series<T: MetricVecBuilder>(vec: &MetricVec<T>, source: &str) {
+    for family in vec.collect() {
+        for metric in family.get_metric() {
+            let labels: HashMap<&str, &str> = metric
+                .get_label()
+                .iter()
+                .map(|l| (l.name(), l.value()))
+                .collect();
+            if labels.get("source") == Some(&source) {
+                let _ = vec.remove(&labels);
+            }
+        }
     }
 }
 
@@ -372,5 +448,54 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("backup_exporter_last_refresh_success_timestamp_seconds{"));
+        assert!(
+            text.contains("\nbackup_exporter_config_last_reload_successful 1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_source_removed_takes_every_series_with_it_and_one_added_starts_at_zero() {
+        let m = SelfMetrics::new(&[("hq".into(), "crashplan"), ("dr".into(), "crashplan")]);
+        for source in ["hq", "dr"] {
+            m.upstream_requests
+                .with_label_values(&[source, "crashplan", "/rest/computers", "200"])
+                .inc();
+            m.last_success
+                .with_label_values(&[source, "crashplan"])
+                .set(1.0);
+        }
+        let text = || {
+            let mut out = Vec::new();
+            m.encode(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        m.remove_source("hq");
+        let after = text();
+        assert!(!after.contains("source=\"hq\""), "{after}");
+        assert!(
+            after.contains("backup_exporter_upstream_requests_total{code=\"200\",endpoint=\"/rest/computers\",source=\"dr\",system=\"crashplan\"} 1"),
+            "{after}"
+        );
+        m.add_source("new", "code42");
+        let after = text();
+        assert!(after.contains(
+            "backup_exporter_refresh_errors_total{reason=\"timeout\",source=\"new\",system=\"code42\"} 0"
+        ));
+        assert!(after.contains("backup_exporter_source_up{source=\"new\",system=\"code42\"} 0"));
+        // The progress record is shared once made.
+        assert!(Arc::ptr_eq(&m.progress("new"), &m.progress("new")));
+    }
+
+    #[test]
+    fn a_refused_reading_keeps_the_time_of_the_last_applied_one() {
+        let m = SelfMetrics::new(&[]);
+        m.config_read(true, 1_000.0);
+        m.config_read(false, 2_000.0);
+        assert_eq!(m.config_last_reload_successful.get(), 0);
+        assert_eq!(m.config_last_reload_success_timestamp.get(), 1_000.0);
+        m.config_read(true, 3_000.0);
+        assert_eq!(m.config_last_reload_successful.get(), 1);
+        assert_eq!(m.config_last_reload_success_timestamp.get(), 3_000.0);
     }
 }

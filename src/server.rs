@@ -1,11 +1,14 @@
-//! HTTP endpoints: `/metrics` (bytes prepared once per refresh: gzip when accepted, else
-//! inflated as they are sent; OpenMetrics when the scraper prefers it), `/healthz`, `/ready`; `/` and `/device` are the pages of
-//! [`crate::pages`]. Nothing here calls upstream. Every response carries
+//! HTTP endpoints: `/metrics` (or the configured `telemetry_path`; bytes prepared once per
+//! refresh: gzip when accepted, else inflated as they are sent; OpenMetrics when the scraper
+//! prefers it), `/healthz`, `/ready`; `/` and `/device` are the pages of [`crate::pages`];
+//! `/-/reload`, the lifecycle endpoint ([`Lifecycle`]). Nothing here calls upstream. Every
+//! response carries
 //! `X-Content-Type-Options: nosniff`, and no error response repeats any part of the request.
 
-use std::future::Future;
+use std::future::{Future, Ready};
 use std::sync::Arc;
 
+use futures_util::future::{BoxFuture, Either};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -41,19 +44,88 @@ pub async fn serve_with(
     options: crate::web::WebOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let handler = move |req: &Request<Incoming>| handle(&exporter, req);
-    crate::web::listener::serve(listener, handler, options, shutdown).await
+    serve_on(vec![listener], exporter, options, Lifecycle::Off, shutdown).await
 }
 
+/// [`serve_with`] on several listeners at once (the same endpoints, web configuration and
+/// connection cap on each), with the lifecycle endpoint.
+pub async fn serve_on(
+    listeners: Vec<TcpListener>,
+    exporter: Arc<Exporter>,
+    options: crate::web::WebOptions,
+    lifecycle: Lifecycle,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let handler = move |req: &Request<Incoming>| handle(&exporter, &lifecycle, req);
+    crate::web::listener::serve(listeners, handler, options, shutdown).await
+}
+
+/// The path of the lifecycle endpoint that reloads the configuration.
+pub const RELOAD_PATH: &str = "/-/reload";
+
+/// Reads the configuration again; the error says why it was refused.
+pub type Reload = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// `POST` or `PUT /-/reload`, as Prometheus has it: off unless asked for
+/// (`--web.enable-lifecycle`), since anyone who reaches the endpoint could otherwise make the
+/// exporter read its files again, and log in to every backup server again, as often as they
+/// like. Off, it answers 403; SIGHUP reloads either way.
+#[derive(Clone, Default)]
+pub enum Lifecycle {
+    #[default]
+    Off,
+    On(Reload),
+}
+
+/// The answer to a request: at once, or once a reload ended.
+pub type Answer = Either<Ready<Response<Body>>, BoxFuture<'static, Response<Body>>>;
+
 /// Answers one request.
-pub fn handle(exporter: &Arc<Exporter>, req: &Request<Incoming>) -> Response<Body> {
-    route(
+pub fn handle(exporter: &Arc<Exporter>, lifecycle: &Lifecycle, req: &Request<Incoming>) -> Answer {
+    if req.uri().path() == RELOAD_PATH {
+        return reload(lifecycle, req.method());
+    }
+    Either::Left(std::future::ready(route(
         exporter,
         req.method(),
         req.uri().path(),
         req.uri().query(),
         req.headers(),
-    )
+    )))
+}
+
+/// `/-/reload`: 405 but for POST and PUT, 403 when the lifecycle endpoint is off, else the
+/// reload's outcome: 200, or 500 with the reason the configuration was refused.
+fn reload(lifecycle: &Lifecycle, method: &Method) -> Answer {
+    let finish = |mut r: Response<Body>| {
+        add_common_headers(&mut r);
+        r
+    };
+    if method != Method::POST && method != Method::PUT {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only POST or PUT\n");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST, PUT"));
+        return Either::Left(std::future::ready(finish(r)));
+    }
+    let Lifecycle::On(reload) = lifecycle else {
+        return Either::Left(std::future::ready(finish(text(
+            StatusCode::FORBIDDEN,
+            "the lifecycle endpoint is off: start the exporter with --web.enable-lifecycle \
+             (enable_lifecycle = true), or send it SIGHUP\n",
+        ))));
+    };
+    let reload = reload();
+    Either::Right(Box::pin(async move {
+        finish(match reload.await {
+            Ok(()) => text(StatusCode::OK, "configuration reloaded\n"),
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!(
+                    "failed to reload the configuration; the running one stays in force: {e}\n"
+                ),
+            ),
+        })
+    }))
 }
 
 /// Answers a request by its method, path, query and headers (`Accept-Encoding`, and `Accept`
@@ -76,7 +148,7 @@ pub fn route(
             .and_then(|v| v.to_str().ok())
             .is_some_and(accepts_gzip);
         let mut r = match path {
-            "/metrics" => {
+            _ if path == exporter.telemetry_path => {
                 let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
                 metrics(exporter, openmetrics::negotiate(accept), gzip)
             }
@@ -86,7 +158,10 @@ pub fn route(
             "/device" => crate::pages::device_page(exporter, query.unwrap_or("")),
             _ => text(
                 StatusCode::NOT_FOUND,
-                "not found: try /metrics, /healthz, /ready, /device?source=...&device_id=... or /\n",
+                &format!(
+                    "not found: try {}, /healthz, /ready, /device?source=...&device_id=... or /\n",
+                    exporter.telemetry_path
+                ),
             ),
         };
         if method == Method::HEAD {
@@ -149,11 +224,8 @@ pub fn accepts_gzip(value: &str) -> bool {
 }
 
 fn ready(exporter: &Exporter) -> Response<Body> {
-    let waiting: Vec<_> = exporter
-        .sources
-        .iter()
-        .filter(|s| !s.state().attempted)
-        .collect();
+    let sources = exporter.sources();
+    let waiting: Vec<_> = sources.iter().filter(|s| !s.state().attempted).collect();
     if waiting.is_empty() {
         return text(StatusCode::OK, "ready\n");
     }

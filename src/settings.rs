@@ -44,11 +44,44 @@ pub struct SourceConfig {
     pub section: Arc<dyn Section>,
 }
 
-/// A kind's own keys, deserialised and checked by its vendor (`crate::sources::Vendor`).
-pub trait Section: Any + fmt::Debug + Send + Sync {
+/// A kind's own keys, deserialised and checked by its vendor (`crate::sources::Vendor`);
+/// compared by value ([`SameSection`]: a reload restarts a source whose settings changed).
+pub trait Section: Any + fmt::Debug + Send + Sync + SameSection {
     /// Where requests go first: the vendor API, or the identity service that tells where it is
     /// (`check-config` and the status page show it).
     fn base_url(&self) -> Url;
+}
+
+/// Equality of a section with another of any kind: every `PartialEq` section has it.
+pub trait SameSection {
+    /// Whether `other` is a section of the same type with the same values.
+    fn same_as(&self, other: &dyn Any) -> bool;
+}
+
+impl<T: PartialEq + Any> SameSection for T {
+    fn same_as(&self, other: &dyn Any) -> bool {
+        other.downcast_ref::<T>() == Some(self)
+    }
+}
+
+/// The same settings: every common key, the families written, and the kind's section by
+/// value (secrets read from their files included, so a changed password file counts).
+impl PartialEq for SourceConfig {
+    fn eq(&self, other: &SourceConfig) -> bool {
+        let other_section: &dyn Any = &*other.section;
+        self.name == other.name
+            && self.kind == other.kind
+            && self.refresh_interval == other.refresh_interval
+            && self.timeout == other.timeout
+            && self.page_size == other.page_size
+            && self.concurrency == other.concurrency
+            && self.max_response_size == other.max_response_size
+            && self.tls == other.tls
+            && self.stale_threshold == other.stale_threshold
+            && self.stale_overrides == other.stale_overrides
+            && self.exposure == other.exposure
+            && (*self.section).same_as(other_section)
+    }
 }
 
 impl SourceConfig {
@@ -246,7 +279,7 @@ impl<'de> Deserialize<'de> for StaleThreshold {
 
 /// A `[[source.stale_override]]`: the threshold of the targets it matches. The first matching
 /// override of a source wins; every pattern given must match.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaleOverride {
     /// Matches the device name (the `device` label).
@@ -289,6 +322,13 @@ impl Pattern {
     }
 }
 
+/// Patterns are the same when written the same.
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.text == other.text
+    }
+}
+
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Pattern({:?})", self.text)
@@ -302,7 +342,7 @@ impl<'de> Deserialize<'de> for Pattern {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM file with CA certificates to trust in addition to the system roots.

@@ -72,7 +72,7 @@ impl StalePolicy {
 /// last read it, and the last success the vendor reported. One map keyed by device id and
 /// target together (a map per device cost 6.9 MB at 40 000 targets, this one about 4 MB).
 /// [`crate::state_file`] keeps it across restarts.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Memory {
     targets: HashMap<Box<str>, Learned>,
     /// The vendor's last success is itself learned by the exporter (see

@@ -158,21 +158,64 @@ fn prometheus_style_flags_win_over_the_environment_and_the_file() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    // The file says 127.0.0.1:0 and warn.
+    // The file says 127.0.0.1:0 and warn; the telemetry path is the default.
     let out = check(&[], &[]);
     assert!(out.contains("\nlisten: 127.0.0.1:0\n"), "{out}");
+    assert!(out.contains("\ntelemetry path: /metrics\n"), "{out}");
     assert!(out.contains("\nlog level: warn\n"), "{out}");
+    assert!(
+        out.contains("\nlifecycle endpoint (/-/reload): off (SIGHUP reloads)\n"),
+        "{out}"
+    );
+    for (args, env) in [
+        (&["--web.enable-lifecycle"][..], &[][..]),
+        (&[][..], &[("BACKUP_EXPORTER_ENABLE_LIFECYCLE", "true")][..]),
+    ] {
+        let out = check(args, env);
+        assert!(
+            out.contains("\nlifecycle endpoint (/-/reload): on\n"),
+            "{args:?} {env:?}: {out}"
+        );
+    }
+    let f2 = config_file(&format!(
+        "telemetry_path = \"/from-file\"\nenable_lifecycle = true\nlisten = [\"127.0.0.1:1111\", \"[::1]:1111\"]\n{}",
+        source_toml("https://x.example", "password = \"p\"")
+            .replace("listen = \"127.0.0.1:0\"\n", "")
+    ));
+    let out = bin()
+        .arg("check-config")
+        .arg("--config.file")
+        .arg(f2.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\nlisten: 127.0.0.1:1111, [::1]:1111\n")
+            && text.contains("\ntelemetry path: /from-file\n")
+            && text.contains("\nlifecycle endpoint (/-/reload): on\n"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let env = [
-        ("BACKUP_EXPORTER_LISTEN", "127.0.0.1:2222"),
+        ("BACKUP_EXPORTER_LISTEN", "127.0.0.1:2222,127.0.0.1:2223"),
         ("BACKUP_EXPORTER_LOG_LEVEL", "debug"),
+        ("BACKUP_EXPORTER_TELEMETRY_PATH", "/from-env"),
     ];
     let out = check(&[], &env);
-    assert!(out.contains("\nlisten: 127.0.0.1:2222\n"), "{out}");
+    assert!(
+        out.contains("\nlisten: 127.0.0.1:2222, 127.0.0.1:2223\n"),
+        "{out}"
+    );
+    assert!(out.contains("\ntelemetry path: /from-env\n"), "{out}");
     assert!(out.contains("\nlog level: debug\n"), "{out}");
     let out = check(
         &[
             "--web.listen-address",
             "[::1]:3333",
+            "--web.listen-address",
+            "127.0.0.1:3334",
+            "--web.telemetry-path",
+            "/from-flag",
             "--log.level",
             "backup_exporter=trace,info",
             "--log.format",
@@ -180,7 +223,11 @@ fn prometheus_style_flags_win_over_the_environment_and_the_file() {
         ],
         &env,
     );
-    assert!(out.contains("\nlisten: [::1]:3333\n"), "{out}");
+    assert!(
+        out.contains("\nlisten: [::1]:3333, 127.0.0.1:3334\n"),
+        "{out}"
+    );
+    assert!(out.contains("\ntelemetry path: /from-flag\n"), "{out}");
     assert!(
         out.contains("\nlog level: backup_exporter=trace,info\n"),
         "{out}"
@@ -193,6 +240,12 @@ fn prometheus_style_flags_win_over_the_environment_and_the_file() {
         ),
         (&["--log.level", "[[["][..], "--log.level"),
         (&["--log.format", "xml"][..], "--log-format"),
+        (
+            &["--web.telemetry-path", "/healthz"][..],
+            "--web.telemetry-path",
+        ),
+        (&["--web.telemetry-path", "metrics"][..], "start with"),
+        (&["--web.max-connections", "0"][..], "--web.max-connections"),
     ] {
         let out = bin()
             .arg("check-config")
@@ -483,4 +536,74 @@ fn check_config_and_run_agree() {
             assert!(stderr.contains(names), "{command}: {stderr}");
         }
     }
+}
+
+/// `--web.listen-address` repeated: the exporter serves on each; an address it cannot bind
+/// stops the start and is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_listens_on_every_address_given_and_names_one_it_cannot_bind() {
+    use common::stack::Process;
+    let server = sim(Dataset::document_examples(), true).await;
+    let f = config_file(&source_toml(
+        &server.url(),
+        &format!("password = \"{PASSWORD}\""),
+    ));
+    let mut cmd = bin();
+    cmd.args(["--log.format", "json", "--config.file"])
+        .arg(f.path())
+        .args([
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--web.listen-address",
+            "[::1]:0",
+        ]);
+    let mut exporter = Process::spawn("backup_exporter", Process::tempdir("exporter"), cmd);
+    // The bound addresses are in the "serving /metrics" log line.
+    let mut addresses = None;
+    for _ in 0..200 {
+        exporter.assert_running();
+        addresses = exporter.log().lines().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v["fields"]["message"] == "serving /metrics")
+                .then(|| v["fields"]["addresses"].as_str().unwrap().to_owned())
+        });
+        if addresses.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let addresses = addresses.expect("a serving line");
+    let addresses: Vec<&str> = addresses.split(", ").collect();
+    assert_eq!(addresses.len(), 2, "{addresses:?}");
+    assert!(
+        addresses[0].starts_with("127.0.0.1:") && addresses[1].starts_with("[::1]:"),
+        "{addresses:?}"
+    );
+    for address in &addresses {
+        exporter
+            .wait_http_ok(
+                &format!("http://{address}/ready"),
+                std::time::Duration::from_secs(10),
+            )
+            .await;
+    }
+
+    // One of them taken: the start fails, naming it.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap().to_string();
+    let out = bin()
+        .arg("--config.file")
+        .arg(f.path())
+        .args(["--web.listen-address", "127.0.0.1:0"])
+        .args(["--web.listen-address", &taken])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("listen on {taken}:")), "{stderr}");
+    drop(holder);
+    assert!(exporter
+        .stop(std::time::Duration::from_secs(10))
+        .await
+        .success());
 }

@@ -507,7 +507,7 @@ async fn a_wrong_password_is_refused_and_never_shown() {
     let server = sim(Dataset::document_examples(), true).await;
     let (exporter, outcome) = refresh_once(&config(&server.url(), "hunter2-wrong", "")).await;
     assert_eq!(failed_reason(&outcome), "unauthorized");
-    let state = exporter.sources[0].state();
+    let state = exporter.sources()[0].state();
     let err = state.last_error.unwrap();
     assert!(err.contains("401"), "{err}");
     let text = String::from_utf8(exporter.rendered().text().to_vec()).unwrap();
@@ -583,7 +583,7 @@ async fn server_errors_fail_the_refresh_with_a_reason() {
     );
     let (exporter, outcome) = refresh_once(&cfg).await;
     assert_eq!(failed_reason(&outcome), "server_error");
-    assert!(exporter.sources[0]
+    assert!(exporter.sources()[0]
         .state()
         .last_error
         .unwrap()
@@ -630,7 +630,7 @@ async fn a_slow_server_times_out() {
     let (exporter, outcome) = refresh_once(&cfg).await;
     assert_eq!(failed_reason(&outcome), "timeout");
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(exporter.sources[0]
+    assert!(exporter.sources()[0]
         .state()
         .last_error
         .unwrap()
@@ -650,7 +650,7 @@ async fn truncated_and_garbage_bodies_are_parse_errors() {
     );
     let (exporter, outcome) = refresh_once(&cfg).await;
     assert_eq!(failed_reason(&outcome), "parse");
-    let err = exporter.sources[0].state().last_error.unwrap();
+    let err = exporter.sources()[0].state().last_error.unwrap();
     assert!(err.starts_with("usages: malformed JSON"), "{err}");
 
     server.faults().clear_all();
@@ -702,7 +702,7 @@ async fn a_failed_refresh_keeps_the_last_good_data() {
         after[r#"backup_exporter_refresh_errors_total{reason="parse",source="hq",system="crashplan"}"#],
         1.0
     );
-    let st = exporter.sources[0].state();
+    let st = exporter.sources()[0].state();
     assert!(st.last_error.is_some() && st.last_success.is_some() && !st.up);
 
     // Recovery, with a changed fleet: the new data replaces the old, devices that left vanish.

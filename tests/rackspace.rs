@@ -565,7 +565,7 @@ async fn one_failing_agent_keeps_its_last_known_values_and_the_rest_is_fresh() {
         after["backup_exporter_item_errors_total{reason=\"server_error\",source=\"rax\",system=\"rackspace\"}"],
         1.0
     );
-    let st = run.exporter.sources[0].state();
+    let st = run.exporter.sources()[0].state();
     let last_error = st.last_error.unwrap();
     assert!(last_error.contains("HTTP 503"), "{last_error}");
 
@@ -578,7 +578,7 @@ async fn one_failing_agent_keeps_its_last_known_values_and_the_rest_is_fresh() {
         fixed["backup_exporter_source_stale_items{source=\"rax\",system=\"rackspace\"}"],
         0.0
     );
-    assert!(run.exporter.sources[0].state().last_error.is_none());
+    assert!(run.exporter.sources()[0].state().last_error.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -444,3 +444,67 @@ async fn ready_and_the_status_page_tell_how_far_a_slow_first_refresh_has_read() 
         .unwrap();
     console.shutdown().await;
 }
+
+/// Several listeners serve the same endpoints; the exposition at its configured path, the
+/// status page linking there, `/metrics` then a 404 that names the path.
+#[tokio::test]
+async fn serves_on_several_addresses_and_a_moved_telemetry_path() {
+    let upstream = sim(Dataset::document_examples(), true).await;
+    let cfg = backup_exporter::config::Config::from_toml_str(&format!(
+        "telemetry_path = \"/backup/metrics\"\n[[source]]\nname = \"hq\"\nkind = \"crashplan\"\n\
+         url = \"{}\"\nusername = \"{USER}\"\npassword = \"{PASSWORD}\"\n",
+        upstream.url()
+    ))
+    .unwrap();
+    let listeners = vec![
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("[::1]:0").await.unwrap(),
+    ];
+    let bases: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("http://{}", l.local_addr().unwrap()))
+        .collect();
+    let (exporter, sources) = Exporter::new(&cfg).unwrap();
+    let (stop, mut stop_rx) = watch::channel(false);
+    exporter.spawn(sources, stop_rx.clone());
+    let server = tokio::spawn(backup_exporter::server::serve_on(
+        listeners,
+        exporter.clone(),
+        backup_exporter::web::WebOptions::default(),
+        backup_exporter::server::Lifecycle::Off,
+        async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        },
+    ));
+    let c = client();
+    for base in &bases {
+        wait_ready(&c, base).await;
+        let r = c
+            .get(format!("{base}/backup/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{base}");
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("backup_exporter_source_up{source=\"hq\",system=\"crashplan\"} 1"),
+            "{base}: {text}"
+        );
+        let r = c.get(format!("{base}/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{base}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains("try /backup/metrics,"), "{base}: {text}");
+        let page = get_text(&c, format!("{base}/")).await;
+        assert!(
+            page.contains("<a href=\"/backup/metrics\">/backup/metrics</a>")
+                && !page.contains("\"/metrics\""),
+            "{base}: {page}"
+        );
+    }
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("graceful shutdown")
+        .unwrap()
+        .unwrap();
+}

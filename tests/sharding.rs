@@ -52,7 +52,7 @@ async fn export(sources: &str, shard: u32, total: u32, now: f64) -> Export {
         })
         .collect();
     let (mut devices, mut targets, mut stores) = (Vec::new(), Vec::new(), 0);
-    for entry in &exporter.sources {
+    for entry in exporter.sources().iter() {
         let snapshot = entry.state().snapshot.expect("a snapshot");
         devices.extend(
             snapshot

@@ -19,6 +19,8 @@ fn the_unit_verifies_without_a_word() {
         unit.contains(&format!("ExecStart={BIN} ")),
         "ExecStart runs {BIN}"
     );
+    // `systemctl reload` sends SIGHUP, which reads the configuration again.
+    assert!(unit.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"));
     let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
         eprintln!("systemd-analyze is not installed: the unit is not verified here");
         return;

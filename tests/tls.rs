@@ -87,7 +87,7 @@ async fn self_signed_https_needs_the_ca_file_or_insecure_skip_verify() {
         ),
         "{outcome:?}"
     );
-    let err = exporter.sources[0]
+    let err = exporter.sources()[0]
         .state()
         .last_error
         .unwrap()

@@ -12,9 +12,12 @@
 //! - `schedule`: the tasks and the wait between refreshes;
 //! - `state`: what is known of each source, and the index of its snapshot's devices;
 //! - `render`: the exposition, as gzip, and its plain text inflated from it;
-//! - `page_cache`: the status page as last rendered (rendered by `crate::pages`).
+//! - `page_cache`: the status page as last rendered (rendered by `crate::pages`);
+//! - `reload`: the sources of a configuration read again, each restarted only when its
+//!   settings changed.
 
 mod page_cache;
+mod reload;
 mod render;
 mod schedule;
 mod state;
@@ -24,33 +27,39 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+use arc_swap::ArcSwap;
 use futures_util::FutureExt;
 use tokio::sync::Notify;
 
 use crate::alerting::rules::{Evaluator, SourceView, RULES};
 use crate::alerting::state::Tracker;
 use crate::alerting::Bridge;
-use crate::config::Config;
+use crate::config::{Config, SourceConfig};
 use crate::selfmetrics::SelfMetrics;
 use crate::shard::Shard;
 use crate::sources::{registry, Snapshot, Source};
-use crate::stale::{self, StalePolicy};
+use crate::stale;
 use crate::state_file::StateFile;
 pub use crate::time::{from_unix, unix};
 use crate::upstream::UpstreamError;
 pub use page_cache::{CachedPage, StatusPage, PROGRESS_SHOWN_WITHIN};
+pub use reload::SourcesReloaded;
 use render::Exposition;
 pub use render::Rendered;
 pub use schedule::next_delay;
 pub use state::{DeviceIndex, SourceEntry, SourceState};
 
 pub struct Exporter {
-    pub sources: Vec<SourceEntry>,
+    /// The configured sources, in configuration order; a reload swaps the list.
+    sources: ArcSwap<Vec<Arc<SourceEntry>>>,
     pub metrics: Arc<SelfMetrics>,
     /// Whose devices this exporter holds: of each snapshot, only the shard's devices and
     /// targets are kept (and its stores on shard 0), so the alerts and the pages are the
     /// shard's, as the exposition is.
     pub shard: Shard,
+    /// Where the exposition is served (`telemetry_path`): the server routes it, the pages
+    /// link to it.
+    pub telemetry_path: String,
     /// The exposition as served.
     exposition: Exposition,
     /// The alerting bridge, when `[alertmanager]` is configured.
@@ -65,6 +74,8 @@ pub struct Exporter {
     pub(crate) status_page: StatusPage,
     /// Where what the sources learned is kept across restarts (`state_file`).
     state_file: Option<Arc<StateFile>>,
+    /// The tasks running (see [`Exporter::spawn`]).
+    tasks: Mutex<schedule::Tasks>,
 }
 
 /// How a refresh ended.
@@ -109,6 +120,19 @@ fn load_state(file: &StateFile, config: &Config) -> crate::state_file::Loaded {
 /// The configured sources, ready to refresh (configuration order).
 pub type Sources = Vec<Box<dyn Source>>;
 
+/// The source of `cfg`, built by its kind's vendor (an error names the source).
+fn build(
+    cfg: &SourceConfig,
+    metrics: &Arc<SelfMetrics>,
+) -> Result<(&'static dyn crate::sources::Vendor, Box<dyn Source>), String> {
+    let vendor = registry::find(cfg.kind)
+        .ok_or_else(|| format!("source {:?}: unknown kind {:?}", cfg.name, cfg.kind))?;
+    let source = vendor
+        .build(cfg, metrics.clone())
+        .map_err(|e| format!("source {:?}: {e}", cfg.name))?;
+    Ok((vendor, source))
+}
+
 impl Exporter {
     /// Builds the exporter and one [`Source`] per configured source (same order).
     pub fn new(config: &Config) -> Result<(Arc<Exporter>, Sources), String> {
@@ -122,7 +146,7 @@ impl Exporter {
         if let Some(am) = &config.alertmanager {
             let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
             metrics = metrics.with_alerting(&crate::alerting::alertmanager_names(am), &names);
-            bridge = Some(Arc::new(Bridge::new(am, config.listen)?));
+            bridge = Some(Arc::new(Bridge::new(am, config.listen[0])?));
         }
         metrics
             .shard_ordinal
@@ -144,33 +168,25 @@ impl Exporter {
         let mut sources = Vec::new();
         let mut entries = Vec::new();
         for cfg in &config.sources {
-            let vendor = registry::find(cfg.kind)
-                .ok_or_else(|| format!("source {:?}: unknown kind {:?}", cfg.name, cfg.kind))?;
-            let source = vendor
-                .build(cfg, metrics.clone())
-                .map_err(|e| format!("source {:?}: {e}", cfg.name))?;
+            let (vendor, source) = build(cfg, &metrics)?;
             sources.push(source);
-            entries.push(SourceEntry {
-                name: cfg.name.clone(),
-                system: cfg.kind,
-                url: cfg.base_url().to_string(),
-                refresh_interval: cfg.refresh_interval,
-                stale: StalePolicy::of(cfg),
-                memory: Mutex::new(
-                    loaded
-                        .memories
-                        .remove(&cfg.name)
-                        .unwrap_or_default()
-                        .with_learned_successes(vendor.last_success_learned()),
-                ),
-                state: Mutex::new(SourceState::default()),
-                progress: metrics.progress(&cfg.name),
-            });
+            let memory = loaded
+                .memories
+                .remove(&cfg.name)
+                .unwrap_or_default()
+                .with_learned_successes(vendor.last_success_learned());
+            entries.push(Arc::new(SourceEntry::new(
+                cfg,
+                &metrics,
+                memory,
+                SourceState::default(),
+            )));
         }
         let exporter = Arc::new(Exporter {
-            sources: entries,
+            sources: ArcSwap::from_pointee(entries),
             metrics,
             shard: config.sharding,
+            telemetry_path: config.telemetry_path.clone(),
             exposition: Exposition::default(),
             alerts: Mutex::new(alerts),
             bridge,
@@ -178,6 +194,7 @@ impl Exporter {
             page_generation: AtomicU64::new(0),
             status_page: StatusPage::default(),
             state_file: state_file.map(Arc::new),
+            tasks: Mutex::default(),
         });
         exporter.render();
         Ok((exporter, sources))
@@ -188,14 +205,26 @@ impl Exporter {
         self.exposition.load()
     }
 
-    /// Every source has ended a first refresh attempt.
-    pub fn ready(&self) -> bool {
-        self.sources.iter().all(|s| s.state().attempted)
+    /// The configured sources, in configuration order (the list in force: a reload replaces
+    /// it).
+    pub fn sources(&self) -> Arc<Vec<Arc<SourceEntry>>> {
+        self.sources.load_full()
     }
 
-    /// Refreshes source `index` once, records the outcome and re-renders.
+    /// Every source has ended a first refresh attempt.
+    pub fn ready(&self) -> bool {
+        self.sources().iter().all(|s| s.state().attempted)
+    }
+
+    /// Refreshes source `index` (configuration order) once, records the outcome and
+    /// re-renders.
     pub async fn refresh(&self, index: usize, source: &mut Box<dyn Source>) -> Outcome {
-        let entry = &self.sources[index];
+        let entry = self.sources()[index].clone();
+        self.refresh_entry(&entry, source).await
+    }
+
+    /// Refreshes the source of `entry` once, records the outcome and re-renders.
+    async fn refresh_entry(&self, entry: &SourceEntry, source: &mut Box<dyn Source>) -> Outcome {
         let labels = [entry.name.as_str(), entry.system];
         let started = Instant::now();
         entry.progress.begin();
@@ -352,8 +381,9 @@ impl Exporter {
     fn take_state(&self) -> Option<(Arc<StateFile>, crate::state_file::Taken)> {
         let file = self.state_file.as_ref()?;
         let alerts = self.alerts.lock().expect("alerts lock").kept();
+        let sources = self.sources();
         let taken = file.take(
-            self.sources
+            sources
                 .iter()
                 .map(|s| (s.name.as_str(), s.system, &s.memory)),
             alerts,
@@ -370,10 +400,10 @@ impl Exporter {
     /// Evaluates the alert rules over every source's last good snapshot at `now`; returns
     /// whether an alert fired or resolved.
     pub fn evaluate_alerts(&self, evaluator: &mut Evaluator, now: f64) -> bool {
-        let states: Vec<(&SourceEntry, Arc<Snapshot>)> = self
-            .sources
+        let sources = self.sources();
+        let states: Vec<(&SourceEntry, Arc<Snapshot>)> = sources
             .iter()
-            .filter_map(|s| s.state().snapshot.map(|snap| (s, snap)))
+            .filter_map(|s| s.state().snapshot.map(|snap| (&**s, snap)))
             .collect();
         let views: Vec<SourceView<'_>> = states
             .iter()
@@ -417,7 +447,7 @@ impl Exporter {
     /// Changes whenever a refresh in flight reads on (see [`SourceEntry::progress`]).
     pub fn progress_changes(&self) -> u64 {
         // Each count only grows, so their sum changes with any of them.
-        self.sources
+        self.sources()
             .iter()
             .map(|s| s.progress.changes())
             .fold(0, u64::wrapping_add)
@@ -437,7 +467,7 @@ impl Exporter {
     pub fn render(&self) {
         self.exposition.render(
             || {
-                self.sources
+                self.sources()
                     .iter()
                     .filter_map(|s| s.state().snapshot)
                     .collect()

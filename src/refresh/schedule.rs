@@ -5,56 +5,79 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use super::{Exporter, Outcome};
+use super::{Exporter, Outcome, SourceEntry};
+use crate::sources::Source;
+
+/// The tasks running: one per source (with the entry it refreshes), and the alert
+/// evaluation; and the shutdown they end on.
+#[derive(Default)]
+pub(super) struct Tasks {
+    pub(super) shutdown: Option<watch::Receiver<bool>>,
+    pub(super) sources: Vec<(Arc<SourceEntry>, JoinHandle<()>)>,
+    alerting: Option<JoinHandle<()>>,
+}
 
 impl Exporter {
-    /// Starts the alert evaluation (and the bridge, when configured).
-    fn spawn_alerting(
-        self: &Arc<Self>,
-        shutdown: watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(crate::alerting::run(
+    /// Starts one refresh task per source, and the alert evaluation (and the bridge, when
+    /// configured). Tasks end when `shutdown` turns true; [`Exporter::join`] waits for them.
+    pub fn spawn(self: &Arc<Self>, sources: super::Sources, shutdown: watch::Receiver<bool>) {
+        let alerting = tokio::spawn(crate::alerting::run(
             self.clone(),
             self.bridge.clone(),
-            shutdown,
-        ))
+            shutdown.clone(),
+        ));
+        let entries = self.sources();
+        let mut tasks = self.tasks.lock().expect("tasks lock");
+        tasks.shutdown = Some(shutdown.clone());
+        tasks.alerting = Some(alerting);
+        for (entry, source) in entries.iter().zip(sources) {
+            let task = self.spawn_source(entry.clone(), source, shutdown.clone());
+            tasks.sources.push((entry.clone(), task));
+        }
     }
 
-    /// Starts one refresh task per source. Tasks end when `shutdown` turns true.
-    pub fn spawn(
+    /// Waits for every task to end (after the shutdown given to [`Exporter::spawn`]).
+    pub async fn join(&self) {
+        let (sources, alerting) = {
+            let mut tasks = self.tasks.lock().expect("tasks lock");
+            (std::mem::take(&mut tasks.sources), tasks.alerting.take())
+        };
+        for (_, task) in sources {
+            let _ = task.await;
+        }
+        if let Some(task) = alerting {
+            let _ = task.await;
+        }
+    }
+
+    /// The task of one source: refresh, publish, sleep, until `shutdown` (or until a reload
+    /// aborts it: it holds nothing a cancelled refresh would leave half done).
+    pub(super) fn spawn_source(
         self: &Arc<Self>,
-        sources: super::Sources,
-        shutdown: watch::Receiver<bool>,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        let alerting = self.spawn_alerting(shutdown.clone());
-        let mut tasks: Vec<_> = sources
-            .into_iter()
-            .enumerate()
-            .map(|(index, mut source)| {
-                let exporter = self.clone();
-                let mut shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    let interval = exporter.sources[index].refresh_interval;
-                    // A small random start delay spreads sources that share a server.
-                    let mut delay = Duration::from_millis(fastrand::u64(0..=500));
-                    loop {
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = shutdown.wait_for(|stop| *stop) => return,
-                        }
-                        let outcome = tokio::select! {
-                            o = exporter.refresh(index, &mut source) => o,
-                            _ = shutdown.wait_for(|stop| *stop) => return,
-                        };
-                        let failures = exporter.sources[index].state().consecutive_failures;
-                        delay = next_delay(interval, &outcome, failures, fastrand::f64());
-                    }
-                })
-            })
-            .collect();
-        tasks.push(alerting);
-        tasks
+        entry: Arc<SourceEntry>,
+        mut source: Box<dyn Source>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        let exporter = self.clone();
+        tokio::spawn(async move {
+            let interval = entry.refresh_interval;
+            // A small random start delay spreads sources that share a server.
+            let mut delay = Duration::from_millis(fastrand::u64(0..=500));
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+                let outcome = tokio::select! {
+                    o = exporter.refresh_entry(&entry, &mut source) => o,
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                };
+                let failures = entry.state().consecutive_failures;
+                delay = next_delay(interval, &outcome, failures, fastrand::f64());
+            }
+        })
     }
 }
 

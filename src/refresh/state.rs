@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::config::SourceConfig;
 use crate::progress::Progress;
+use crate::selfmetrics::SelfMetrics;
 use crate::sources::{BackupTarget, Device, Snapshot};
 use crate::stale::{Memory, StalePolicy};
 
@@ -39,12 +41,34 @@ pub struct SourceEntry {
     pub(super) state: Mutex<SourceState>,
     /// Its refresh in flight, as far as it has read (its HTTP client writes it).
     pub progress: Arc<Progress>,
+    /// The settings it runs with: a reload restarts it when they change.
+    pub(super) settings: SourceConfig,
 }
 
 /// How often a first refresh that takes long logs how far it has read.
 pub const PROGRESS_LOG_EVERY: Duration = Duration::from_secs(5);
 
 impl SourceEntry {
+    /// The entry of a source of `settings`, knowing `memory` and `state` so far.
+    pub(super) fn new(
+        settings: &SourceConfig,
+        metrics: &SelfMetrics,
+        memory: Memory,
+        state: SourceState,
+    ) -> SourceEntry {
+        SourceEntry {
+            name: settings.name.clone(),
+            system: settings.kind,
+            url: settings.base_url().to_string(),
+            refresh_interval: settings.refresh_interval,
+            stale: StalePolicy::of(settings),
+            memory: Mutex::new(memory),
+            state: Mutex::new(state),
+            progress: metrics.progress(&settings.name),
+            settings: settings.clone(),
+        }
+    }
+
     pub fn state(&self) -> SourceState {
         self.state.lock().expect("state lock").clone()
     }

@@ -17,25 +17,36 @@ use super::conns::{Activity, Connections, Slot, Throttle};
 use super::WebOptions;
 use crate::response::Body;
 
-/// Serves until `shutdown` completes, then lets open connections finish (up to 10 s).
-/// `handler` answers each request that passes the web configuration (see [`super::protect`]).
-pub async fn serve<H>(
-    listener: TcpListener,
+/// Serves on every listener until `shutdown` completes, then lets open connections finish
+/// (up to 10 s). `handler` answers each request that passes the web configuration (see
+/// [`super::protect`]); the connection cap counts the connections of all the listeners.
+pub async fn serve<H, F>(
+    listeners: Vec<TcpListener>,
     handler: H,
     options: WebOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
-    H: Fn(&Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
+    H: Fn(&Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
 {
     let handler = Arc::new(handler);
     let conns = Connections::new(options.max_connections);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_errors = Throttle::new(Duration::from_secs(10));
     tokio::pin!(shutdown);
+    if listeners.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no address to listen on",
+        ));
+    }
     loop {
+        // Whichever listener has a connection first (accepting is cancel-safe).
+        let accept =
+            futures_util::future::select_all(listeners.iter().map(|l| Box::pin(l.accept())));
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
+            (accepted, _, _) = accept => match accepted {
                 Ok((stream, _peer)) => stream,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little, keep serving, and
@@ -71,14 +82,15 @@ where
     Ok(())
 }
 
-async fn connection<H>(
+async fn connection<H, F>(
     stream: TcpStream,
     slot: Slot,
     handler: Arc<H>,
     options: WebOptions,
     mut stop: watch::Receiver<bool>,
 ) where
-    H: Fn(&Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
+    H: Fn(&Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
 {
     let activity = slot.activity.clone();
     let tls = options.config.current().tls.clone();
@@ -103,7 +115,7 @@ async fn connection<H>(
     drop(slot);
 }
 
-async fn http<I, H>(
+async fn http<I, H, F>(
     io: TokioIo<I>,
     handler: Arc<H>,
     options: &WebOptions,
@@ -111,7 +123,8 @@ async fn http<I, H>(
     mut stop: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(&Request<Incoming>) -> Response<Body> + Send + Sync + 'static,
+    H: Fn(&Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
 {
     let config = options.config.clone();
     let busy = activity.clone();

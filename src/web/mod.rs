@@ -90,13 +90,13 @@ impl WebConfig {
 
 /// Answers one request behind the web configuration: without the right credentials a 401,
 /// else `answer`'s; the configured headers on either.
-pub async fn protect(
+pub async fn protect<F: std::future::Future<Output = Response<Body>>>(
     web: &WebConfig,
     req: &Request<Incoming>,
-    answer: impl FnOnce(&Request<Incoming>) -> Response<Body>,
+    answer: impl FnOnce(&Request<Incoming>) -> F,
 ) -> Response<Body> {
     let mut response = if web.authorized(req.headers()).await {
-        answer(req)
+        answer(req).await
     } else {
         let mut r = unauthorized();
         add_common_headers(&mut r);

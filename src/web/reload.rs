@@ -2,7 +2,8 @@
 //! request; here its modification time and size (and those of the certificates, keys and CAs
 //! it names) are looked at, at most once a second, and it is read again when one changed. A
 //! new file that does not load keeps the previous configuration in force, and the log says
-//! why (once per change).
+//! why (once per change). A reload of the configuration (SIGHUP, `/-/reload`) reads it too,
+//! whether or not it changed ([`WebConfigFile::read`], then [`WebConfigFile::put`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -76,6 +77,23 @@ impl WebConfigFile {
             }
         }
         self.current.load_full()
+    }
+}
+
+impl WebConfigFile {
+    /// Reads the file now, changed or not, without putting it in force (`None`: there is no
+    /// file); an error names the file and the key.
+    pub fn read(&self) -> Result<Option<WebConfig>, String> {
+        self.path.as_deref().map(WebConfig::load).transpose()
+    }
+
+    /// Puts a configuration [`WebConfigFile::read`] gave in force.
+    pub fn put(&self, config: WebConfig) {
+        if let Some(path) = &self.path {
+            let mut checked = self.checked.lock().expect("web config lock");
+            *checked = (Instant::now(), stamp(path, &config.files));
+            self.current.store(Arc::new(config));
+        }
     }
 }
 

@@ -49,7 +49,7 @@ impl Code42Auth {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Code42Config {
     /// Base URL of the console, e.g. `https://console.us1.crashplan.com`.

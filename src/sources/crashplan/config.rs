@@ -10,7 +10,7 @@ use crate::settings::{
     check_http_url, plain_text, require, secret_from_file, KeyError, Secret, Section,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrashPlanConfig {
     /// Base URL of the server, e.g. `https://crashplan.example.com:4285`.

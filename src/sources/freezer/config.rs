@@ -53,7 +53,7 @@ impl KeystoneAuth {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FreezerConfig {
     /// Refused with a hint: the endpoint comes from the catalog (or `endpoint`).

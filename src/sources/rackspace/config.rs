@@ -15,7 +15,7 @@ use crate::settings::{
 /// Rackspace's public identity service.
 pub const DEFAULT_IDENTITY_URL: &str = "https://identity.api.rackspacecloud.com";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RackspaceConfig {
     /// Refused with a hint: the endpoint comes from the catalog (or `endpoint`).
