@@ -496,7 +496,7 @@ async fn serves_on_several_addresses_and_a_moved_telemetry_path() {
         assert!(text.contains("try /backup/metrics,"), "{base}: {text}");
         let page = get_text(&c, format!("{base}/")).await;
         assert!(
-            page.contains("<a href=\"/backup/metrics\">/backup/metrics</a>")
+            page.contains("<a href=\"backup/metrics\">/backup/metrics</a>")
                 && !page.contains("\"/metrics\""),
             "{base}: {page}"
         );
