@@ -269,7 +269,7 @@ fn every_link_of_the_documentation_leads_somewhere() {
 #[test]
 fn the_two_commands_are_there_and_ci_runs_the_test_command() {
     let readme = read("README.md");
-    assert!(readme.contains("```sh\ncargo run --release -- demo\n```"));
+    assert!(readme.contains("```sh\ncargo run -- demo\n```"));
     assert!(readme.contains("```sh\nbash scripts/test.sh\n```"));
     let ci = read(".ci/run");
     assert!(
