@@ -428,8 +428,10 @@ fn write_number(out: &mut String, value: &str) -> Option<()> {
     } else if is_real_number(value) {
         out.push_str(value);
     } else {
+        // Infinities and NaN are spelt above; Rust writes any other float in digits, a
+        // point and digits, without an exponent: a `realnumber`.
         let v: f64 = value.parse().ok()?;
-        crate::exposition::write_value(out, v);
+        let _ = write!(out, "{v}");
     }
     Some(())
 }
