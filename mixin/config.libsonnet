@@ -61,6 +61,10 @@
     refreshStaleHours: 3,
     refreshStaleFor: '10m',
 
+    // BackupExporterConfigReloadFailed: the configuration last read (SIGHUP, POST /-/reload)
+    // was refused, and the exporter still runs the previous one, for this long.
+    configReloadFailedFor: '10m',
+
     // Dashboards: every one carries dashboardTag (their links list the dashboards with it) and
     // dashboardExtraTags; their uids start with dashboardUIDPrefix.
     dashboardTag: 'backup_exporter',

@@ -221,7 +221,11 @@ fn the_config_sets_the_job_selector_runbook_and_limits() {
             && down.contains(&format!("absent(up{selector})")),
         "{down}"
     );
-    for name in ["BackupExporterSourceDown", "BackupExporterRefreshStale"] {
+    for name in [
+        "BackupExporterSourceDown",
+        "BackupExporterRefreshStale",
+        "BackupExporterConfigReloadFailed",
+    ] {
         assert!(expr(name).contains(selector), "{name}: {}", expr(name));
     }
     assert!(!text.contains(r#"job="backup_exporter""#), "{text}");

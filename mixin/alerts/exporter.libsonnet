@@ -70,5 +70,24 @@ local utils = import '../lib/utils.libsonnet';
         |||),
       },
     },
+
+    // A reload refused the configuration: the exporter runs on with the previous one, so the
+    // change the operator made is not in force, and the next restart would fail on the file.
+    {
+      alert: 'BackupExporterConfigReloadFailed',
+      expr: 'backup_exporter_config_last_reload_successful%s == 0' % sel,
+      'for': cfg.configReloadFailedFor,
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'backup_exporter {{ $labels.instance }} refused its new configuration',
+        description: utils.fill(utils.fold(|||
+          The last reload of the backup_exporter {{ $labels.instance }} (job {{ $labels.job }})
+          refused the configuration it read, ${for} ago or more: the exporter runs on with the
+          previous one, so the change is not in force, and a restart would fail on the file.
+          The exporter's log line "reloading the configuration failed" names the file and the
+          key.
+        |||), { 'for': utils.durationText(cfg.configReloadFailedFor) }),
+      },
+    },
   ],
 }

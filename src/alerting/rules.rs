@@ -3,8 +3,9 @@
 //! rules' templates render. `tests` below pin each condition; the end-to-end tests compare the
 //! text with what a real Prometheus renders.
 //!
-//! BackupExporterDown, BackupExporterSourceDown and BackupExporterRefreshStale are about the
-//! exporter itself and carry its `instance`: they stay with Prometheus.
+//! BackupExporterDown, BackupExporterSourceDown, BackupExporterRefreshStale and
+//! BackupExporterConfigReloadFailed are about the exporter itself and carry its `instance`:
+//! they stay with Prometheus.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -438,11 +438,12 @@ fn every_rule_of_the_rule_file_and_only_those_are_bridged() {
         let want = (rule.hold_seconds > 0).then_some(u64::from(rule.hold_seconds));
         assert_eq!(hold, want, "{}: for", rule.name);
     }
-    // And the three about the exporter itself, which stay with Prometheus.
+    // And the four about the exporter itself, which stay with Prometheus.
     let exporter_rules = [
         "BackupExporterDown",
         "BackupExporterSourceDown",
         "BackupExporterRefreshStale",
+        "BackupExporterConfigReloadFailed",
     ];
     for name in exporter_rules {
         named(name);
