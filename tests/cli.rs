@@ -559,20 +559,7 @@ async fn the_server_listens_on_every_address_given_and_names_one_it_cannot_bind(
         ]);
     let mut exporter = Process::spawn("backup_exporter", Process::tempdir("exporter"), cmd);
     // The bound addresses are in the "serving /metrics" log line.
-    let mut addresses = None;
-    for _ in 0..200 {
-        exporter.assert_running();
-        addresses = exporter.log().lines().find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v["fields"]["message"] == "serving /metrics")
-                .then(|| v["fields"]["addresses"].as_str().unwrap().to_owned())
-        });
-        if addresses.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let addresses = addresses.expect("a serving line");
+    let addresses = exporter.serving("addresses").await;
     let addresses: Vec<&str> = addresses.split(", ").collect();
     assert_eq!(addresses.len(), 2, "{addresses:?}");
     assert!(

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use backup_exporter::app;
 use common::stack::{
-    client, find_binary, secs, start_exporter, value, Prometheus, PrometheusConfig,
+    client, find_binary, raw_client, secs, start_exporter, value, Prometheus, PrometheusConfig,
 };
 use serde_json::Value;
 
@@ -123,12 +123,7 @@ async fn demo_exporter() -> (
 /// GET /metrics with `accept` (none: no header), gzip or not: the content type and the body,
 /// inflated.
 async fn scrape(addr: &str, accept: Option<&str>, gzip: bool) -> (String, Vec<u8>) {
-    let c = reqwest::Client::builder()
-        .no_proxy()
-        .no_gzip()
-        .timeout(secs(10))
-        .build()
-        .unwrap();
+    let c = raw_client(secs(10));
     let mut req = c.get(format!("http://{addr}/metrics"));
     if let Some(accept) = accept {
         req = req.header("accept", accept);
@@ -247,12 +242,7 @@ impl TextOnlyProxy {
         let log = seen.clone();
         let upstream = format!("http://{upstream}");
         let task = tokio::spawn(async move {
-            let c = reqwest::Client::builder()
-                .no_proxy()
-                .no_gzip()
-                .timeout(secs(10))
-                .build()
-                .unwrap();
+            let c = raw_client(secs(10));
             // Bounded: Prometheus scrapes once a second for the length of the test.
             for _ in 0..10_000 {
                 let Ok((stream, _)) = listener.accept().await else {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use backup_exporter::sim::Simulator;
-use backup_exporter::sources::code42::sim::{ConsoleConfig, Dataset, LocalAccount, SimServer};
+use backup_exporter::sources::code42::sim::{Dataset, SimServer};
 use chrono::{Duration as Age, Utc};
 use common::code42_fleet::{computer, console, STALE};
 use common::samples;
@@ -38,20 +38,7 @@ fn fleet() -> Dataset {
 }
 
 async fn console_server() -> SimServer {
-    SimServer::start(
-        fleet(),
-        ConsoleConfig {
-            accounts: vec![LocalAccount {
-                username: USER.into(),
-                password: PASSWORD.into(),
-                totp_secret: None,
-                admin: true,
-            }],
-            ..ConsoleConfig::default()
-        },
-    )
-    .await
-    .expect("simulated console starts")
+    common::code42_fleet::serve(fleet(), USER, PASSWORD).await
 }
 
 /// A `[[source]]` reading `server`, refreshed hourly (so only a start or a restart refreshes
@@ -84,20 +71,7 @@ impl Running {
             .arg(config)
             .args(args);
         let mut process = Process::spawn("backup_exporter", Process::tempdir("reload"), cmd);
-        let mut address = None;
-        for _ in 0..400 {
-            process.assert_running();
-            address = process.log().lines().find_map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).ok()?;
-                (v["fields"]["message"] == "serving /metrics")
-                    .then(|| v["fields"]["listen"].as_str().unwrap().to_owned())
-            });
-            if address.is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let base = format!("http://{}", address.expect("a serving line in the log"));
+        let base = format!("http://{}", process.serving("listen").await);
         process
             .wait_http_ok(&format!("{base}/ready"), Duration::from_secs(20))
             .await;
@@ -108,24 +82,23 @@ impl Running {
         }
     }
 
-    async fn get(&self, path: &str) -> String {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.base))
+    /// The answer to `method` `path`.
+    async fn request(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.client
+            .request(method, format!("{}{path}", self.base))
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> String {
+        let r = self.request(reqwest::Method::GET, path).await;
         assert_eq!(r.status(), 200, "{path}");
         r.text().await.unwrap()
     }
 
     async fn post(&self, path: &str) -> (u16, String) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let r = self.request(reqwest::Method::POST, path).await;
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
@@ -331,12 +304,7 @@ async fn sighup_and_post_reload_change_only_what_changed_and_refuse_an_invalid_f
     assert_eq!(steady_server.requested_paths().len(), steady_calls);
 
     // Only POST and PUT reload.
-    let r = run
-        .client
-        .get(format!("{}/-/reload", run.base))
-        .send()
-        .await
-        .unwrap();
+    let r = run.request(reqwest::Method::GET, "/-/reload").await;
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "POST, PUT");
     assert!(run.process.stop(Duration::from_secs(10)).await.success());
@@ -359,19 +327,9 @@ async fn without_the_lifecycle_flag_only_sighup_reloads() {
     let (status, body) = run.post("/-/reload").await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("--web.enable-lifecycle"), "{body}");
-    let r = run
-        .client
-        .put(format!("{}/-/reload", run.base))
-        .send()
-        .await
-        .unwrap();
+    let r = run.request(reqwest::Method::PUT, "/-/reload").await;
     assert_eq!(r.status(), 403);
-    let r = run
-        .client
-        .get(format!("{}/-/reload", run.base))
-        .send()
-        .await
-        .unwrap();
+    let r = run.request(reqwest::Method::GET, "/-/reload").await;
     assert_eq!(r.status(), 405);
     let text = run.get("/metrics").await;
     assert_eq!(value(&text, RELOAD_OK), Some(1.0), "nothing was read");
@@ -418,12 +376,7 @@ async fn a_reload_reads_the_web_config_file() {
     );
     let (status, body) = run.post("/-/reload").await;
     assert_eq!(status, 200, "{body}");
-    let r = run
-        .client
-        .get(format!("{}/healthz", run.base))
-        .send()
-        .await
-        .unwrap();
+    let r = run.request(reqwest::Method::GET, "/healthz").await;
     assert_eq!(r.headers()["x-frame-options"], "deny");
 }
 

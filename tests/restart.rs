@@ -11,7 +11,7 @@ use backup_exporter::alerting::rules::Evaluator;
 use backup_exporter::config::Config;
 use backup_exporter::refresh::{unix, Exporter, Outcome};
 use backup_exporter::sim::Simulator;
-use backup_exporter::sources::code42::sim::{ConsoleConfig, Dataset, LocalAccount, SimServer};
+use backup_exporter::sources::code42::sim::{Dataset, SimServer};
 use chrono::{Duration as Age, Utc};
 use common::code42_fleet::{computer, device_id, HEALTHY, STALE};
 use common::samples;
@@ -47,20 +47,7 @@ fn dataset(done_readable: bool) -> Dataset {
 }
 
 async fn console(dataset: Dataset) -> SimServer {
-    SimServer::start(
-        dataset,
-        ConsoleConfig {
-            accounts: vec![LocalAccount {
-                username: USER.into(),
-                password: PASSWORD.into(),
-                totp_secret: None,
-                admin: true,
-            }],
-            ..ConsoleConfig::default()
-        },
-    )
-    .await
-    .expect("simulated console starts")
+    common::code42_fleet::serve(dataset, USER, PASSWORD).await
 }
 
 fn config(url: &str, state_file: Option<&Path>) -> Config {

@@ -48,11 +48,7 @@ async fn get_text(c: &reqwest::Client, url: String) -> String {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_gzip()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+    stack::raw_client(Duration::from_secs(5))
 }
 
 async fn wait_ready(c: &reqwest::Client, base: &str) {
@@ -368,7 +364,6 @@ async fn the_status_page_is_gzipped_when_asked_and_changes_with_a_refresh() {
 #[tokio::test]
 async fn ready_and_the_status_page_tell_how_far_a_slow_first_refresh_has_read() {
     use backup_exporter::sources::code42::sim::fleet::large_console;
-    use backup_exporter::sources::code42::sim::{ConsoleConfig, LocalAccount, SimServer};
 
     let dataset = large_console(12, 1, chrono::Utc::now());
     let active = dataset
@@ -376,20 +371,7 @@ async fn ready_and_the_status_page_tell_how_far_a_slow_first_refresh_has_read() 
         .iter()
         .filter(|c| c["active"] == serde_json::json!(true))
         .count();
-    let console = SimServer::start(
-        dataset,
-        ConsoleConfig {
-            accounts: vec![LocalAccount {
-                username: "ops".into(),
-                password: PASSWORD.into(),
-                totp_secret: None,
-                admin: true,
-            }],
-            ..ConsoleConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let console = code42_fleet::serve(dataset, "ops", PASSWORD).await;
     // The first computer page comes at once; the others are held back far longer than this
     // test runs (the refresh stays in flight until the test stops it).
     console.faults().set_after(

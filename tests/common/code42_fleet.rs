@@ -3,7 +3,8 @@
 //! as the simulated console (`backup_exporter::sources::code42::sim`) serves it. [`console_with`] gives
 //! the same fleet with other backup ages, for `SimServer::set_dataset` mid-test.
 
-use backup_exporter::sources::code42::sim::Dataset;
+use backup_exporter::sim::Simulator;
+use backup_exporter::sources::code42::sim::{ConsoleConfig, Dataset, LocalAccount, SimServer};
 use chrono::{DateTime, Duration as Age, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
@@ -115,4 +116,23 @@ pub fn console_with(now: DateTime<Utc>, ages: &[(&str, Age)]) -> Dataset {
         computers,
         ..Dataset::default()
     }
+}
+
+/// The simulated console serving `dataset`, signed in to with one local admin account
+/// (`username`, `password`; no second factor).
+pub async fn serve(dataset: Dataset, username: &str, password: &str) -> SimServer {
+    SimServer::start(
+        dataset,
+        ConsoleConfig {
+            accounts: vec![LocalAccount {
+                username: username.into(),
+                password: password.into(),
+                totp_secret: None,
+                admin: true,
+            }],
+            ..ConsoleConfig::default()
+        },
+    )
+    .await
+    .expect("simulated console starts")
 }

@@ -99,6 +99,18 @@ pub fn client() -> reqwest::Client {
         .expect("HTTP client")
 }
 
+/// A client that leaves bodies as sent (no `Accept-Encoding`, nothing inflated), waiting at
+/// most `timeout`: for tests of the gzip and plain bodies themselves.
+pub fn raw_client(timeout: Duration) -> reqwest::Client {
+    backup_exporter::tls::install_crypto_provider();
+    reqwest::Client::builder()
+        .no_proxy()
+        .no_gzip()
+        .timeout(timeout)
+        .build()
+        .expect("HTTP client")
+}
+
 /// Polls `check` every 100 ms until it returns `Ok`, and returns that value. Past `timeout`,
 /// panics naming `what` and the last `Err` (say what was seen instead).
 pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
@@ -225,6 +237,30 @@ impl Process {
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("restart {} ({cmd:?}): {e}", self.name));
+    }
+
+    /// A field of the exporter's `serving /metrics` log line (JSON log format), once it is
+    /// logged (at most 20 s): `listen`, the first bound address; `addresses`, all of them.
+    /// Panics with the log when the process exits first.
+    pub async fn serving(&mut self, field: &str) -> String {
+        for _ in 0..400 {
+            self.assert_running();
+            let value = self.log().lines().find_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                (v["fields"]["message"] == "serving /metrics")
+                    .then(|| v["fields"][field].as_str().map(str::to_owned))
+                    .flatten()
+            });
+            if let Some(value) = value {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{} logged no serving line with {field}; its log:\n{}",
+            self.name,
+            self.log()
+        );
     }
 
     /// Polls GET `url` until it answers 200. Panics with the process's log when the process
