@@ -29,13 +29,13 @@
 //! Metric descriptors ([`Desc`]) are declared once, in `crate::metrics`.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Crc, Decompress, FlushCompress, FlushDecompress};
 
 use crate::openmetrics::{self, Format};
+pub use crate::sample_text::{escape_into, write_value};
 use crate::shard::{self, Shard};
 
 /// The type written on a family's `# TYPE` line.
@@ -1035,38 +1035,6 @@ fn write_header(out: &mut String, desc: &Desc) {
     out.push(' ');
     out.push_str(desc.kind.as_str());
     out.push('\n');
-}
-
-/// Escapes a label value: backslash, double quote and line feed (as 0.0.4 and OpenMetrics both
-/// want).
-pub fn escape_into(out: &mut String, value: &str) {
-    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
-        out.push_str(value);
-        return;
-    }
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Writes a sample value. Integral values within the exact range of f64 are written without a
-/// fraction (byte counts stay readable); others use the shortest representation that
-/// round-trips, never an exponent: forms 0.0.4 and OpenMetrics both read.
-pub fn write_value(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
-        out.push_str(itoa::Buffer::new().format(v as i64));
-    } else {
-        let _ = write!(out, "{v}");
-    }
 }
 
 #[cfg(test)]

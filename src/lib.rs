@@ -16,6 +16,7 @@ pub mod progress;
 pub mod refresh;
 pub mod reload;
 pub mod response;
+pub mod sample_text;
 pub mod selfmetrics;
 pub mod server;
 pub mod settings;

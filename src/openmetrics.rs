@@ -24,6 +24,7 @@
 //! self-metrics and the process metrics (written by the `prometheus` crate) go through it, and
 //! the tests use it as the reference the pieces-based exposition must match.
 
+use crate::sample_text::{escape_into, write_value};
 use std::fmt::Write as _;
 
 /// The content type of an OpenMetrics 1.0 exposition.
@@ -163,18 +164,6 @@ pub fn write_metadata(out: &mut String, name: &str, kind: &str, help: &str) {
         out.push(' ');
         escape_into(out, help);
         out.push('\n');
-    }
-}
-
-/// Escapes text for OpenMetrics (label values and help): backslash, double quote, line feed.
-fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
     }
 }
 
@@ -428,10 +417,8 @@ fn write_number(out: &mut String, value: &str) -> Option<()> {
     } else if is_real_number(value) {
         out.push_str(value);
     } else {
-        // Infinities and NaN are spelt above; Rust writes any other float in digits, a
-        // point and digits, without an exponent: a `realnumber`.
         let v: f64 = value.parse().ok()?;
-        let _ = write!(out, "{v}");
+        write_value(out, v);
     }
     Some(())
 }
