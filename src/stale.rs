@@ -192,6 +192,9 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, memory: &mut Memo
     let Snapshot {
         targets, metrics, ..
     } = snapshot;
+    // A fleet's first-seen and threshold samples are compressed on a thread beside while the
+    // next targets are written, and taken back at the end.
+    metrics.compress_beside();
     if let Some(first) = targets.first() {
         let label_bytes = 40 + first.device.len() + first.device_id.len() + first.target.len();
         metrics.reserve(&m::FIRST_SEEN, targets.len(), label_bytes);
@@ -229,6 +232,7 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, memory: &mut Memo
         t.stale_threshold = threshold;
     }
     memory.forget_old(now);
+    metrics.settle();
 }
 
 #[cfg(test)]
