@@ -506,13 +506,23 @@ impl MetricSet {
         active: &[&str],
     ) {
         let state_label = desc.labels.last().copied().unwrap_or("state");
-        let mut state_labels = labels.clone();
-        state_labels.push(state_label, "");
-        let base = labels.text.len();
-        let mut series = |this: &mut Self, state: &str, value: f64| {
-            state_labels.text.truncate(base);
-            write_labels(&mut state_labels.text, &[(state_label, state)]);
-            this.add_labels(desc, &state_labels, value);
+        #[cfg(debug_assertions)]
+        {
+            let mut state_labels = labels.clone();
+            state_labels.push(state_label, "");
+            state_labels.check(desc);
+        }
+        // The labels, then the state's: written after them, not into a copy of them.
+        let series = |this: &mut Self, state: &str, value: f64| {
+            this.sample(
+                desc,
+                value,
+                || labels.device_hash,
+                |body| {
+                    body.push_str(&labels.text);
+                    write_labels(body, &[(state_label, state)]);
+                },
+            );
         };
         for state in known.iter().filter(|s| active.contains(s)) {
             series(self, state, 1.0);
@@ -892,6 +902,18 @@ impl Labels {
             l.push(name, value);
         }
         l
+    }
+
+    /// Makes these the labels, reusing the text's buffer (one set of labels rewritten for
+    /// each of many items costs no allocation per item).
+    pub fn set(&mut self, labels: &[(&str, &str)]) {
+        self.text.clear();
+        self.device_hash = None;
+        #[cfg(debug_assertions)]
+        self.names.clear();
+        for (name, value) in labels {
+            self.push(name, value);
+        }
     }
 
     /// Appends a label. For [`MetricSet::add_states_labels`], the state label comes last.

@@ -200,8 +200,9 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, memory: &mut Memo
         metrics.reserve(&m::FIRST_SEEN, targets.len(), label_bytes);
         metrics.reserve(&m::STALE_THRESHOLD, targets.len(), label_bytes);
     }
+    let mut l = Labels::default();
     for t in targets.iter_mut() {
-        let l = Labels::new(&[
+        l.set(&[
             ("device", &t.device),
             ("device_id", &t.device_id),
             ("target", &t.target),

@@ -235,11 +235,18 @@ pub fn reserve_targets(set: &mut MetricSet, targets: usize, like: &BackupTarget)
 
 /// The labels of every family of a target, escaped once.
 pub fn target_labels(t: &BackupTarget) -> Labels {
-    Labels::new(&[
+    let mut labels = Labels::default();
+    set_target_labels(&mut labels, t);
+    labels
+}
+
+/// Makes `labels` the target's labels ([`target_labels`], reusing the buffer).
+pub fn set_target_labels(labels: &mut Labels, t: &BackupTarget) {
+    labels.set(&[
         ("device", &t.device),
         ("device_id", &t.device_id),
         ("target", &t.target),
-    ])
+    ]);
 }
 
 /// Writes the vendor-neutral families of one target, labelled `labels` ([`target_labels`]:

@@ -333,6 +333,9 @@ pub struct Mapper {
     rollup_bytes: Vec<[f64; 4]>,
     /// Per device, in order: the states its rollup counts.
     rollup_states: Vec<Cow<'static, str>>,
+    /// The labels of the device and of the target being mapped (buffers reused).
+    device_labels: Labels,
+    target_labels: Labels,
 }
 
 /// What a device's mapping needs from the user and org lists: its computer's user and org, and
@@ -382,6 +385,8 @@ impl Mapper {
             pending: Vec::new(),
             rollup_bytes: Vec::new(),
             rollup_states: Vec::new(),
+            device_labels: Labels::default(),
+            target_labels: Labels::default(),
         }
     }
 
@@ -530,28 +535,30 @@ impl Mapper {
             }
         }
 
-        let dl = Labels::new(&[("device", &name), ("device_id", &id)]);
+        let dl = &mut self.device_labels;
+        dl.set(&[("device", &name), ("device_id", &id)]);
+        let dl = &*dl;
         let reference = self.reference;
         let within = options.connected_within.as_secs_f64();
         let last_connected = w.time(|| format!("computers[{i}].lastConnected"), &last_connected);
         let connected = last_connected.map(|t| reference - t <= within);
         if let (Some(t), Some(c)) = (last_connected, connected) {
-            set.add_labels(&m::C42_DEVICE_LAST_CONNECTED, &dl, t);
-            set.add_labels(&m::C42_DEVICE_CONNECTED, &dl, f64::from(u8::from(c)));
+            set.add_labels(&m::C42_DEVICE_LAST_CONNECTED, dl, t);
+            set.add_labels(&m::C42_DEVICE_CONNECTED, dl, f64::from(u8::from(c)));
         }
         let created = w.time(|| format!("computers[{i}].creationDate"), &creation_date);
         // Blocked or deactivated devices, and destinations no longer used, do not back up.
         let blocked = w.flag(|| format!("computers[{i}].blocked"), &blocked);
         let device_paused = deactivated || blocked == Some(true);
         if let Some(b) = blocked {
-            set.add_labels(&m::C42_DEVICE_BLOCKED, &dl, f64::from(u8::from(b)));
+            set.add_labels(&m::C42_DEVICE_BLOCKED, dl, f64::from(u8::from(b)));
         }
         let alert_state = w.num(|| format!("computers[{i}].alertState"), &alert_state);
         let device_states = states(&alert_states, alert_state);
         if !device_states.is_empty() {
             set.add_states_labels(
                 &m::C42_DEVICE_ALERT_STATE,
-                &dl,
+                dl,
                 m::CODE42_ALERT_STATES,
                 &device_states,
             );
@@ -644,17 +651,19 @@ impl Mapper {
                 schedule_period: None,
                 ..Default::default()
             };
-            let tl = crate::sources::target_labels(&target);
+            let tl = &mut self.target_labels;
+            crate::sources::set_target_labels(tl, &target);
+            let tl = &*tl;
             if let Some(v) = billable_bytes {
-                set.add_labels(&m::C42_BACKUP_BILLABLE, &tl, v);
+                set.add_labels(&m::C42_BACKUP_BILLABLE, tl, v);
             }
             if let Some(v) = send_rate {
-                set.add_labels(&m::C42_BACKUP_SEND_RATE, &tl, v);
+                set.add_labels(&m::C42_BACKUP_SEND_RATE, tl, v);
             }
             if let Some(v) = using {
-                set.add_labels(&m::C42_BACKUP_IN_USE, &tl, f64::from(u8::from(v)));
+                set.add_labels(&m::C42_BACKUP_IN_USE, tl, f64::from(u8::from(v)));
             }
-            crate::sources::render_target(set, &tl, &target);
+            crate::sources::render_target(set, tl, &target);
             if options.org_rollups {
                 self.rollup_bytes.push([
                     selected_bytes.unwrap_or(0.0),
