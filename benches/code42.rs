@@ -22,7 +22,8 @@
 //! - the `/metrics` size, plain and gzip, and its series count.
 //! - where a refresh's time goes: each step alone on data already at hand (decoding every page
 //!   on one thread, mapping the computers page by page, the staleness families, the device
-//!   index, freeing the snapshot, rendering), with the minor page faults each step took
+//!   index, freeing the snapshot, rendering), with the minor page faults and the allocations
+//!   each step took
 //!   (memory touched for the first time: on a virtual machine, much of the cost of a large
 //!   step).
 //!
@@ -254,9 +255,15 @@ async fn main() {
         "the rest (exposition as served, clients, ...)",
         held.saturating_sub(named) as f64 / 1e6
     );
-    println!("steps alone, no latency (best of 3; minor page faults of the best run):");
-    for (step, time, faults) in steps {
-        println!("  {step:<44} {:8.1} ms {faults:>8} faults", ms(time));
+    println!(
+        "steps alone, no latency (best of 3; minor page faults and allocations of the best run):"
+    );
+    for (step, time, faults, allocations) in steps {
+        println!(
+            "  {step:<44} {:8.1} ms {faults:>8} faults {:>6.1} allocations per device",
+            ms(time),
+            allocations as f64 / n as f64
+        );
     }
     server.shutdown().await;
 }
@@ -269,7 +276,7 @@ async fn breakdown(
     client: &reqwest::Client,
     bearer: &str,
     exporter: &Exporter,
-) -> Vec<(&'static str, Duration, u64)> {
+) -> Vec<(&'static str, Duration, u64, usize)> {
     let mut bodies = Vec::new();
     for u in urls {
         let body = client
@@ -297,7 +304,9 @@ async fn breakdown(
         source: &cfg.name,
         exposure: &cfg.exposure,
     };
-    let mut steps: Vec<(&'static str, Vec<(Duration, u64)>)> = [
+    // Per step, each run: its time, minor page faults and allocations.
+    type Runs = Vec<(Duration, u64, usize)>;
+    let mut steps: Vec<(&'static str, Runs)> = [
         "decode every page (one thread)",
         "map the computers page by page, then finish",
         "staleness (stale::annotate)",
@@ -310,9 +319,14 @@ async fn breakdown(
     .collect();
     let timed = |f: &mut dyn FnMut()| {
         let faults = minor_faults();
+        let allocations = support::allocations();
         let t = Instant::now();
         f();
-        (t.elapsed(), minor_faults() - faults)
+        (
+            t.elapsed(),
+            minor_faults() - faults,
+            support::allocations() - allocations,
+        )
     };
     for _ in 0..3 {
         let mut decoded = None;
@@ -346,8 +360,8 @@ async fn breakdown(
     steps
         .into_iter()
         .map(|(step, runs)| {
-            let (time, faults) = runs.into_iter().min().expect("three runs");
-            (step, time, faults)
+            let (time, faults, allocations) = runs.into_iter().min().expect("three runs");
+            (step, time, faults, allocations)
         })
         .collect()
 }
