@@ -560,7 +560,7 @@ impl Mapper {
                 &m::C42_DEVICE_ALERT_STATE,
                 dl,
                 m::CODE42_ALERT_STATES,
-                &device_states,
+                device_states.as_slice(),
             );
         }
 
@@ -624,7 +624,7 @@ impl Mapper {
                 alerts = device_states.clone();
             }
             if options.org_rollups {
-                for s in &alerts {
+                for s in alerts.iter() {
                     if !rollup_states.iter().any(|r| r == s) {
                         rollup_states.push(state_name(s));
                     }
@@ -809,10 +809,10 @@ fn state_name(s: &str) -> Cow<'static, str> {
 /// The alert states that hold, from an `alertStates` list (`OK` only when nothing else is
 /// reported), or from the numeric `alertState` when the list is missing (0 is OK; other codes
 /// have no documented name and give no state). Empty: nothing known.
-fn states(list: &[String], numeric: Option<f64>) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::with_capacity(1);
+fn states(list: &[String], numeric: Option<f64>) -> States<'_> {
+    let mut out = States::None;
     for s in list {
-        if s != "OK" && !out.contains(&s.as_str()) {
+        if s != "OK" && !out.contains(s) {
             out.push(s);
         }
     }
@@ -820,6 +820,47 @@ fn states(list: &[String], numeric: Option<f64>) -> Vec<&str> {
         out.push("OK");
     }
     out
+}
+
+/// The states of a device or a target: nearly always one, held without an allocation.
+#[derive(Debug, Clone)]
+enum States<'a> {
+    None,
+    One(&'a str),
+    Many(Vec<&'a str>),
+}
+
+impl<'a> States<'a> {
+    fn push(&mut self, state: &'a str) {
+        *self = match std::mem::replace(self, States::None) {
+            States::None => States::One(state),
+            States::One(first) => States::Many(vec![first, state]),
+            States::Many(mut all) => {
+                all.push(state);
+                States::Many(all)
+            }
+        };
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        match self {
+            States::None => &[],
+            States::One(state) => std::slice::from_ref(state),
+            States::Many(all) => all,
+        }
+    }
+
+    fn contains(&self, state: &str) -> bool {
+        self.as_slice().contains(&state)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, &'a str> {
+        self.as_slice().iter()
+    }
 }
 
 #[derive(Debug, Default)]

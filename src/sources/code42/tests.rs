@@ -192,13 +192,26 @@ fn alert_states_per_destination_with_the_device_as_fallback() {
 #[test]
 fn states_from_lists_and_codes() {
     let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    assert_eq!(states(&list(&["OK"]), Some(0.0)), vec!["OK"]);
-    assert_eq!(states(&list(&[]), Some(0.0)), vec!["OK"]);
+    assert_eq!(states(&list(&["OK"]), Some(0.0)).as_slice(), ["OK"]);
+    assert_eq!(states(&list(&[]), Some(0.0)).as_slice(), ["OK"]);
     assert!(states(&list(&[]), Some(2.0)).is_empty());
     assert!(states(&list(&[]), None).is_empty());
     assert_eq!(
-        states(&list(&["OK", "NewVendorState", "NewVendorState"]), None),
-        vec!["NewVendorState"]
+        states(&list(&["OK", "NewVendorState", "NewVendorState"]), None).as_slice(),
+        ["NewVendorState"]
+    );
+    assert_eq!(
+        states(
+            &list(&[
+                "WarningCritical",
+                "OK",
+                "ConnectionAlert",
+                "WarningCritical"
+            ]),
+            None
+        )
+        .as_slice(),
+        ["WarningCritical", "ConnectionAlert"]
     );
 }
 
