@@ -409,12 +409,7 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
         }
         fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            #[derive(serde::Deserialize)]
-            #[serde(transparent)]
-            struct Text(#[serde(deserialize_with = "opt_text")] Option<String>);
-            while let Some(Text(item)) = seq.next_element::<Text>()? {
-                out.extend(item.as_deref().map(split_list).unwrap_or_default());
-            }
+            while seq.next_element_seed(PushParts(&mut out))?.is_some() {}
             Ok(out)
         }
         fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
@@ -432,11 +427,65 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
 
 /// Splits `"Blocked,Active"` into its trimmed, non-empty parts.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    let mut parts = Vec::new();
+    push_parts(&mut parts, text);
+    parts
+}
+
+fn push_parts(out: &mut Vec<String>, text: &str) {
+    out.extend(
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+    );
+}
+
+/// One item of a [`string_list`] list, read as [`opt_text`] reads text and split into
+/// `out` as it is read (no copy of the item's text is made first).
+struct PushParts<'a>(&'a mut Vec<String>);
+
+impl<'de> de::DeserializeSeed<'de> for PushParts<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PushParts<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, a number or null")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        push_parts(self.0, v);
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.visit_str(&v.to_string())
+    }
+    /// An object or a list is no text: nothing (drained, never a decoding error).
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        drain_map(map).map(|_| ())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        drain_seq(seq).map(|_| ())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
 }
 
 /// Parses an ISO 8601 date-time with an offset (`2008-10-28T10:58:47.632-05:00`,
@@ -1133,6 +1182,16 @@ mod tests {
         let v: Lists = serde_json::from_str(r#"{"l": "Blocked,Active", "t": 4242}"#).unwrap();
         assert_eq!(v.l, vec!["Blocked", "Active"]);
         assert_eq!(v.t.as_deref(), Some("4242"));
+        // Each item of a list read as text and split: numbers and booleans as written,
+        // nothing for null, an empty text, an object or a list.
+        let v: Lists = serde_json::from_str(
+            r#"{"l": ["Blocked, Active", 7, -2, 1.5, true, null, "", " , ", [1, "x"], {"a": 1}, "OK\u0021"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v.l,
+            vec!["Blocked", "Active", "7", "-2", "1.5", "true", "OK!"]
+        );
         let v: Lists =
             serde_json::from_str(r#"{"l": ["OK", " WARN ", null, ""], "t": null}"#).unwrap();
         assert_eq!(v.l, vec!["OK", "WARN"]);
