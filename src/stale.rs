@@ -202,11 +202,7 @@ pub fn annotate(snapshot: &mut Snapshot, policy: &StalePolicy, memory: &mut Memo
     }
     let mut l = Labels::default();
     for t in targets.iter_mut() {
-        l.set(&[
-            ("device", &t.device),
-            ("device_id", &t.device_id),
-            ("target", &t.target),
-        ]);
+        crate::sources::set_target_labels(&mut l, t);
         // Recorded even when the vendor gives a creation time, so a target whose creation
         // time turns unreadable keeps a first-seen time.
         let (read_first, success) = memory.touch(&t.device_id, &t.target, now, t.last_success);

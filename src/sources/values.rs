@@ -280,45 +280,46 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 
 /// Text that may come as a string, a number or a boolean (kept as written), or `null` (→ `None`).
 pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a string, a number or null")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-        /// An object or a list is no text: absent (drained, never a decoding error).
-        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            drain_map(map).map(|_| None)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-            drain_seq(seq).map(|_| None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
+    d.deserialize_any(Text(|text: Option<&str>| text.map(str::to_owned)))
+}
+
+/// Reads a value as text, as [`opt_text`] does, and hands it to the function: a string, a
+/// number or a boolean as written; `None` for `null`, and for an object or a list (drained,
+/// never a decoding error). The text is lent, not copied.
+struct Text<F>(F);
+
+impl<'de, T, F: FnOnce(Option<&str>) -> T> Visitor<'de> for Text<F> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string, a number or null")
     }
-    d.deserialize_any(V)
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok((self.0)(Some(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        drain_map(map).map(|_| (self.0)(None))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        drain_seq(seq).map(|_| (self.0)(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+        Ok((self.0)(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<T, E> {
+        Ok((self.0)(None))
+    }
 }
 
 /// A time read while decoding, so that no text is kept for it: its Unix seconds, or the text
@@ -448,43 +449,12 @@ struct PushParts<'a>(&'a mut Vec<String>);
 impl<'de> de::DeserializeSeed<'de> for PushParts<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PushParts<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string, a number or null")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        push_parts(self.0, v);
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.visit_str(&v.to_string())
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.visit_str(&v.to_string())
-    }
-    /// An object or a list is no text: nothing (drained, never a decoding error).
-    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        drain_map(map).map(|_| ())
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        drain_seq(seq).map(|_| ())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+        let out = self.0;
+        d.deserialize_any(Text(|text: Option<&str>| {
+            if let Some(text) = text {
+                push_parts(out, text);
+            }
+        }))
     }
 }
 

@@ -149,19 +149,23 @@ where
     // sixth of the decoding of a Code42 computer page); one that is not UTF-8 is read as
     // bytes, so its error is the one serde_json gives there.
     match std::str::from_utf8(body) {
-        Ok(text) => {
-            let de = &mut serde_json::Deserializer::from_str(text);
-            seed()
-                .deserialize(&mut *de)
-                .and_then(|v| de.end().map(|()| v))
-        }
-        Err(_) => {
-            let de = &mut serde_json::Deserializer::from_slice(body);
-            seed()
-                .deserialize(&mut *de)
-                .and_then(|v| de.end().map(|()| v))
-        }
+        Ok(text) => read_whole(serde_json::Deserializer::from_str(text), seed()),
+        Err(_) => read_whole(serde_json::Deserializer::from_slice(body), seed()),
     }
+}
+
+/// What `seed` reads, when nothing but whitespace follows it.
+fn read_whole<'de, R, S, V>(
+    mut de: serde_json::Deserializer<R>,
+    seed: S,
+) -> Result<V, serde_json::Error>
+where
+    R: serde_json::de::Read<'de>,
+    S: DeserializeSeed<'de, Value = V>,
+{
+    let v = seed.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
 }
 
 fn decode_tracked<S, V>(
