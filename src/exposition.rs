@@ -474,6 +474,63 @@ impl MetricSet {
         self.encoder = Compressor::default();
     }
 
+    /// Compresses what every family has not compressed yet, keeping the text buffers (the
+    /// set is written again, as one page of a fleet after another: see
+    /// [`MetricSet::absorb`]). A set compressing beside is settled first.
+    pub fn compress_rest(&mut self) {
+        self.settle();
+        let Compressor::Here(encoder) = &mut self.encoder else {
+            return;
+        };
+        for family in self.families.iter_mut() {
+            if !family.body.is_empty() {
+                family.compress(encoder);
+            }
+        }
+    }
+
+    /// Moves every sample of `part` after this set's, family by family: `part` is a set of the
+    /// same source and exposure written apart (one page of a fleet, mapped on a thread of its
+    /// own while the next pages are). Its compressed pieces are appended as they are (text it
+    /// has not compressed yet is compressed here first: [`MetricSet::compress_rest`] on its
+    /// own thread saves that). `part` is left without samples, keeping its text buffers for
+    /// the next page.
+    pub fn absorb(&mut self, part: &mut MetricSet) {
+        debug_assert!(
+            self.neutral_prefix == part.neutral_prefix
+                && Arc::ptr_eq(&self.exposure, &part.exposure),
+            "a set absorbs sets of its own source and exposure"
+        );
+        part.settle();
+        // Pieces compressed beside come back later than these would be appended: this set's
+        // are taken back first (a set written by pages has none), and the thread starts
+        // again at its next piece.
+        let beside = matches!(self.encoder, Compressor::Beside(_));
+        self.settle();
+        for from in part.families.iter_mut().filter(|f| f.samples > 0) {
+            let index = family_index(&mut self.families, &self.exposure, from.desc);
+            let Compressor::Here(encoder) = &mut self.encoder else {
+                unreachable!("settled above");
+            };
+            let to = &mut self.families[index];
+            // This set's text first, then the part's pieces, then its text.
+            if !to.body.is_empty() {
+                to.compress(encoder);
+            }
+            to.deflated.take_from(&mut from.deflated);
+            if !from.body.is_empty() {
+                let encoder = encoder.get_or_insert_with(|| Box::new(new_encoder()));
+                to.deflated.push(encoder, from.body.as_bytes());
+                from.body.clear();
+            }
+            to.samples += from.samples;
+            from.samples = 0;
+        }
+        if beside {
+            self.compress_beside();
+        }
+    }
+
     /// Adds a sample only when the value is known: unknown times and sizes are absent, never 0.
     pub fn add_opt(&mut self, desc: &'static Desc, labels: &[(&str, &str)], value: Option<f64>) {
         if let Some(v) = value {
@@ -680,6 +737,23 @@ impl Pieces {
         self.open.extend_from_slice(piece);
         self.crc.combine(crc);
         self.len += len;
+    }
+
+    /// Appends the pieces of `other` and empties it (its buffer kept for more pieces).
+    fn take_from(&mut self, other: &mut Pieces) {
+        if self.open.is_empty() && self.sealed.is_empty() && other.sealed.is_empty() {
+            // The first part's pieces are this family's: the buffers trade places, no copy.
+            std::mem::swap(&mut self.open, &mut other.open);
+        } else {
+            self.open.extend_from_slice(&other.sealed);
+            self.open.extend_from_slice(&other.open);
+        }
+        other.open.clear();
+        other.sealed = Bytes::new();
+        self.crc.combine(&other.crc);
+        self.len += other.len;
+        other.crc = Crc::new();
+        other.len = 0;
     }
 
     /// Moves the open pieces into `sealed`, of exactly their size.
@@ -1345,6 +1419,63 @@ mod tests {
         );
         small.seal();
         assert!(matches!(small.encoder, Compressor::Here(None)));
+    }
+
+    #[test]
+    fn parts_absorbed_in_order_make_the_text_of_one_set() {
+        // Pages of uneven sizes (several pieces in some, text only in others), one part set
+        // reused for every page, as a fleet mapped page by page on threads of its own.
+        let n = 12_000;
+        let write = |set: &mut MetricSet, range: std::ops::Range<u32>| {
+            for i in range {
+                let device = format!("device-{i}");
+                set.add(&V, &[("device", &device)], f64::from(i) / 4.0);
+                set.add(&G, &[("device", &device)], f64::from(i));
+            }
+        };
+        let exposure = Arc::new(Exposure::default());
+        let origin = Origin {
+            source: "a",
+            exposure: &exposure,
+        };
+        let mut whole = MetricSet::new("crashplan", origin);
+        whole.compress_beside();
+        let mut part = MetricSet::new("crashplan", origin);
+        let mut from = 0;
+        for (k, size) in [1u32, 4000, 7, 0, 5000, 2992].into_iter().enumerate() {
+            write(&mut part, from..from + size);
+            if k % 2 == 0 {
+                part.compress_rest();
+                assert!(part.families.iter().all(|f| f.body.is_empty()));
+            }
+            whole.absorb(&mut part);
+            assert_eq!(part.samples(), 0, "the part is left empty");
+            from += size;
+        }
+        assert_eq!(from, n);
+        assert!(
+            part.families
+                .iter()
+                .any(|f| f.body.capacity() >= PIECE_BYTES),
+            "the part keeps its text buffers"
+        );
+        assert_eq!(whole.samples(), 2 * n as usize);
+        whole.settle();
+        let mut text = String::new();
+        assemble(&mut text, &[&whole]);
+        assert_eq!(text, expected(&["a"], n));
+        // Samples written into the set itself between parts stay in their place.
+        let mut mixed = MetricSet::new("crashplan", origin);
+        write(&mut mixed, 0..3);
+        write(&mut part, 3..5000);
+        mixed.absorb(&mut part);
+        write(&mut mixed, 5000..5002);
+        write(&mut part, 5002..n);
+        mixed.absorb(&mut part);
+        mixed.seal();
+        let mut text = String::new();
+        assemble(&mut text, &[&mixed]);
+        assert_eq!(text, expected(&["a"], n));
     }
 
     #[test]

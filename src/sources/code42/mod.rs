@@ -305,25 +305,27 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
     mapper.finish(raw)
 }
 
-/// Maps computers into a snapshot page by page, as the pages come (a [`PageSink`]): each
-/// computer's devices, targets and their families are written at once, its values moved out of
-/// the page, which is then let go. What needs the user and org lists (the `user` and `org` of
-/// `backup_device_info`, the org rollups) waits for [`Mapper::finish`], which has them.
+/// Maps computers into a snapshot page by page, as the pages come (a [`PageSink`]). Each page
+/// is mapped into a [`Part`] of its own (its devices, targets and their families, its values
+/// moved out of the page, which is then let go) on a blocking thread, as many pages at once as
+/// there are cores, while the next pages download and decode; the parts are taken in page
+/// order, so the snapshot is the one mapping every page in turn makes. What needs the user
+/// and org lists (the `user` and `org` of `backup_device_info`, the org rollups) waits for
+/// [`Mapper::finish`], which has them.
+///
+/// A computer listed twice is kept once: across pages the paging leaves the repeat out
+/// before it comes here (`Upstream::get_numbered_pages_into`), within a page its part does.
 pub struct Mapper {
-    options: Options,
+    /// What every page's mapping reads.
+    ctx: Arc<Context>,
     /// The clock when the mapping began, unless given.
     now: Option<f64>,
     set: MetricSet,
     w: Warnings,
-    /// The console's time of the first page (`now` without one).
-    reference: f64,
     /// The computers the console announced (sizes the families when the first page comes).
     announced: Option<u64>,
-    /// The shards the devices are written by (sizes the families: this one writes its share).
-    shards: usize,
     /// Computers read so far (`computers[i]` in warnings).
     read: usize,
-    seen_ids: HashSet<String>,
     devices: Vec<Device>,
     targets: Vec<BackupTarget>,
     /// Per device, what waits for the user and org lists.
@@ -333,9 +335,37 @@ pub struct Mapper {
     rollup_bytes: Vec<[f64; 4]>,
     /// Per device, in order: the states its rollup counts.
     rollup_states: Vec<Cow<'static, str>>,
-    /// The labels of the device and of the target being mapped (buffers reused).
-    device_labels: Labels,
-    target_labels: Labels,
+    /// Pages being mapped on threads of their own, in page order: each part comes back
+    /// through its channel (none when its mapping panicked).
+    mapping: std::collections::VecDeque<std::sync::mpsc::Receiver<Part>>,
+    /// How many pages are mapped at once (1: each on the thread giving it).
+    parallel: usize,
+    /// Parts taken, emptied for the next pages (their buffers kept).
+    spare: Vec<Part>,
+}
+
+/// What the mapping of every page reads: the choices, the source, and the times the first
+/// page gave.
+#[derive(Clone)]
+struct Context {
+    options: Options,
+    source: String,
+    exposure: Arc<Exposure>,
+    /// The console's time of the first page (`now` without one).
+    reference: f64,
+    /// The clock times are judged against: the same for every page.
+    judged_at: f64,
+    /// The sizes of a page's families, from the first page.
+    sizing: Option<Sizing>,
+}
+
+/// A page's families grow once to their size: a target like the first page's, and how many
+/// bytes the labels of a device and of a target take.
+#[derive(Clone)]
+struct Sizing {
+    like: BackupTarget,
+    device_labels: usize,
+    target_labels: usize,
 }
 
 /// What a device's mapping needs from the user and org lists: its computer's user and org, and
@@ -362,39 +392,58 @@ impl Mapper {
     /// answer carries none (the clock when the first page comes, when `None`).
     pub fn new<'a>(source: impl Into<Origin<'a>>, options: &Options, now: Option<f64>) -> Mapper {
         let source = source.into();
+        // Times are judged against the clock as the mapping begins (not read again for each
+        // of the fleet's times).
+        let judged_at = crate::time::unix_now();
+        // Pages are mapped on the runtime's blocking threads, one per core at most; without a
+        // runtime (or a core to spare), each on the thread giving it.
+        let parallel = match tokio::runtime::Handle::try_current() {
+            Ok(_) => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            Err(_) => 1,
+        };
         Mapper {
-            shards: source.exposure.shard().total().max(1) as usize,
-            options: options.clone(),
+            ctx: Arc::new(Context {
+                options: options.clone(),
+                source: source.source.to_owned(),
+                exposure: source.exposure.clone(),
+                reference: now.unwrap_or(0.0),
+                judged_at,
+                sizing: None,
+            }),
             now,
-            // Compressed on a thread of its own: the fleet's pieces are compressed while the
-            // next computers are mapped.
+            // The parts' pieces come compressed; what `finish` writes is compressed on a
+            // thread of its own while it writes on.
             set: {
                 let mut set = MetricSet::new(SYSTEM, source);
                 set.compress_beside();
                 set
             },
-            // Times are judged against the clock as the mapping begins (not read again for
-            // each of the fleet's times).
-            w: Warnings::at(crate::time::unix_now()),
-            reference: now.unwrap_or(0.0),
+            w: Warnings::at(judged_at),
             announced: None,
             read: 0,
-            seen_ids: HashSet::new(),
             devices: Vec::new(),
             targets: Vec::new(),
             pending: Vec::new(),
             rollup_bytes: Vec::new(),
             rollup_states: Vec::new(),
-            device_labels: Labels::default(),
-            target_labels: Labels::default(),
+            mapping: std::collections::VecDeque::new(),
+            parallel,
+            spare: Vec::new(),
         }
+    }
+
+    /// The mapping with `n` pages mapped at once at most (tests: a machine's cores decide).
+    #[cfg(test)]
+    fn parallel(mut self, n: usize) -> Mapper {
+        self.parallel = n;
+        self
     }
 
     /// What the first computer page says: how many computers there are, and the console's
     /// time (`metadata.timestamp`).
     pub fn begin(&mut self, total: Option<u64>, server_time: Option<&str>) {
         let now = self.now.unwrap_or_else(crate::time::unix_now);
-        self.reference = self
+        Arc::make_mut(&mut self.ctx).reference = self
             .w
             .read(
                 || "computers metadata.timestamp".into(),
@@ -405,21 +454,71 @@ impl Mapper {
         self.announced = total;
     }
 
-    /// Maps one page of computers.
+    /// Maps one page of computers: on a thread of its own while earlier pages are still
+    /// mapped, when there are cores for it (the oldest page's part is taken first when
+    /// as many pages as cores are being mapped).
     pub fn page(&mut self, computers: Vec<Computer>) {
         if self.read == 0 {
             self.reserve(&computers);
         }
-        for c in computers {
-            let i = self.read;
-            self.read += 1;
-            self.computer(i, c);
+        let first = self.read;
+        self.read += computers.len();
+        while self.mapping.len() >= self.parallel.max(1) {
+            self.take_next();
+        }
+        let mut part = self.spare.pop().unwrap_or_else(|| Part::new(&self.ctx));
+        if self.parallel > 1 {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let (done, part_back) = std::sync::mpsc::sync_channel(1);
+                let ctx = self.ctx.clone();
+                runtime.spawn_blocking(move || {
+                    part.map(&ctx, first, computers);
+                    let _ = done.send(part);
+                });
+                self.mapping.push_back(part_back);
+                return;
+            }
+        }
+        part.map(&self.ctx, first, computers);
+        self.take(part);
+    }
+
+    /// Waits for the oldest page being mapped and takes its part.
+    fn take_next(&mut self) {
+        let Some(part) = self.mapping.pop_front() else {
+            return;
+        };
+        match part.recv() {
+            Ok(part) => self.take(part),
+            // Its thread panicked (and said why): the refresh fails rather than miss a page.
+            Err(_) => panic!("computers: mapping a page failed"),
         }
     }
 
-    /// Sizes the devices, targets and the families written for each from the first page and
-    /// the announced count: they grow once, not by doubling (more than the fleet needs costs
-    /// address space only, never touched).
+    /// Appends a page's part after the pages before it and keeps it, emptied, for a later page.
+    fn take(&mut self, mut part: Part) {
+        self.set.absorb(&mut part.set);
+        let (bytes, states) = (self.rollup_bytes.len(), self.rollup_states.len());
+        self.pending.extend(part.pending.drain(..).map(|mut p| {
+            p.bytes = p.bytes.start + bytes..p.bytes.end + bytes;
+            p.states = p.states.start + states..p.states.end + states;
+            p
+        }));
+        self.devices.append(&mut part.devices);
+        self.targets.append(&mut part.targets);
+        self.rollup_bytes.append(&mut part.rollup_bytes);
+        self.rollup_states.append(&mut part.rollup_states);
+        self.w.merge(std::mem::replace(
+            &mut part.w,
+            Warnings::at(self.ctx.judged_at),
+        ));
+        part.seen_ids.clear();
+        self.spare.push(part);
+    }
+
+    /// Sizes the devices and targets from the first page and the announced count: they grow
+    /// once, not by doubling (more than the fleet needs costs address space only, never
+    /// touched); and the families of each page, from the first page's names.
     fn reserve(&mut self, first: &[Computer]) {
         let devices = (self.announced.unwrap_or(0) as usize)
             .max(first.len())
@@ -430,14 +529,6 @@ impl Mapper {
         self.devices.reserve(devices);
         self.pending.reserve(devices);
         self.targets.reserve(targets);
-        self.seen_ids.reserve(devices);
-        // The samples of this shard's share (a hash partition: about even).
-        let (devices, targets) = if self.shards > 1 {
-            let share = |n: usize| n * 5 / (4 * self.shards) + 16;
-            (share(devices), share(targets))
-        } else {
-            (devices, targets)
-        };
         let Some(c) = first.iter().find(|c| !c.backup_usage.is_empty()) else {
             return;
         };
@@ -451,34 +542,212 @@ impl Mapper {
             .target_computer_name
             .as_deref()
             .map_or(20, str::len);
-        let like = BackupTarget {
-            device: "d".repeat(device),
-            device_id: "i".repeat(id),
-            target: "t".repeat(target),
-            ..Default::default()
+        Arc::make_mut(&mut self.ctx).sizing = Some(Sizing {
+            like: BackupTarget {
+                device: "d".repeat(device),
+                device_id: "i".repeat(id),
+                target: "t".repeat(target),
+                ..Default::default()
+            },
+            device_labels: 30 + device + id,
+            target_labels: 40 + device + id + target,
+        });
+    }
+
+    /// Maps what waited for the other lists of `lists` (its computers were given page by
+    /// page): each device's `user` and `org`, the org rollups, the store points and servers.
+    pub fn finish(mut self, lists: &Raw) -> Snapshot {
+        while !self.mapping.is_empty() {
+            self.take_next();
+        }
+        let Mapper {
+            ctx,
+            mut set,
+            mut w,
+            mut devices,
+            targets,
+            pending,
+            rollup_bytes,
+            rollup_states,
+            ..
+        } = self;
+        let options = &ctx.options;
+        let users: HashMap<&str, &User> = lists
+            .users
+            .iter()
+            .flatten()
+            .filter_map(|u| u.user_id.as_deref().map(|id| (id, u)))
+            .chain(
+                lists
+                    .users
+                    .iter()
+                    .flatten()
+                    .filter_map(|u| u.user_uid.as_deref().map(|id| (id, u))),
+            )
+            .collect();
+        let orgs: HashMap<&str, &str> = lists
+            .orgs
+            .iter()
+            .flatten()
+            .filter_map(|o| Some((o.org_id.as_deref()?, o.org_name.as_deref()?)))
+            .collect();
+        let mut rollups: HashMap<String, Rollup> = HashMap::new();
+        for (device, p) in devices.iter_mut().zip(pending) {
+            let user = p
+                .user_id
+                .as_deref()
+                .or(p.user_uid.as_deref())
+                .and_then(|u| users.get(u).copied());
+            let user_label = user
+                .and_then(|u| u.username.clone().or_else(|| u.email.clone()))
+                .or(p.user_uid)
+                .or(p.user_id);
+            let org_id = p.org_id.or_else(|| user.and_then(|u| u.org_id.clone()));
+            let org_label = org_id.as_deref().map(|oid| {
+                orgs.get(oid)
+                    .map(|n| (*n).to_owned())
+                    .or_else(|| {
+                        user.filter(|u| u.org_id.as_deref() == Some(oid))
+                            .and_then(|u| u.org_name.clone())
+                    })
+                    .unwrap_or_else(|| oid.to_owned())
+            });
+            if options.org_rollups {
+                if let Some(oid) = &org_id {
+                    let r = match rollups.get_mut(oid) {
+                        Some(r) => r,
+                        None => rollups.entry(oid.clone()).or_default(),
+                    };
+                    for [selected, todo, archive, billable] in &rollup_bytes[p.bytes] {
+                        r.selected += selected;
+                        r.todo += todo;
+                        r.archive += archive;
+                        r.billable += billable;
+                    }
+                    r.name.clone_from(&org_label);
+                    for s in &rollup_states[p.states] {
+                        match r.states.get_mut(s.as_ref()) {
+                            Some(n) => *n += 1.0,
+                            None => {
+                                r.states.insert(s.to_string(), 1.0);
+                            }
+                        }
+                    }
+                }
+            }
+            let known = [("user", user_label), ("org", org_label)];
+            let known = known.into_iter().filter_map(|(k, v)| Some((k, v?)));
+            device.info.splice(0..0, known);
+        }
+        render_devices(&mut set, &devices);
+        if options.org_rollups {
+            map_rollups(&mut set, &rollups);
+        }
+        let mut stores = Vec::new();
+        if let Some(points) = &lists.store_points {
+            let points: Vec<MountPoint> = points
+                .iter()
+                .filter_map(store_point_as_mount_point)
+                .collect();
+            stores = crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
+        }
+        if let Some(servers) = &lists.servers {
+            map_servers(&mut set, servers, &mut w);
+        }
+        Snapshot::rendered(devices, targets, set, w).with_stores(stores)
+    }
+}
+
+/// One page of computers mapped on its own: its samples and warnings, its devices and targets,
+/// and what they leave for [`Mapper::finish`], in the page's order.
+struct Part {
+    set: MetricSet,
+    w: Warnings,
+    devices: Vec<Device>,
+    targets: Vec<BackupTarget>,
+    pending: Vec<Pending>,
+    rollup_bytes: Vec<[f64; 4]>,
+    rollup_states: Vec<Cow<'static, str>>,
+    /// The page's computers so far, to keep one listed twice once.
+    seen_ids: HashSet<String>,
+    /// The labels of the device and of the target being mapped (buffers reused).
+    device_labels: Labels,
+    target_labels: Labels,
+}
+
+impl Part {
+    fn new(ctx: &Context) -> Part {
+        let origin = Origin {
+            source: &ctx.source,
+            exposure: &ctx.exposure,
         };
-        crate::sources::reserve_targets(&mut self.set, targets, &like);
-        let target_labels = 40 + device + id + target;
+        Part {
+            set: MetricSet::new(SYSTEM, origin),
+            w: Warnings::at(ctx.judged_at),
+            devices: Vec::new(),
+            targets: Vec::new(),
+            pending: Vec::new(),
+            rollup_bytes: Vec::new(),
+            rollup_states: Vec::new(),
+            seen_ids: HashSet::new(),
+            device_labels: Labels::default(),
+            target_labels: Labels::default(),
+        }
+    }
+
+    /// Maps a page of computers, the first of them the `first`th of the list, and compresses
+    /// what its families hold (here, on the page's thread).
+    fn map(&mut self, ctx: &Context, first: usize, computers: Vec<Computer>) {
+        self.reserve(ctx, &computers);
+        for (k, c) in computers.into_iter().enumerate() {
+            self.computer(ctx, first + k, c);
+        }
+        self.set.compress_rest();
+    }
+
+    /// Sizes the page's records and families for `computers`: they grow once, not by
+    /// doubling (a part reused for later pages has them already).
+    fn reserve(&mut self, ctx: &Context, computers: &[Computer]) {
+        let devices = computers.len();
+        let targets = computers
+            .iter()
+            .map(|c| c.backup_usage.len())
+            .sum::<usize>();
+        self.devices.reserve(devices);
+        self.pending.reserve(devices);
+        self.targets.reserve(targets);
+        self.seen_ids.reserve(devices);
+        let Some(sizing) = &ctx.sizing else {
+            return;
+        };
+        // The samples of this shard's share (a hash partition: about even).
+        let shards = ctx.exposure.shard().total().max(1) as usize;
+        let (devices, targets) = if shards > 1 {
+            let share = |n: usize| n * 5 / (4 * shards) + 16;
+            (share(devices), share(targets))
+        } else {
+            (devices, targets)
+        };
+        crate::sources::reserve_targets(&mut self.set, targets, &sizing.like);
         for desc in [
             &crate::metrics::ALERT_STATE,
             &m::C42_BACKUP_BILLABLE,
             &m::C42_BACKUP_SEND_RATE,
             &m::C42_BACKUP_IN_USE,
         ] {
-            self.set.reserve(desc, targets, target_labels);
+            self.set.reserve(desc, targets, sizing.target_labels);
         }
-        let device_labels = 30 + device + id;
         for desc in [
             &m::C42_DEVICE_LAST_CONNECTED,
             &m::C42_DEVICE_CONNECTED,
             &m::C42_DEVICE_BLOCKED,
             &m::C42_DEVICE_ALERT_STATE,
         ] {
-            self.set.reserve(desc, devices, device_labels);
+            self.set.reserve(desc, devices, sizing.device_labels);
         }
     }
 
-    fn computer(&mut self, i: usize, c: Computer) {
+    fn computer(&mut self, ctx: &Context, i: usize, c: Computer) {
         let Computer {
             computer_id,
             name,
@@ -498,7 +767,7 @@ impl Mapper {
             product_version,
             backup_usage,
         } = c;
-        let options = &self.options;
+        let options = &ctx.options;
         let w = &mut self.w;
         let set = &mut self.set;
         let active = w.flag(|| format!("computers[{i}].active"), &active);
@@ -538,7 +807,7 @@ impl Mapper {
         let dl = &mut self.device_labels;
         dl.set(&[("device", &name), ("device_id", &id)]);
         let dl = &*dl;
-        let reference = self.reference;
+        let reference = ctx.reference;
         let within = options.connected_within.as_secs_f64();
         let last_connected = w.time(|| format!("computers[{i}].lastConnected"), &last_connected);
         let connected = last_connected.map(|t| reference - t <= within);
@@ -696,105 +965,6 @@ impl Mapper {
             last_connected,
             offline_threshold: None,
         });
-    }
-
-    /// Maps what waited for the other lists of `lists` (its computers were given page by
-    /// page): each device's `user` and `org`, the org rollups, the store points and servers.
-    pub fn finish(self, lists: &Raw) -> Snapshot {
-        let Mapper {
-            options,
-            mut set,
-            mut w,
-            mut devices,
-            targets,
-            pending,
-            rollup_bytes,
-            rollup_states,
-            ..
-        } = self;
-        let users: HashMap<&str, &User> = lists
-            .users
-            .iter()
-            .flatten()
-            .filter_map(|u| u.user_id.as_deref().map(|id| (id, u)))
-            .chain(
-                lists
-                    .users
-                    .iter()
-                    .flatten()
-                    .filter_map(|u| u.user_uid.as_deref().map(|id| (id, u))),
-            )
-            .collect();
-        let orgs: HashMap<&str, &str> = lists
-            .orgs
-            .iter()
-            .flatten()
-            .filter_map(|o| Some((o.org_id.as_deref()?, o.org_name.as_deref()?)))
-            .collect();
-        let mut rollups: HashMap<String, Rollup> = HashMap::new();
-        for (device, p) in devices.iter_mut().zip(pending) {
-            let user = p
-                .user_id
-                .as_deref()
-                .or(p.user_uid.as_deref())
-                .and_then(|u| users.get(u).copied());
-            let user_label = user
-                .and_then(|u| u.username.clone().or_else(|| u.email.clone()))
-                .or(p.user_uid)
-                .or(p.user_id);
-            let org_id = p.org_id.or_else(|| user.and_then(|u| u.org_id.clone()));
-            let org_label = org_id.as_deref().map(|oid| {
-                orgs.get(oid)
-                    .map(|n| (*n).to_owned())
-                    .or_else(|| {
-                        user.filter(|u| u.org_id.as_deref() == Some(oid))
-                            .and_then(|u| u.org_name.clone())
-                    })
-                    .unwrap_or_else(|| oid.to_owned())
-            });
-            if options.org_rollups {
-                if let Some(oid) = &org_id {
-                    let r = match rollups.get_mut(oid) {
-                        Some(r) => r,
-                        None => rollups.entry(oid.clone()).or_default(),
-                    };
-                    for [selected, todo, archive, billable] in &rollup_bytes[p.bytes] {
-                        r.selected += selected;
-                        r.todo += todo;
-                        r.archive += archive;
-                        r.billable += billable;
-                    }
-                    r.name.clone_from(&org_label);
-                    for s in &rollup_states[p.states] {
-                        match r.states.get_mut(s.as_ref()) {
-                            Some(n) => *n += 1.0,
-                            None => {
-                                r.states.insert(s.to_string(), 1.0);
-                            }
-                        }
-                    }
-                }
-            }
-            let known = [("user", user_label), ("org", org_label)];
-            let known = known.into_iter().filter_map(|(k, v)| Some((k, v?)));
-            device.info.splice(0..0, known);
-        }
-        render_devices(&mut set, &devices);
-        if options.org_rollups {
-            map_rollups(&mut set, &rollups);
-        }
-        let mut stores = Vec::new();
-        if let Some(points) = &lists.store_points {
-            let points: Vec<MountPoint> = points
-                .iter()
-                .filter_map(store_point_as_mount_point)
-                .collect();
-            stores = crashplan::map_mount_points(&mut set, "storePoints", &points, &mut w);
-        }
-        if let Some(servers) = &lists.servers {
-            map_servers(&mut set, servers, &mut w);
-        }
-        Snapshot::rendered(devices, targets, set, w).with_stores(stores)
     }
 }
 

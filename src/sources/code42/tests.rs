@@ -473,3 +473,61 @@ fn implausible_device_values_are_absent_and_counted() {
         assert_eq!(snap.warnings.count, 1, "{field} {bad}: {}", snap.warnings);
     }
 }
+
+#[test]
+fn pages_mapped_at_once_make_the_snapshot_of_pages_mapped_in_turn() {
+    let now = chrono::Utc::now();
+    let mut data = sim::fleet::large_console(2_600, 2, now);
+    // Values to warn about, a computer listed twice within its page (of 500), one deactivated.
+    data.computers[7]["lastConnected"] = serde_json::json!("yesterday");
+    data.computers[900]["backupUsage"][0]["selectedBytes"] = serde_json::json!("lots");
+    data.computers[1000]["active"] = serde_json::json!(true);
+    data.computers[1001] = data.computers[1000].clone();
+    data.computers[30]["active"] = serde_json::json!(false);
+    let active = data
+        .computers
+        .iter()
+        .filter(|c| c["active"] != serde_json::json!(false))
+        .count();
+    fn read<T: serde::de::DeserializeOwned>(list: &[serde_json::Value]) -> Vec<T> {
+        list.iter()
+            .map(|v| serde_json::from_value(v.clone()).unwrap())
+            .collect()
+    }
+    let computers: Vec<Computer> = read(&data.computers);
+    let lists = Arc::new(Raw {
+        users: Some(read(&data.users)),
+        orgs: Some(read(&data.orgs)),
+        ..Default::default()
+    });
+    let run = move |parallel: usize| {
+        let at = Some(now.timestamp() as f64);
+        let mut mapper = Mapper::new("console", &options(), at).parallel(parallel);
+        mapper.begin(Some(computers.len() as u64), None);
+        for page in computers.chunks(500) {
+            mapper.page(page.to_vec());
+        }
+        let snap = mapper.finish(&lists);
+        let mut text = String::new();
+        crate::exposition::assemble(&mut text, &[&snap.metrics]);
+        (snap, text)
+    };
+    let in_turn = run.clone()(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let at_once = runtime
+        .block_on(runtime.spawn_blocking(move || run(3)))
+        .unwrap();
+    assert_eq!(in_turn.0.devices.len(), active - 1, "the repeat kept once");
+    assert_eq!(in_turn.0.warnings.count, 3, "{}", in_turn.0.warnings);
+    assert_eq!(at_once.1, in_turn.1);
+    assert_eq!(at_once.0.devices, in_turn.0.devices);
+    assert_eq!(at_once.0.targets, in_turn.0.targets);
+    assert_eq!(
+        at_once.0.warnings.to_string(),
+        in_turn.0.warnings.to_string()
+    );
+    assert!(in_turn.1.contains("code42_org_devices"), "rollups written");
+}
