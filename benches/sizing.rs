@@ -50,6 +50,8 @@
 //! quiet window that runs into the next refresh stops the benchmark with the log's tail.
 //!
 //! Prints a table, one row per vendor; with `BENCH_MARKDOWN=1` also as a markdown table.
+//! `BENCH_EXPORTER` names another exporter binary to measure (a build to compare with,
+//! copied aside), instead of the one this bench was built with.
 
 mod support;
 
@@ -75,6 +77,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The exporter binary Cargo built for this benchmark (the bench profile).
 const EXPORTER: &str = env!("CARGO_BIN_EXE_backup_exporter");
+
+/// The exporter binary measured: `BENCH_EXPORTER`, else the one built with this bench.
+fn exporter_binary() -> String {
+    std::env::var("BENCH_EXPORTER").unwrap_or_else(|_| EXPORTER.to_owned())
+}
 
 /// Refreshes before the peak is read, at least: the first, then two warm ones with a quiet
 /// window each.
@@ -143,7 +150,8 @@ impl Exporter {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("backup_exporter.toml");
         std::fs::write(&path, config).unwrap();
-        let mut command = Command::new(EXPORTER);
+        let binary = exporter_binary();
+        let mut command = Command::new(&binary);
         command
             .arg("--config")
             .arg(&path)
@@ -159,7 +167,7 @@ impl Exporter {
         }
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {EXPORTER}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
         let stderr = child.stderr.take().unwrap();
         let (tx, events) = mpsc::unbounded_channel();
         let tail = Arc::new(Mutex::new(VecDeque::new()));
@@ -700,7 +708,8 @@ async fn main() {
     let paged = format!("page_size = {}\n", knobs.page_size);
     let client = reqwest::Client::new();
     println!(
-        "sizing: the exporter binary {EXPORTER}, {} cores, refresh interval {} s, latency {} ms (Rackspace, Freezer), page size {}",
+        "sizing: the exporter binary {}, {} cores, refresh interval {} s, latency {} ms (Rackspace, Freezer), page size {}",
+        exporter_binary(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         knobs.interval.as_secs(),
         knobs.latency.as_millis(),

@@ -8,7 +8,8 @@
 # BENCH_CONFIGS), Freezer 2000 hosts in two projects with 30 backups each (BENCH_HOSTS,
 # BENCH_BACKUPS), pages of 500 (BENCH_PAGE_SIZE), no latency (BENCH_LATENCY ms for Rackspace and
 # Freezer), a refresh every 30 s (BENCH_INTERVAL), some vendors only (BENCH_VENDORS=code42,...).
-# BENCH_MARKDOWN=1 also prints the table as markdown. About 5 minutes on 2 cores.
+# BENCH_MARKDOWN=1 also prints the table as markdown; BENCH_EXPORTER=path measures another build
+# of the exporter (copied aside) with the same simulators. About 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench sizing
