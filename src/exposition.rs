@@ -215,6 +215,10 @@ struct Compressed {
     text: String,
 }
 
+/// The fewest items [`MetricSet::write_runs`] gives a thread of its own: fewer are written
+/// faster than a thread starts and its part is absorbed.
+pub const MIN_RUN: usize = 2048;
+
 /// Pieces waiting for the thread beside at most: the text they hold is bounded (4 × 64 KB).
 const BESIDE_QUEUE: usize = 4;
 
@@ -528,6 +532,69 @@ impl MetricSet {
         }
         if beside {
             self.compress_beside();
+        }
+    }
+
+    /// An empty set of the same source and exposure: written apart (on another thread), then
+    /// [absorbed](MetricSet::absorb).
+    pub fn part(&self) -> MetricSet {
+        MetricSet {
+            neutral_prefix: self.neutral_prefix.clone(),
+            vendor_prefix: self.vendor_prefix.clone(),
+            exposure: self.exposure.clone(),
+            source_hash: self.source_hash,
+            families: Vec::new(),
+            encoder: Compressor::default(),
+        }
+    }
+
+    /// Writes `items` with `write`, in order, as if it were given all of them here: many
+    /// items are cut into runs, one per core (of [`MIN_RUN`] items at least), each written
+    /// into a [part](MetricSet::part) and compressed on a thread of its own, and the parts
+    /// absorbed in order. `write` is given a run at a time (it may keep buffers across its
+    /// items).
+    pub fn write_runs<T: Sync>(
+        &mut self,
+        items: &[T],
+        write: impl Fn(&mut MetricSet, &[T]) + Sync,
+    ) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.write_runs_on(cores, items, write);
+    }
+
+    /// [`MetricSet::write_runs`] on `cores` cores.
+    fn write_runs_on<T: Sync>(
+        &mut self,
+        cores: usize,
+        items: &[T],
+        write: impl Fn(&mut MetricSet, &[T]) + Sync,
+    ) {
+        let runs = cores.min(items.len() / MIN_RUN).max(1);
+        if runs == 1 {
+            write(self, items);
+            return;
+        }
+        let size = items.len().div_ceil(runs);
+        let write = &write;
+        let parts: Vec<std::thread::Result<MetricSet>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(size)
+                .map(|run| {
+                    let mut part = self.part();
+                    scope.spawn(move || {
+                        write(&mut part, run);
+                        part.compress_rest();
+                        part
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join()).collect()
+        });
+        for part in parts {
+            match part {
+                Ok(mut part) => self.absorb(&mut part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
     }
 
@@ -1476,6 +1543,38 @@ mod tests {
         let mut text = String::new();
         assemble(&mut text, &[&mixed]);
         assert_eq!(text, expected(&["a"], n));
+    }
+
+    #[test]
+    fn runs_written_on_every_core_make_the_text_of_one_run() {
+        let n = 3 * MIN_RUN as u32 + 5;
+        let items: Vec<u32> = (0..n).collect();
+        let write = |set: &mut MetricSet, run: &[u32]| {
+            for i in run {
+                let device = format!("device-{i}");
+                set.add(&V, &[("device", &device)], f64::from(*i) / 4.0);
+                set.add(&G, &[("device", &device)], f64::from(*i));
+            }
+        };
+        for cores in [1, 2, 3, 8] {
+            let mut set = MetricSet::new("crashplan", "a");
+            set.compress_beside();
+            // A sample before the runs stays first.
+            set.add(&G, &[("device", "first")], -1.0);
+            set.write_runs_on(cores, &items, write);
+            set.settle();
+            let mut text = String::new();
+            assemble(&mut text, &[&set]);
+            let first =
+                "backup_test_bytes{system=\"crashplan\",source=\"a\",device=\"first\"} -1\n";
+            let want = expected(&["a"], n).replacen(
+                "backup_test_bytes{",
+                &format!("{first}backup_test_bytes{{"),
+                1,
+            );
+            assert_eq!(text, want, "{cores} cores");
+            assert_eq!(set.samples(), 2 * n as usize + 1);
+        }
     }
 
     #[test]

@@ -179,39 +179,47 @@ impl Snapshot {
     }
 }
 
-/// Writes the vendor-neutral families of devices and targets.
+/// Writes the vendor-neutral families of devices and targets (a large fleet on every core:
+/// [`MetricSet::write_runs`]).
 pub fn render_neutral(set: &mut MetricSet, devices: &[Device], targets: &[BackupTarget]) {
     render_devices(set, devices);
-    if let Some(first) = targets.first() {
-        reserve_targets(set, targets.len(), first);
-    }
-    for t in targets {
-        render_target(set, &target_labels(t), t);
-    }
+    set.write_runs(targets, |set, run| {
+        if let Some(first) = run.first() {
+            reserve_targets(set, run.len(), first);
+        }
+        let mut labels = Labels::default();
+        for t in run {
+            set_target_labels(&mut labels, t);
+            render_target(set, &labels, t);
+        }
+    });
 }
 
-/// Writes the vendor-neutral families of devices.
+/// Writes the vendor-neutral families of devices (a large fleet on every core:
+/// [`MetricSet::write_runs`]).
 pub fn render_devices(set: &mut MetricSet, devices: &[Device]) {
-    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(12);
-    for d in devices {
-        labels.clear();
-        labels.push(("device", &d.name));
-        labels.push(("device_id", &d.id));
-        labels.extend(d.info.iter().map(|(k, v)| (*k, v.as_str())));
-        set.add(&m::DEVICE_INFO, &labels, 1.0);
-        if d.connected.is_some() || d.last_connected.is_some() {
-            let l = &labels[..2];
-            if let Some(c) = d.connected {
-                set.add(&m::DEVICE_CONNECTED, l, f64::from(u8::from(c)));
+    set.write_runs(devices, |set, run| {
+        let mut labels: Vec<(&str, &str)> = Vec::with_capacity(12);
+        for d in run {
+            labels.clear();
+            labels.push(("device", &d.name));
+            labels.push(("device_id", &d.id));
+            labels.extend(d.info.iter().map(|(k, v)| (*k, v.as_str())));
+            set.add(&m::DEVICE_INFO, &labels, 1.0);
+            if d.connected.is_some() || d.last_connected.is_some() {
+                let l = &labels[..2];
+                if let Some(c) = d.connected {
+                    set.add(&m::DEVICE_CONNECTED, l, f64::from(u8::from(c)));
+                }
+                if let Some(t) = d.last_connected {
+                    set.add(&m::DEVICE_LAST_CONNECTED, l, t);
+                }
             }
-            if let Some(t) = d.last_connected {
-                set.add(&m::DEVICE_LAST_CONNECTED, l, t);
+            if let Some(t) = d.offline_threshold {
+                set.add(&m::DEVICE_OFFLINE_THRESHOLD, &labels[..2], t);
             }
         }
-        if let Some(t) = d.offline_threshold {
-            set.add(&m::DEVICE_OFFLINE_THRESHOLD, &labels[..2], t);
-        }
-    }
+    });
 }
 
 /// Reserves room for the vendor-neutral families of about `targets` targets labelled like

@@ -305,16 +305,21 @@ pub fn map<'a>(raw: &Raw, source: impl Into<Origin<'a>>, options: &Options, now:
     mapper.finish(raw)
 }
 
-/// Maps computers into a snapshot page by page, as the pages come (a [`PageSink`]). Each page
-/// is mapped into a [`Part`] of its own (its devices, targets and their families, its values
-/// moved out of the page, which is then let go) on a blocking thread, as many pages at once as
-/// there are cores, while the next pages download and decode; the parts are taken in page
-/// order, so the snapshot is the one mapping every page in turn makes. What needs the user
-/// and org lists (the `user` and `org` of `backup_device_info`, the org rollups) waits for
-/// [`Mapper::finish`], which has them.
+/// Maps computers into a snapshot page by page, as the pages come (a [`PageSink`]): each
+/// computer's devices, targets and their families are written at once, its values moved out
+/// of the page, which is then let go. What needs the user and org lists (the `user` and `org`
+/// of `backup_device_info`, the org rollups) waits for [`Mapper::finish`], which has them.
+///
+/// Pages are mapped in turn, into one [`Part`] whose pieces are compressed on a thread beside
+/// it; or, with 4 cores or more, several at once: each page into a part of its own on a
+/// blocking thread (half as many pages as there are cores: the others decode and download),
+/// the parts taken in page order, so the snapshot is the one mapping every page in turn
+/// makes. On 2 cores the decoders, the one mapping and its compression already keep both
+/// busy: pages mapped at once were no faster there, for more CPU (docs/performance.md).
 ///
 /// A computer listed twice is kept once: across pages the paging leaves the repeat out
-/// before it comes here (`Upstream::get_numbered_pages_into`), within a page its part does.
+/// before it comes here (`Upstream::get_numbered_pages_into`); within a page (and across
+/// pages mapped in turn) its part does.
 pub struct Mapper {
     /// What every page's mapping reads.
     ctx: Arc<Context>,
@@ -338,10 +343,12 @@ pub struct Mapper {
     /// Pages being mapped on threads of their own, in page order: each part comes back
     /// through its channel (none when its mapping panicked).
     mapping: std::collections::VecDeque<std::sync::mpsc::Receiver<Part>>,
-    /// How many pages are mapped at once (1: each on the thread giving it).
+    /// How many pages are mapped at once (1: in turn, on the thread giving them).
     parallel: usize,
     /// Parts taken, emptied for the next pages (their buffers kept).
     spare: Vec<Part>,
+    /// Mapping in turn: the one part every page goes into.
+    in_turn: Option<Part>,
 }
 
 /// What the mapping of every page reads: the choices, the source, and the times the first
@@ -395,10 +402,10 @@ impl Mapper {
         // Times are judged against the clock as the mapping begins (not read again for each
         // of the fleet's times).
         let judged_at = crate::time::unix_now();
-        // Pages are mapped on the runtime's blocking threads, one per core at most; without a
-        // runtime (or a core to spare), each on the thread giving it.
+        // Pages are mapped on the runtime's blocking threads, half as many as there are cores
+        // at once; with fewer than 4 cores, or without a runtime, in turn.
         let parallel = match tokio::runtime::Handle::try_current() {
-            Ok(_) => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            Ok(_) => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).min(8)),
             Err(_) => 1,
         };
         Mapper {
@@ -429,6 +436,7 @@ impl Mapper {
             mapping: std::collections::VecDeque::new(),
             parallel,
             spare: Vec::new(),
+            in_turn: None,
         }
     }
 
@@ -454,33 +462,49 @@ impl Mapper {
         self.announced = total;
     }
 
-    /// Maps one page of computers: on a thread of its own while earlier pages are still
-    /// mapped, when there are cores for it (the oldest page's part is taken first when
-    /// as many pages as cores are being mapped).
+    /// Maps one page of computers: in turn, or on a thread of its own while earlier pages
+    /// are still mapped (the oldest page's part is taken first when as many pages as allowed
+    /// are being mapped).
     pub fn page(&mut self, computers: Vec<Computer>) {
         if self.read == 0 {
             self.reserve(&computers);
         }
         let first = self.read;
         self.read += computers.len();
-        while self.mapping.len() >= self.parallel.max(1) {
+        let runtime = tokio::runtime::Handle::try_current();
+        let (true, Ok(runtime)) = (self.parallel > 1, runtime) else {
+            if self.in_turn.is_none() {
+                self.in_turn = Some(self.first_part());
+            }
+            if let Some(part) = &mut self.in_turn {
+                part.map(&self.ctx, first, computers);
+            }
+            return;
+        };
+        while self.mapping.len() >= self.parallel {
             self.take_next();
         }
         let mut part = self.spare.pop().unwrap_or_else(|| Part::new(&self.ctx));
-        if self.parallel > 1 {
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                let (done, part_back) = std::sync::mpsc::sync_channel(1);
-                let ctx = self.ctx.clone();
-                runtime.spawn_blocking(move || {
-                    part.map(&ctx, first, computers);
-                    let _ = done.send(part);
-                });
-                self.mapping.push_back(part_back);
-                return;
-            }
-        }
-        part.map(&self.ctx, first, computers);
-        self.take(part);
+        let (done, part_back) = std::sync::mpsc::sync_channel(1);
+        let ctx = self.ctx.clone();
+        runtime.spawn_blocking(move || {
+            part.map(&ctx, first, computers);
+            // Compressed here, on the page's thread.
+            part.set.compress_rest();
+            let _ = done.send(part);
+        });
+        self.mapping.push_back(part_back);
+    }
+
+    /// The part pages mapped in turn go into: it takes the records sized for the fleet
+    /// ([`Mapper::reserve`]), and its pieces are compressed beside it while it maps.
+    fn first_part(&mut self) -> Part {
+        let mut part = Part::new(&self.ctx);
+        part.set.compress_beside();
+        std::mem::swap(&mut part.devices, &mut self.devices);
+        std::mem::swap(&mut part.targets, &mut self.targets);
+        std::mem::swap(&mut part.pending, &mut self.pending);
+        part
     }
 
     /// Waits for the oldest page being mapped and takes its part.
@@ -499,15 +523,17 @@ impl Mapper {
     fn take(&mut self, mut part: Part) {
         self.set.absorb(&mut part.set);
         let (bytes, states) = (self.rollup_bytes.len(), self.rollup_states.len());
-        self.pending.extend(part.pending.drain(..).map(|mut p| {
-            p.bytes = p.bytes.start + bytes..p.bytes.end + bytes;
-            p.states = p.states.start + states..p.states.end + states;
-            p
-        }));
-        self.devices.append(&mut part.devices);
-        self.targets.append(&mut part.targets);
-        self.rollup_bytes.append(&mut part.rollup_bytes);
-        self.rollup_states.append(&mut part.rollup_states);
+        if bytes > 0 || states > 0 {
+            for p in &mut part.pending {
+                p.bytes = p.bytes.start + bytes..p.bytes.end + bytes;
+                p.states = p.states.start + states..p.states.end + states;
+            }
+        }
+        append(&mut self.pending, &mut part.pending);
+        append(&mut self.devices, &mut part.devices);
+        append(&mut self.targets, &mut part.targets);
+        append(&mut self.rollup_bytes, &mut part.rollup_bytes);
+        append(&mut self.rollup_states, &mut part.rollup_states);
         self.w.merge(std::mem::replace(
             &mut part.w,
             Warnings::at(self.ctx.judged_at),
@@ -559,6 +585,9 @@ impl Mapper {
     pub fn finish(mut self, lists: &Raw) -> Snapshot {
         while !self.mapping.is_empty() {
             self.take_next();
+        }
+        if let Some(part) = self.in_turn.take() {
+            self.take(part);
         }
         let Mapper {
             ctx,
@@ -695,14 +724,12 @@ impl Part {
         }
     }
 
-    /// Maps a page of computers, the first of them the `first`th of the list, and compresses
-    /// what its families hold (here, on the page's thread).
+    /// Maps a page of computers, the first of them the `first`th of the list.
     fn map(&mut self, ctx: &Context, first: usize, computers: Vec<Computer>) {
         self.reserve(ctx, &computers);
         for (k, c) in computers.into_iter().enumerate() {
             self.computer(ctx, first + k, c);
         }
-        self.set.compress_rest();
     }
 
     /// Sizes the page's records and families for `computers`: they grow once, not by
@@ -965,6 +992,16 @@ impl Part {
             last_connected,
             offline_threshold: None,
         });
+    }
+}
+
+/// Moves the items of `from` after those of `to`; when `to` is empty and no larger, the two
+/// trade buffers instead (a fleet mapped in turn is taken whole, not copied).
+fn append<T>(to: &mut Vec<T>, from: &mut Vec<T>) {
+    if to.is_empty() && to.capacity() <= from.capacity() {
+        std::mem::swap(to, from);
+    } else {
+        to.append(from);
     }
 }
 
