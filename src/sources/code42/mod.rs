@@ -331,15 +331,8 @@ pub struct Mapper {
     announced: Option<u64>,
     /// Computers read so far (`computers[i]` in warnings).
     read: usize,
-    devices: Vec<Device>,
-    targets: Vec<BackupTarget>,
-    /// Per device, what waits for the user and org lists.
-    pending: Vec<Pending>,
-    /// Per target with a device, in order: selected, to do, archive and billable bytes, for
-    /// the org rollups (when they are on).
-    rollup_bytes: Vec<[f64; 4]>,
-    /// Per device, in order: the states its rollup counts.
-    rollup_states: Vec<Cow<'static, str>>,
+    /// The devices and targets of the pages taken so far.
+    records: Records,
     /// Pages being mapped on threads of their own, in page order: each part comes back
     /// through its channel (none when its mapping panicked).
     mapping: std::collections::VecDeque<std::sync::mpsc::Receiver<Part>>,
@@ -428,11 +421,7 @@ impl Mapper {
             w: Warnings::at(judged_at),
             announced: None,
             read: 0,
-            devices: Vec::new(),
-            targets: Vec::new(),
-            pending: Vec::new(),
-            rollup_bytes: Vec::new(),
-            rollup_states: Vec::new(),
+            records: Records::default(),
             mapping: std::collections::VecDeque::new(),
             parallel,
             spare: Vec::new(),
@@ -501,9 +490,7 @@ impl Mapper {
     fn first_part(&mut self) -> Part {
         let mut part = Part::new(&self.ctx);
         part.set.compress_beside();
-        std::mem::swap(&mut part.devices, &mut self.devices);
-        std::mem::swap(&mut part.targets, &mut self.targets);
-        std::mem::swap(&mut part.pending, &mut self.pending);
+        std::mem::swap(&mut part.records, &mut self.records);
         part
     }
 
@@ -522,18 +509,7 @@ impl Mapper {
     /// Appends a page's part after the pages before it and keeps it, emptied, for a later page.
     fn take(&mut self, mut part: Part) {
         self.set.absorb(&mut part.set);
-        let (bytes, states) = (self.rollup_bytes.len(), self.rollup_states.len());
-        if bytes > 0 || states > 0 {
-            for p in &mut part.pending {
-                p.bytes = p.bytes.start + bytes..p.bytes.end + bytes;
-                p.states = p.states.start + states..p.states.end + states;
-            }
-        }
-        append(&mut self.pending, &mut part.pending);
-        append(&mut self.devices, &mut part.devices);
-        append(&mut self.targets, &mut part.targets);
-        append(&mut self.rollup_bytes, &mut part.rollup_bytes);
-        append(&mut self.rollup_states, &mut part.rollup_states);
+        self.records.append(&mut part.records);
         self.w.merge(std::mem::replace(
             &mut part.w,
             Warnings::at(self.ctx.judged_at),
@@ -552,9 +528,7 @@ impl Mapper {
         let per_device = first.iter().map(|c| c.backup_usage.len()).sum::<usize>() as f64
             / first.len().max(1) as f64;
         let targets = (devices as f64 * per_device * 1.1).ceil() as usize + 16;
-        self.devices.reserve(devices);
-        self.pending.reserve(devices);
-        self.targets.reserve(targets);
+        self.records.reserve(devices, targets);
         let Some(c) = first.iter().find(|c| !c.backup_usage.is_empty()) else {
             return;
         };
@@ -593,11 +567,14 @@ impl Mapper {
             ctx,
             mut set,
             mut w,
-            mut devices,
-            targets,
-            pending,
-            rollup_bytes,
-            rollup_states,
+            records:
+                Records {
+                    mut devices,
+                    targets,
+                    pending,
+                    rollup_bytes,
+                    rollup_states,
+                },
             ..
         } = self;
         let options = &ctx.options;
@@ -692,11 +669,7 @@ impl Mapper {
 struct Part {
     set: MetricSet,
     w: Warnings,
-    devices: Vec<Device>,
-    targets: Vec<BackupTarget>,
-    pending: Vec<Pending>,
-    rollup_bytes: Vec<[f64; 4]>,
-    rollup_states: Vec<Cow<'static, str>>,
+    records: Records,
     /// The page's computers so far, to keep one listed twice once.
     seen_ids: HashSet<String>,
     /// The labels of the device and of the target being mapped (buffers reused).
@@ -713,11 +686,7 @@ impl Part {
         Part {
             set: MetricSet::new(SYSTEM, origin),
             w: Warnings::at(ctx.judged_at),
-            devices: Vec::new(),
-            targets: Vec::new(),
-            pending: Vec::new(),
-            rollup_bytes: Vec::new(),
-            rollup_states: Vec::new(),
+            records: Records::default(),
             seen_ids: HashSet::new(),
             device_labels: Labels::default(),
             target_labels: Labels::default(),
@@ -740,9 +709,7 @@ impl Part {
             .iter()
             .map(|c| c.backup_usage.len())
             .sum::<usize>();
-        self.devices.reserve(devices);
-        self.pending.reserve(devices);
-        self.targets.reserve(targets);
+        self.records.reserve(devices, targets);
         self.seen_ids.reserve(devices);
         let Some(sizing) = &ctx.sizing else {
             return;
@@ -865,8 +832,8 @@ impl Part {
         if options.org_rollups {
             rollup_states.extend(device_states.iter().map(|s| state_name(s)));
         }
-        let bytes_from = self.rollup_bytes.len();
-        let targets_from = self.targets.len();
+        let bytes_from = self.records.rollup_bytes.len();
+        let targets_from = self.records.targets.len();
         for (j, mut u) in backup_usage.into_iter().enumerate() {
             let at = |field: &str| format!("computers[{i}].backupUsage[{j}].{field}");
             let named = |n: &Option<String>| n.as_deref().is_some_and(|n| !n.trim().is_empty());
@@ -883,7 +850,7 @@ impl Part {
                 w.push(|| format!("{}: no destination name or guid; skipped", at("")));
                 continue;
             };
-            let device_targets = &self.targets[targets_from..];
+            let device_targets = &self.records.targets[targets_from..];
             if device_targets.iter().any(|t| t.target == target) {
                 // Two destinations of one name: tell them apart by store point or guid.
                 let by = u
@@ -961,30 +928,30 @@ impl Part {
             }
             crate::sources::render_target(set, tl, &target);
             if options.org_rollups {
-                self.rollup_bytes.push([
+                self.records.rollup_bytes.push([
                     selected_bytes.unwrap_or(0.0),
                     todo_bytes.unwrap_or(0.0),
                     archive_bytes.unwrap_or(0.0),
                     billable_bytes.unwrap_or(0.0),
                 ]);
             }
-            self.targets.push(target);
+            self.records.targets.push(target);
         }
-        let states_from = self.rollup_states.len();
+        let states_from = self.records.rollup_states.len();
         if options.org_rollups {
             if rollup_states.len() > 1 {
                 rollup_states.retain(|s| s != "OK");
             }
-            self.rollup_states.append(&mut rollup_states);
+            self.records.rollup_states.append(&mut rollup_states);
         }
-        self.pending.push(Pending {
+        self.records.pending.push(Pending {
             user_id,
             user_uid,
             org_id,
-            bytes: bytes_from..self.rollup_bytes.len(),
-            states: states_from..self.rollup_states.len(),
+            bytes: bytes_from..self.records.rollup_bytes.len(),
+            states: states_from..self.records.rollup_states.len(),
         });
-        self.devices.push(Device {
+        self.records.devices.push(Device {
             name,
             id,
             info,
@@ -992,6 +959,46 @@ impl Part {
             last_connected,
             offline_threshold: None,
         });
+    }
+}
+
+/// The devices and targets of some pages, and what they leave for [`Mapper::finish`], in
+/// order.
+#[derive(Default)]
+struct Records {
+    devices: Vec<Device>,
+    targets: Vec<BackupTarget>,
+    /// Per device, what waits for the user and org lists.
+    pending: Vec<Pending>,
+    /// Per target with a device, in order: selected, to do, archive and billable bytes, for
+    /// the org rollups (when they are on).
+    rollup_bytes: Vec<[f64; 4]>,
+    /// Per device, in order: the states its rollup counts.
+    rollup_states: Vec<Cow<'static, str>>,
+}
+
+impl Records {
+    /// Room for `devices` and `targets` more.
+    fn reserve(&mut self, devices: usize, targets: usize) {
+        self.devices.reserve(devices);
+        self.pending.reserve(devices);
+        self.targets.reserve(targets);
+    }
+
+    /// Moves the records of later pages after these, `later` left empty.
+    fn append(&mut self, later: &mut Records) {
+        let (bytes, states) = (self.rollup_bytes.len(), self.rollup_states.len());
+        if bytes > 0 || states > 0 {
+            for p in &mut later.pending {
+                p.bytes = p.bytes.start + bytes..p.bytes.end + bytes;
+                p.states = p.states.start + states..p.states.end + states;
+            }
+        }
+        append(&mut self.pending, &mut later.pending);
+        append(&mut self.devices, &mut later.devices);
+        append(&mut self.targets, &mut later.targets);
+        append(&mut self.rollup_bytes, &mut later.rollup_bytes);
+        append(&mut self.rollup_states, &mut later.rollup_states);
     }
 }
 
