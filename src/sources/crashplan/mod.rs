@@ -228,13 +228,15 @@ impl CrashPlan {
             source: &self.source,
             exposure: &self.exposure,
         };
-        Ok(map(
-            &raw,
-            origin,
-            self.include_deactivated,
-            now,
-            &mut self.last_success,
-        ))
+        let include_deactivated = self.include_deactivated;
+        let mut last_success = std::mem::take(&mut self.last_success);
+        let (snapshot, last_success) = crate::sources::map_blocking(origin, move |origin| {
+            let snapshot = map(&raw, origin, include_deactivated, now, &mut last_success);
+            (snapshot, last_success)
+        })
+        .await?;
+        self.last_success = last_success;
+        Ok(snapshot)
     }
 
     async fn fetch(&mut self) -> Result<Raw, UpstreamError> {

@@ -192,7 +192,8 @@ impl Freezer {
             // The server may have been upgraded or replaced: ask again next time.
             self.api = None;
         }
-        Ok(map(read?, self.origin()))
+        let raw = read?;
+        crate::sources::map_blocking(self.origin(), move |origin| map(raw, origin)).await
     }
 
     fn facts(&self) -> TokenFacts {
