@@ -259,14 +259,7 @@ pub fn reserve_targets(set: &mut MetricSet, targets: usize, like: &BackupTarget)
     }
 }
 
-/// The labels of every family of a target, escaped once.
-pub fn target_labels(t: &BackupTarget) -> Labels {
-    let mut labels = Labels::default();
-    set_target_labels(&mut labels, t);
-    labels
-}
-
-/// Makes `labels` the target's labels ([`target_labels`], reusing the buffer).
+/// Makes `labels` the labels of every family of a target, escaped once (reusing the buffer).
 pub fn set_target_labels(labels: &mut Labels, t: &BackupTarget) {
     labels.set(&[
         ("device", &t.device),
@@ -275,7 +268,7 @@ pub fn set_target_labels(labels: &mut Labels, t: &BackupTarget) {
     ]);
 }
 
-/// Writes the vendor-neutral families of one target, labelled `labels` ([`target_labels`]:
+/// Writes the vendor-neutral families of one target, labelled `labels` ([`set_target_labels`]:
 /// a mapping that wrote the vendor's families of the target with them passes them on).
 pub fn render_target(set: &mut MetricSet, labels: &Labels, t: &BackupTarget) {
     for (desc, value) in [

@@ -172,9 +172,7 @@ impl Code42 {
     pub async fn collect(&mut self) -> Result<Snapshot, UpstreamError> {
         let mapper = Mapper::new(self.origin(), &self.options, None);
         let (mapper, lists) = self.fetch(mapper).await?;
-        tokio::task::spawn_blocking(move || mapper.finish(&lists))
-            .await
-            .map_err(|e| UpstreamError::Internal(format!("computers: mapping: {e}")))
+        crate::sources::map_blocking(self.origin(), move |_| mapper.finish(&lists)).await
     }
 
     /// Reads every list: the computers into `mapper`, the others whole.
@@ -460,15 +458,17 @@ impl Mapper {
         }
         let first = self.read;
         self.read += computers.len();
-        let runtime = tokio::runtime::Handle::try_current();
-        let (true, Ok(runtime)) = (self.parallel > 1, runtime) else {
-            if self.in_turn.is_none() {
-                self.in_turn = Some(self.first_part());
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if self.parallel > 1 => runtime,
+            _ => {
+                if self.in_turn.is_none() {
+                    self.in_turn = Some(self.first_part());
+                }
+                if let Some(part) = &mut self.in_turn {
+                    part.map(&self.ctx, first, computers);
+                }
+                return;
             }
-            if let Some(part) = &mut self.in_turn {
-                part.map(&self.ctx, first, computers);
-            }
-            return;
         };
         while self.mapping.len() >= self.parallel {
             self.take_next();
